@@ -58,8 +58,6 @@ class LazyGroup(click.Group):
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None
-        if ctx.resilient_parsing or "--help" in sys.argv[1:2] and cmd_name not in sys.argv[1:]:
-            return click.Command(cmd_name, help=SHORT_HELP.get(cmd_name), short_help=SHORT_HELP.get(cmd_name))
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
 
