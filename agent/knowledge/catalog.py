@@ -1,0 +1,212 @@
+"""The catalog: lazy, cached access to everything under ``data/`` and name resolution.
+
+``Catalog.load(data_dir)`` returns one instance per resolved path; each kind (gpus, models,
+techniques, papers, cards) is read from disk the first time it is used, never at import time.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import re
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from agent.knowledge.schemas import CardMeta, GpuSpec, ModelSpec, PaperEntry, Technique
+from index.errors import AccelsageError, NotFound
+
+try:  # libyaml is much faster; fall back to the pure-Python loader where it is missing
+    _Loader: Any = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+    _Loader = yaml.SafeLoader
+
+M = TypeVar("M", bound=BaseModel)
+# Suffixes people add to model names that do not change the shape.
+_MODEL_SUFFIXES = ("instruct", "chat", "hf", "base", "it")
+# Brand words people put before a GPU name ('NVIDIA GeForce RTX 4090', 'AMD Instinct MI300X').
+_GPU_PREFIXES = ("nvidia", "amd", "geforce", "tesla", "instinct")
+_ARXIV_RE = re.compile(r"^(?:arxiv:)?(\d{4}\.\d{4,5})(?:v\d+)?$", re.IGNORECASE)
+
+
+def normalize_name(name: str) -> str:
+    """Lower-case and drop spaces, hyphens and underscores: 'H100 SXM5' == 'h100-sxm5'."""
+    return re.sub(r"[\s\-_]+", "", name.strip().lower())
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse one YAML file; AccelsageError naming the file when it is not valid YAML."""
+    try:
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise AccelsageError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from exc
+
+
+def read_front_matter(path: Path) -> dict[str, Any]:
+    """The YAML front matter (between the first two '---' lines) of a Markdown card."""
+    text = path.read_text(encoding="utf-8")
+    if not text.startswith("---"):
+        raise AccelsageError(f"{path}: card has no YAML front matter")
+    parts = text.split("\n---", 1)
+    if len(parts) < 2:
+        raise AccelsageError(f"{path}: card front matter is not closed by '---'")
+    try:
+        data = yaml.load(parts[0][3:], Loader=_Loader)
+    except yaml.YAMLError as exc:
+        raise AccelsageError(f"{path}: invalid front matter ({str(exc).splitlines()[0]})") from exc
+    if not isinstance(data, dict):
+        raise AccelsageError(f"{path}: front matter is not a mapping")
+    return data
+
+
+def validate(model: type[M], data: Any, where: str) -> M:
+    """Build a schema object; a one-line AccelsageError naming the file and field on failure."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or "(top)"
+        more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise AccelsageError(f"{where}: {loc}: {first['msg']}{more}") from exc
+
+
+def _load_dir(folder: Path, model: type[M]) -> dict[str, M]:
+    """Every ``*.yaml`` in a folder as schema objects keyed by id; the id must equal the file stem."""
+    items: dict[str, M] = {}
+    if not folder.is_dir():
+        return items
+    for path in sorted(folder.glob("*.yaml")):
+        item = validate(model, read_yaml(path), str(path))
+        if item.id != path.stem:  # type: ignore[attr-defined]
+            raise AccelsageError(f"{path}: id {item.id!r} does not match the file name")  # type: ignore[attr-defined]
+        items[item.id] = item  # type: ignore[attr-defined]
+    return items
+
+
+class Catalog:
+    """Bundled knowledge under one data directory, loaded lazily per kind."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = Path(data_dir)
+
+    @classmethod
+    def load(cls, data_dir: str | Path) -> "Catalog":
+        """The catalog for ``data_dir``, one shared instance per resolved path."""
+        return _cached_catalog(Path(data_dir).resolve())
+
+    # ------------------------------------------------------------ kinds
+    @functools.cached_property
+    def gpus(self) -> dict[str, GpuSpec]:
+        return _load_dir(self.data_dir / "gpus", GpuSpec)
+
+    @functools.cached_property
+    def models(self) -> dict[str, ModelSpec]:
+        return _load_dir(self.data_dir / "models", ModelSpec)
+
+    @functools.cached_property
+    def techniques(self) -> dict[str, Technique]:
+        return _load_dir(self.data_dir / "techniques", Technique)
+
+    @functools.cached_property
+    def papers(self) -> dict[str, PaperEntry]:
+        path = self.data_dir / "papers.yaml"
+        if not path.is_file():
+            return {}
+        raw = read_yaml(path) or []
+        entries = [validate(PaperEntry, item, f"{path} entry {i}") for i, item in enumerate(raw)]
+        return {entry.id: entry for entry in entries}
+
+    @functools.cached_property
+    def cards(self) -> dict[str, CardMeta]:
+        """Card front matter by card id (the Markdown bodies are read by ingest, not here)."""
+        folder = self.data_dir / "cards"
+        metas = [validate(CardMeta, read_front_matter(p), str(p)) for p in sorted(folder.glob("*.md"))]
+        return {meta.id: meta for meta in metas}
+
+    # ------------------------------------------------------------ lookups
+    def resolve_gpu(self, name: str) -> GpuSpec:
+        """A GPU by id or alias ('h100', 'H100 SXM5 80GB'); NotFound with the closest names."""
+        key = normalize_name(name)
+        while key not in self._gpu_index and key.startswith(_GPU_PREFIXES):
+            key = next(key[len(p):] for p in _GPU_PREFIXES if key.startswith(p))
+        if key in self._gpu_index:
+            return self.gpus[self._gpu_index[key]]
+        return self.gpus[_resolve(name, self._gpu_index, "GPU")]
+
+    def resolve_model(self, name: str) -> ModelSpec:
+        """A model by id, alias or HF repo id ('llama3-70b', 'meta-llama/Llama-3.1-70B-Instruct')."""
+        short = name.rsplit("/", 1)[-1]  # HF repo ids: drop the organisation
+        key = normalize_name(short)
+        for suffix in _MODEL_SUFFIXES:
+            stem = key[: -len(suffix)]
+            if key.endswith(suffix) and key not in self._model_index and stem in self._model_index:
+                return self.models[self._model_index[stem]]
+        # a bare family name that starts exactly one id ('jamba' -> jamba-v0.1) resolves to it
+        starts = {i for k, i in self._model_index.items() if key.isalpha() and k.startswith(key)}
+        if len(starts) == 1:
+            return self.models[starts.pop()]
+        return self.models[_resolve(short, self._model_index, "model")]
+
+    def resolve_technique(self, name: str) -> Technique:
+        """A technique by id or alias ('fa2', 'FlashAttention-2'); NotFound with the closest names."""
+        return self.techniques[_resolve(name, self._technique_index, "technique")]
+
+    def paper(self, paper_id: str) -> PaperEntry:
+        """A paper by id, accepting 'arXiv:2205.14135' and versioned ids ('2205.14135v2')."""
+        key = paper_id.strip()
+        match = _ARXIV_RE.match(key)
+        if match:
+            key = match.group(1)
+        if key in self.papers:
+            return self.papers[key]
+        close = difflib.get_close_matches(key, list(self.papers), n=3, cutoff=0.5)
+        raise NotFound(f"unknown paper {paper_id!r}", close)
+
+    def techniques_for_paper(self, paper_id: str) -> list[Technique]:
+        """Techniques whose ``papers`` list cites this paper, in id order."""
+        pid = self.paper(paper_id).id
+        return [t for _, t in sorted(self.techniques.items()) if pid in t.papers]
+
+    # ------------------------------------------------------------ name indexes
+    @functools.cached_property
+    def _gpu_index(self) -> dict[str, str]:
+        return build_name_index(self.gpus)
+
+    @functools.cached_property
+    def _model_index(self) -> dict[str, str]:
+        return build_name_index(self.models)
+
+    @functools.cached_property
+    def _technique_index(self) -> dict[str, str]:
+        return build_name_index(self.techniques)
+
+
+def build_name_index(items: dict[str, Any]) -> dict[str, str]:
+    """Normalised id, name and aliases -> id. An alias shared by two entries is an error."""
+    index: dict[str, str] = {}
+    for item_id, item in items.items():
+        for label in (item_id, item.name, *item.aliases):
+            key = normalize_name(str(label))
+            owner = index.setdefault(key, item_id)
+            if owner != item_id:
+                raise AccelsageError(f"name {label!r} is used by both {owner} and {item_id}")
+    return index
+
+
+def _resolve(name: str, index: dict[str, str], kind: str) -> str:
+    key = normalize_name(name)
+    if key in index:
+        return index[key]
+    close_keys = difflib.get_close_matches(key, list(index), n=12, cutoff=0.3)
+    suggestions: list[str] = []
+    for close in close_keys:
+        if index[close] not in suggestions:
+            suggestions.append(index[close])
+    raise NotFound(f"unknown {kind} {name!r}", suggestions[:3])
+
+
+@functools.cache
+def _cached_catalog(resolved: Path) -> Catalog:
+    return Catalog(resolved)

@@ -1,0 +1,164 @@
+"""Pydantic schemas for the bundled knowledge in ``data/``: techniques, papers, card front matter.
+
+GPU and model schemas live in ``hardware.py`` and ``model_shape.py`` and are re-exported here.
+Field names follow docs/ARCHITECTURE.md. Every schema forbids unknown keys so a typo in a data file
+fails the data test instead of silently dropping a value.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from agent.knowledge.fields import DTYPES, Strict, as_str, as_str_list, normalize_dtype
+from agent.knowledge.hardware import DtypeTflops, Efficiency, GpuSpec, Interconnect
+from agent.knowledge.model_shape import ModelSpec
+
+__all__ = [
+    "BOTTLENECKS", "DTYPES", "FAMILIES", "PHASES", "ROLES", "TRANSFORM_PARAMS", "CardMeta", "CostModelSpec",
+    "DtypeTflops", "Efficiency", "GpuSpec", "Interconnect", "ModelSpec", "PaperEntry", "Quality",
+    "Relations", "Requirements", "Technique", "normalize_dtype",
+]
+
+FAMILIES = (
+    "attention-kernel", "kv-cache", "scheduling", "quantization", "pruning-distillation",
+    "speculative-decoding", "early-exit-sparsity", "long-context", "ssm-linear", "parallelism",
+    "communication", "compiler-fusion", "moe", "checkpointing", "offload-edge", "training-precision",
+)
+PHASES = ("training", "prefill", "decode", "serving")
+BOTTLENECKS = ("compute", "memory-bandwidth", "memory-capacity", "communication", "launch-overhead")
+# Cost-model transform -> the params it accepts (docs/ARCHITECTURE.md, cost-model transforms table).
+TRANSFORM_PARAMS: dict[str, frozenset[str]] = {
+    "weight_quant": frozenset({"weight_bits", "group_size"}),
+    "kv_quant": frozenset({"kv_bits"}),
+    "fp8_compute": frozenset({"compute_dtype"}),
+    "int8_compute": frozenset(),
+    "attention_io": frozenset(),
+    "split_kv_decode": frozenset(),
+    "paged_kv": frozenset({"block_tokens"}),
+    "prefix_cache": frozenset({"hit_rate"}),
+    "chunked_prefill": frozenset({"chunk_tokens"}),
+    "disaggregation": frozenset({"prefill_fraction"}),
+    "continuous_batching": frozenset(),
+    "speculative": frozenset({"acceptance_rate", "draft_tokens", "draft_cost_ratio"}),
+    "kv_eviction": frozenset({"kv_budget_tokens"}),
+    "contextual_sparsity": frozenset({"active_fraction"}),
+    "early_exit": frozenset({"layer_fraction"}),
+    "pruning": frozenset({"sparsity", "structured"}),
+    "comm_overlap": frozenset({"hidden_fraction"}),
+    "launch_overhead": frozenset({"overhead_reduction"}),
+    "kernel_fusion": frozenset({"memory_traffic_reduction"}),
+    "tensor_parallel": frozenset(),
+    "pipeline_parallel": frozenset(),
+    "expert_parallel": frozenset(),
+    "sequence_parallel": frozenset(),
+    "context_parallel": frozenset(),
+    "zero": frozenset({"stage"}),
+    "offload": frozenset({"target"}),
+    "recompute": frozenset({"selective"}),
+    "pipeline_schedule": frozenset({"schedule"}),
+    "mixed_precision": frozenset({"dtype"}),
+    "linear_attention": frozenset(),
+    "none": frozenset(),
+}
+ROLES = ("core", "supporting", "background", "off-topic")
+
+
+
+# ---------------------------------------------------------------- techniques
+
+class Quality(Strict):
+    lossless: bool
+    impact: str
+    source: str
+
+
+class Requirements(Strict):
+    min_compute_capability: str | None = None
+    gpu_features: list[str] = []
+    multi_gpu: bool = False
+    retraining: bool = False
+    calibration_data: bool = False
+    notes: str = ""
+
+    _cc = field_validator("min_compute_capability", mode="before")(as_str)
+
+
+class CostModelSpec(Strict):
+    transform: Literal[tuple(TRANSFORM_PARAMS)]  # type: ignore[valid-type]
+    params: dict[str, Any] = {}
+    param_sources: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _known_params(self) -> "CostModelSpec":
+        unknown = set(self.params) - TRANSFORM_PARAMS[self.transform]
+        if unknown:
+            raise ValueError(f"transform {self.transform} takes no params {sorted(unknown)}")
+        return self
+
+
+class Relations(Strict):
+    composes_with: list[str] = []
+    conflicts_with: list[str] = []
+    supersedes: list[str] = []
+
+
+class Technique(Strict):
+    """One acceleration technique from data/techniques/<id>.yaml."""
+
+    id: str = Field(pattern=r"^[a-z0-9]+(-[a-z0-9]+)*$")
+    name: str
+    aliases: list[str] = []
+    family: Literal[FAMILIES]  # type: ignore[valid-type]
+    summary: str
+    phases: list[Literal[PHASES]]  # type: ignore[valid-type]
+    bottlenecks: list[Literal[BOTTLENECKS]]  # type: ignore[valid-type]
+    quality: Quality
+    requires: Requirements = Requirements()
+    cost_model: CostModelSpec
+    frameworks: dict[str, str] = {}
+    relations: Relations = Relations()
+    papers: list[str] = Field(min_length=1)
+
+    _lists = field_validator("aliases", "papers", mode="before")(as_str_list)
+
+
+# ---------------------------------------------------------------- papers and cards
+
+class PaperEntry(Strict):
+    """One entry of data/papers.yaml."""
+
+    id: str
+    arxiv_id: str | None = None
+    title: str
+    first_author: str | None = None
+    year: int | None = None
+    venue: str | None = None
+    topic: str
+    kind: str
+    verified: bool = False
+    listed_in: list[str] = []
+    card: str | None = None
+    no_arxiv_reason: str | None = None
+
+    _ids = field_validator("id", "arxiv_id", mode="before")(as_str)
+
+
+class CardMeta(Strict):
+    """YAML front matter of a bundled card, data/cards/<id>.md."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    id: str
+    arxiv_id: str | None = None
+    title: str
+    first_author: str | None = None
+    year: int | None = None
+    venue: str | None = None
+    topic: str
+    kind: str
+    role: Literal[ROLES]  # type: ignore[valid-type]
+    techniques: list[str] = []
+
+    _ids = field_validator("id", "arxiv_id", mode="before")(as_str)
