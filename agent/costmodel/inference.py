@@ -1,0 +1,165 @@
+"""estimate_inference: serving metrics for a model on a GPU, with techniques applied one step at a time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from agent.costmodel import comm
+from agent.costmodel.calibration import Calibration
+from agent.costmodel.dtypes import compute_dtype_for, dtype_bytes, weight_bytes_per_param
+from agent.costmodel.forward import Setup
+from agent.costmodel.knobs import Knobs
+from agent.costmodel.memory import NCCL_BUFFER_GB, RUNTIME_OVERHEAD_GB
+from agent.costmodel.roofline import rates_for
+from agent.costmodel.serving import Metrics, evaluate
+from agent.costmodel.shapes import kv_bytes_per_token, layer_counts, param_split
+from agent.costmodel.specs import Hardware, ModelShape, hardware_from_spec, shape_from_spec
+from agent.costmodel.transforms import apply_transform, choice_from
+from agent.costmodel.workload import GPUS_PER_NODE, InferenceWorkload, ParallelConfig
+
+
+@dataclass
+class InferenceEstimate:
+    """The result: final metrics, per-technique steps, and the assumptions behind them."""
+
+    gpu: Hardware
+    model: ModelShape
+    workload: InferenceWorkload
+    parallel: ParallelConfig
+    metrics: Metrics
+    baseline: Metrics
+    steps: list[dict] = field(default_factory=list)
+    assumptions: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    kv_bytes_per_token: float = 0.0
+    peak_only: bool = False
+
+    def __getattr__(self, name: str) -> Any:
+        # ttft_ms, tpot_ms, memory, ... read through to the final metrics
+        if name.startswith("__") or name == "metrics":
+            raise AttributeError(name)
+        return getattr(self.metrics, name)
+
+    def to_dict(self) -> dict:
+        """The JSON the CLI and the API return."""
+        out = self.metrics.to_dict()
+        out.update({
+            "gpu": self.gpu.id, "gpu_name": self.gpu.name, "model": self.model.id,
+            "workload": self.workload.to_dict(), "parallel": self.parallel.to_dict(),
+            "kv_bytes_per_token": self.kv_bytes_per_token, "baseline": self.baseline.to_dict(),
+            "steps": self.steps, "assumptions": list(self.assumptions), "warnings": list(self.warnings),
+        })
+        return out
+
+
+def base_knobs(hw: Hardware, workload: InferenceWorkload) -> tuple[Knobs, list[str]]:
+    """The naive baseline for the workload's dtypes; FP8 on a GPU without FP8 tensor cores computes in bf16."""
+    warnings = []
+    gemm = compute_dtype_for(workload.dtype)
+    if gemm == "fp8" and not hw.has_fp8():
+        warnings.append(f"{hw.name} has no FP8 tensor cores: FP8 weights are upcast, GEMMs run in bf16")
+        gemm = "bf16"
+    if gemm == "int8" and not hw.dense_tflops.get("int8"):
+        warnings.append(f"{hw.name} lists no INT8 tensor rate: GEMMs run in bf16")
+        gemm = "bf16"
+    act = 4.0 if workload.dtype == "fp32" else 2.0
+    kv = dtype_bytes(workload.kv_dtype) if workload.kv_dtype else act
+    return Knobs(weight_bytes_per_param=weight_bytes_per_param(workload.dtype), gemm_dtype=gemm,
+                 kv_bytes=kv, act_bytes=act), warnings
+
+
+def _assumptions(setup: Setup, workload: InferenceWorkload, peak_only: bool) -> list[str]:
+    out = list(setup.rates.notes)
+    hw, par = setup.hw, setup.parallel
+    if not peak_only:
+        out.append(f"achievable = spec x efficiency (gemm {setup.rates.gemm_efficiency:.2f}, memory "
+                   f"{setup.rates.memory_gb_s / hw.memory_bandwidth_gb_s:.2f}); kernel overhead "
+                   f"{setup.rates.kernel_overhead_us:g} us per launch")
+    out += [
+        "baseline stack: unfused attention (S x S scores in memory), contiguous KV reserved at max length, "
+        "static batching, no CUDA graphs; techniques change this step by step",
+        ("all requests have the same lengths" if workload.uniform_lengths else
+         "output lengths spread uniformly up to 2x the mean: static batches run until their longest request")
+        + f"; contiguous KV reserves {workload.reserve_len} tokens per request",
+        f"runtime overhead {RUNTIME_OVERHEAD_GB} GB per GPU (+{NCCL_BUFFER_GB} GB NCCL buffers when multi-GPU): "
+        "assumed, not measured",
+        "decode metrics at the mean context (prompt + output/2); MLP is gated (3 matrices); embeddings and LM "
+        "head stay 16-bit under weight quantisation",
+    ]
+    if par.tp > 1 or par.ep > 1 or par.pp > 1:
+        out.append(f"collectives over {hw.link_kind} at {setup.rates.link_gb_s:.0f} GB/s per direction "
+                   f"(achievable); ring step latency {comm.STEP_LATENCY_US} us (assumed)")
+    if par.tp * par.pp > GPUS_PER_NODE:
+        out.append(f"tp x pp = {par.tp * par.pp} spans nodes: the intra-node link rate is used anyway (optimistic)")
+    if setup.shape.n_experts:
+        out.append("MoE routing uniform and independent: a step touches n_experts x (1 - (1 - k/n)^tokens) experts")
+    return out
+
+
+def build_setup(hw: Hardware, shape: ModelShape, parallel: ParallelConfig, knobs: Knobs,
+                calibration: Calibration | None, peak_only: bool = False) -> Setup:
+    """Bundle the fixed inputs of one estimate."""
+    entry = calibration.for_gpu(hw.id, (hw.name, *hw.aliases)) if calibration else None
+    return Setup(hw=hw, shape=shape, split=param_split(shape), counts=layer_counts(shape), parallel=parallel,
+                 rates=rates_for(hw, entry, peak_only=peak_only), knobs=knobs)
+
+
+def _speedup(before: float, after: float, higher_is_better: bool = False) -> float | None:
+    if not before or not after:
+        return None
+    return round(after / before if higher_is_better else before / after, 4)
+
+
+def _step(choice, warnings: list[str], before: Metrics, after: Metrics) -> dict:
+    return {
+        "technique": choice.id, "transform": choice.transform, "params": dict(choice.params),
+        "warnings": warnings, "before": before.to_dict(), "after": after.to_dict(),
+        "speedup": {"ttft": _speedup(before.ttft_ms, after.ttft_ms), "tpot": _speedup(before.tpot_ms, after.tpot_ms),
+                    "throughput": _speedup(before.throughput_tokens_per_s, after.throughput_tokens_per_s, True)},
+        "memory_delta_gb": round(after.memory.total_gb - before.memory.total_gb, 4),
+    }
+
+
+def estimate_inference(gpu: Any, model: Any, workload: InferenceWorkload, parallel: ParallelConfig | None = None,
+                       techniques: Iterable[Any] = (), calibration: Calibration | None = None,
+                       peak_only: bool = False) -> InferenceEstimate:
+    """Estimate serving a model on a GPU layout, then apply techniques one after another.
+
+    Args:
+        gpu: a GpuSpec (or dict with the GPU file's keys).
+        model: a ModelSpec (or dict with the model file's keys).
+        workload: request mix and dtypes.
+        parallel: GPU layout; default one GPU.
+        techniques: catalog Techniques, or (Technique, param_overrides) pairs, applied in order.
+        calibration: measured efficiencies; used when an entry matches this GPU.
+        peak_only: plain roofline (spec peaks, no efficiencies, no overheads), for comparison.
+    Returns:
+        InferenceEstimate with final metrics, the baseline, one step per technique and the assumptions.
+    """
+    hw = gpu if isinstance(gpu, Hardware) else hardware_from_spec(gpu)
+    shape = model if isinstance(model, ModelShape) else shape_from_spec(model)
+    parallel = parallel or ParallelConfig()
+    knobs, warnings = base_knobs(hw, workload)
+    setup = build_setup(hw, shape, parallel, knobs, calibration, peak_only)
+    baseline = current = evaluate(setup, workload)
+    steps = []
+    for item in techniques:
+        choice = choice_from(item)
+        new_knobs, step_warnings = apply_transform(knobs, choice, hw, shape, parallel)
+        if new_knobs is not knobs:
+            knobs = new_knobs
+            setup = build_setup(hw, shape, parallel, knobs, calibration, peak_only)
+            after = evaluate(setup, workload)
+        else:
+            after = current
+        steps.append(_step(choice, step_warnings, current, after))
+        current = after
+    if not current.memory.fits:
+        warnings.append(f"does not fit: {current.memory.total_gb:.1f} GB needed per GPU, "
+                        f"{current.memory.capacity_gb:.1f} GB available")
+    return InferenceEstimate(
+        gpu=hw, model=shape, workload=workload, parallel=parallel, metrics=current, baseline=baseline,
+        steps=steps, assumptions=_assumptions(setup, workload, peak_only), warnings=warnings,
+        kv_bytes_per_token=kv_bytes_per_token(shape, knobs.kv_bytes), peak_only=peak_only,
+    )

@@ -1,0 +1,129 @@
+"""What is being estimated: an inference request mix, a parallel layout, a training run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from agent.costmodel.dtypes import normalize_dtype
+from index.errors import AccelsageError
+
+# GPUs joined by the fast link (NVLink/Infinity Fabric); larger groups cross nodes
+GPUS_PER_NODE = 8
+
+
+@dataclass(frozen=True)
+class InferenceWorkload:
+    """A uniform request mix served at a fixed concurrency.
+
+    Args:
+        batch: concurrent requests across the whole deployment.
+        prompt_len: prompt tokens per request.
+        output_len: generated tokens per request (mean).
+        dtype: weight (and GEMM) format: bf16, fp16, fp8 (W8A8), int8 (W8A8), int4 (weight-only, groups of 128).
+        kv_dtype: KV-cache format; None means the activation format (bf16).
+        max_seq_len: tokens a contiguous KV cache reserves per request; None -> prompt + 2 x output.
+        uniform_lengths: every request has exactly these lengths (benchmarks); otherwise outputs are
+            taken to spread uniformly up to twice the mean.
+    """
+
+    batch: int = 1
+    prompt_len: int = 1024
+    output_len: int = 256
+    dtype: str = "bf16"
+    kv_dtype: str | None = None
+    max_seq_len: int | None = None
+    uniform_lengths: bool = False
+
+    def __post_init__(self) -> None:
+        if self.batch < 1 or self.prompt_len < 1 or self.output_len < 1:
+            raise AccelsageError("batch, prompt and output lengths must be at least 1")
+        object.__setattr__(self, "dtype", normalize_dtype(self.dtype))
+        if self.kv_dtype is not None:
+            object.__setattr__(self, "kv_dtype", normalize_dtype(self.kv_dtype))
+
+    @property
+    def reserve_len(self) -> int:
+        """Tokens a contiguous cache reserves: outputs are assumed spread up to twice their mean."""
+        spread = 1 if self.uniform_lengths else 2
+        return self.max_seq_len or self.prompt_len + spread * self.output_len
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ParallelConfig:
+    """How GPUs are split: tensor (tp), pipeline (pp), expert (ep) parallel; data-parallel replicas fill the rest."""
+
+    gpus: int = 1
+    tp: int = 1
+    pp: int = 1
+    ep: int = 1
+
+    def __post_init__(self) -> None:
+        if min(self.gpus, self.tp, self.pp, self.ep) < 1:
+            raise AccelsageError("gpus, tp, pp and ep must be at least 1")
+        if self.gpus % (self.tp * self.pp):
+            raise AccelsageError(f"gpus ({self.gpus}) must be a multiple of tp x pp ({self.tp * self.pp})")
+        if (self.tp * self.dp) % self.ep:
+            raise AccelsageError(f"ep ({self.ep}) must divide tp x dp ({self.tp * self.dp})")
+
+    @property
+    def dp(self) -> int:
+        """Data-parallel replicas."""
+        return self.gpus // (self.tp * self.pp)
+
+    @property
+    def expert_shards(self) -> int:
+        """Ways each MoE layer's expert weights are split."""
+        return max(self.tp, self.ep)
+
+    def to_dict(self) -> dict:
+        return {"gpus": self.gpus, "tp": self.tp, "pp": self.pp, "ep": self.ep, "dp": self.dp}
+
+
+SCHEDULES = ("gpipe", "1f1b", "interleaved", "zero-bubble")
+RECOMPUTE = ("none", "selective", "full")
+
+
+@dataclass(frozen=True)
+class TrainingWorkload:
+    """One training configuration (Megatron/DeepSpeed vocabulary)."""
+
+    seq_len: int = 2048
+    global_batch: int = 512
+    micro_batch: int = 1
+    gpus: int = 8
+    tp: int = 1
+    pp: int = 1
+    dp: int | None = None
+    zero_stage: int = 0
+    offload: bool = False
+    recompute: str = "none"
+    schedule: str = "1f1b"
+    sequence_parallel: bool = False
+    dtype: str = "bf16"
+    interleave: int = 2
+
+    def __post_init__(self) -> None:
+        dp = self.dp or self.gpus // (self.tp * self.pp)
+        object.__setattr__(self, "dp", dp)
+        if self.tp * self.pp * dp != self.gpus:
+            raise AccelsageError(f"tp x pp x dp ({self.tp}x{self.pp}x{dp}) must equal gpus ({self.gpus})")
+        if self.zero_stage not in (0, 1, 2, 3):
+            raise AccelsageError("zero_stage must be 0, 1, 2 or 3")
+        if self.recompute not in RECOMPUTE:
+            raise AccelsageError(f"recompute must be one of {', '.join(RECOMPUTE)}")
+        if self.schedule not in SCHEDULES:
+            raise AccelsageError(f"schedule must be one of {', '.join(SCHEDULES)}")
+        if self.global_batch % (self.micro_batch * dp):
+            raise AccelsageError("global_batch must be a multiple of micro_batch x dp")
+        object.__setattr__(self, "dtype", normalize_dtype(self.dtype))
+
+    @property
+    def micro_batches(self) -> int:
+        """Micro-batches per step per pipeline (m)."""
+        return self.global_batch // (self.micro_batch * self.dp)
+
+    def to_dict(self) -> dict:
+        return asdict(self)

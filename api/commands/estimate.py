@@ -1,0 +1,178 @@
+"""`accelsage estimate` and `accelsage estimate-training`: the cost model from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+import click
+
+
+def _catalog() -> Any:
+    from agent.knowledge.catalog import Catalog
+    from api.settings import load_settings
+
+    return Catalog.load(load_settings().data_dir)
+
+
+def _calibration() -> Any:
+    from agent.costmodel.calibration import load_calibration
+    from api.settings import load_settings
+    from index.state import StateDir
+
+    return load_calibration(StateDir(Path(load_settings().home)).calibration_path)
+
+
+def table(headers: list[str], rows: Iterable[list[Any]]) -> str:
+    """Columns separated by two spaces: first left-aligned, numbers right-aligned."""
+    cells = [[str(v) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+
+    def fmt(row: list[str]) -> str:
+        return "  ".join(v.ljust(w) if i == 0 else v.rjust(w) for i, (v, w) in enumerate(zip(row, widths)))
+
+    return "\n".join([fmt(headers), "  ".join("-" * w for w in widths)] + [fmt(r) for r in cells])
+
+
+def _parse_params(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """'speculative-decoding.acceptance_rate=0.6' -> {'speculative-decoding': {'acceptance_rate': 0.6}}."""
+    from index.errors import AccelsageError
+
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        tech, dot, name = key.rpartition(".")
+        if not sep or not dot:
+            raise AccelsageError(f"--param wants TECHNIQUE.NAME=VALUE, got {item!r}")
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        out.setdefault(tech, {})[name] = value
+    return out
+
+
+def _row(label: str, m: dict) -> list[str]:
+    mem = m["memory"]
+    return [label, f"{m['ttft_ms']:.1f}", f"{m['tpot_ms']:.2f}", f"{m['latency_ms']:.0f}",
+            f"{m['throughput_tokens_per_s']:.0f}", f"{mem['total_gb']:.1f}/{mem['capacity_gb']:.0f}",
+            "yes" if mem["fits"] else "NO", str(m["max_batch"]), f"{m['bound']['prefill']}/{m['bound']['decode']}"]
+
+
+def render_inference(d: dict) -> str:
+    """Human-readable table of an estimate's to_dict()."""
+    w, p = d["workload"], d["parallel"]
+    lines = [f"{d['model']} on {p['gpus']} x {d['gpu_name']} (tp {p['tp']}, pp {p['pp']}, ep {p['ep']}, dp {p['dp']}); "
+             f"batch {w['batch']}, prompt {w['prompt_len']}, output {w['output_len']}, weights {w['dtype']}, "
+             f"KV {w['kv_dtype'] or 'bf16'}", ""]
+    headers = ["step", "TTFT ms", "TPOT ms", "latency ms", "tok/s", "mem GB/GPU", "fits", "max batch",
+               "bound prefill/decode"]
+    rows = [_row("baseline", d["baseline"])] + [_row(f"+ {s['technique']}", s["after"]) for s in d["steps"]]
+    lines.append(table(headers, rows))
+    mem = d["memory"]
+    lines += ["", f"memory per GPU: weights {mem['weights_gb']:.2f} GB, KV {mem['kv_cache_gb']:.2f} GB, "
+              f"activations {mem['activations_gb']:.2f} GB, overhead {mem['overhead_gb']:.2f} GB"]
+    warnings = list(d["warnings"]) + [w for s in d["steps"] for w in s["warnings"]]
+    lines += [f"warning: {w}" for w in warnings]
+    lines += ["", "assumptions:"] + [f"  - {a}" for a in d["assumptions"]]
+    return "\n".join(lines)
+
+
+@click.command("estimate")
+@click.option("--gpu", required=True, help="GPU id or alias (see `accelsage gpus`).")
+@click.option("--model", required=True, help="Model id or alias (see `accelsage models`).")
+@click.option("--gpus", default=1, show_default=True, help="GPUs in the deployment.")
+@click.option("--tp", default=1, show_default=True, help="Tensor-parallel size.")
+@click.option("--pp", default=1, show_default=True, help="Pipeline-parallel stages.")
+@click.option("--ep", default=1, show_default=True, help="Expert-parallel size (MoE).")
+@click.option("--dtype", default="bf16", show_default=True, help="Weights: bf16, fp16, fp8, int8, int4.")
+@click.option("--kv-dtype", default=None, help="KV cache: bf16, fp8, int8, int4 (default: bf16).")
+@click.option("--batch", default=1, show_default=True, help="Concurrent requests (whole deployment).")
+@click.option("--prompt", default=1024, show_default=True, help="Prompt tokens per request.")
+@click.option("--output", default=256, show_default=True, help="Output tokens per request.")
+@click.option("--max-seq-len", default=None, type=int, help="Tokens a contiguous KV cache reserves per request.")
+@click.option("--technique", "techniques", multiple=True, help="Technique id/alias, applied in order (repeatable).")
+@click.option("--param", "params", multiple=True, help="Override a technique param: TECHNIQUE.NAME=VALUE.")
+@click.option("--peak-only", is_flag=True, help="Plain roofline: spec peaks, no efficiencies or overheads.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a roofline PNG here.")
+def estimate(gpu: str, model: str, gpus: int, tp: int, pp: int, ep: int, dtype: str, kv_dtype: str | None,
+             batch: int, prompt: int, output: int, max_seq_len: int | None, techniques: tuple[str, ...],
+             params: tuple[str, ...], peak_only: bool, as_json: bool, plot_path: str | None) -> None:
+    """Estimate TTFT, TPOT, throughput and memory, before and after each technique."""
+    from agent.costmodel import InferenceWorkload, ParallelConfig, estimate_inference
+
+    catalog = _catalog()
+    gpu_spec, model_spec = catalog.resolve_gpu(gpu), catalog.resolve_model(model)
+    overrides = _parse_params(params)
+    chosen = []
+    for name in techniques:
+        tech = catalog.resolve_technique(name)
+        extra = {**overrides.get(name, {}), **overrides.get(tech.id, {})}
+        chosen.append((tech, extra))
+    result = estimate_inference(
+        gpu_spec, model_spec,
+        InferenceWorkload(batch=batch, prompt_len=prompt, output_len=output, dtype=dtype, kv_dtype=kv_dtype,
+                          max_seq_len=max_seq_len),
+        ParallelConfig(gpus=gpus, tp=tp, pp=pp, ep=ep), techniques=chosen, calibration=_calibration(),
+        peak_only=peak_only,
+    )
+    data = result.to_dict()
+    if plot_path:
+        from agent.costmodel.plot import plot_roofline
+
+        plot_roofline(result, Path(plot_path))
+    click.echo(json.dumps(data, indent=2) if as_json else render_inference(data))
+    if plot_path and not as_json:
+        click.echo(f"roofline written to {plot_path}")
+
+
+def render_training(d: dict) -> str:
+    """Human-readable summary of a training estimate's to_dict()."""
+    w, mem = d["workload"], d["memory"]
+    lines = [f"{d['model']} on {w['gpus']} x {d['gpu']} (tp {w['tp']}, pp {w['pp']}, dp {w['dp']}, ZeRO "
+             f"{w['zero_stage']}, recompute {w['recompute']}, {w['schedule']}); seq {w['seq_len']}, global batch "
+             f"{w['global_batch']}, micro-batch {w['micro_batch']}", ""]
+    lines.append(table(["metric", "value"], [
+        ["step time s", f"{d['step_time_s']:.3f}"], ["tokens/s", f"{d['tokens_per_s']:.0f}"],
+        ["model TFLOP/s per GPU", f"{d['model_tflops_per_gpu']:.1f}"], ["MFU", f"{d['mfu']:.1%}"],
+        ["pipeline bubble", f"{d['bubble_fraction']:.1%}"], ["bound", d["bound"]],
+    ] + [[k, f"{v:.4f}"] for k, v in d["breakdown_s"].items()]))
+    lines += ["", table(["memory per GPU", "GB"], [[k, f"{v:.2f}"] for k, v in mem.items() if k != "fits"]
+                        + [["fits", "yes" if mem["fits"] else "NO"]])]
+    lines += ["", "assumptions:"] + [f"  - {a}" for a in d["assumptions"]]
+    return "\n".join(lines)
+
+
+@click.command("estimate-training")
+@click.option("--gpu", required=True, help="GPU id or alias.")
+@click.option("--model", required=True, help="Model id or alias.")
+@click.option("--seq-len", default=2048, show_default=True)
+@click.option("--global-batch", default=512, show_default=True, help="Sequences per optimizer step.")
+@click.option("--micro-batch", default=1, show_default=True)
+@click.option("--gpus", default=8, show_default=True)
+@click.option("--tp", default=1, show_default=True)
+@click.option("--pp", default=1, show_default=True)
+@click.option("--zero", "zero_stage", default=0, show_default=True, type=click.IntRange(0, 3))
+@click.option("--offload", is_flag=True, help="Optimizer states and gradients in CPU memory (ZeRO-Offload).")
+@click.option("--recompute", default="none", show_default=True, type=click.Choice(["none", "selective", "full"]))
+@click.option("--schedule", default="1f1b", show_default=True,
+              type=click.Choice(["gpipe", "1f1b", "interleaved", "zero-bubble"]))
+@click.option("--sequence-parallel", is_flag=True)
+@click.option("--dtype", default="bf16", show_default=True, help="Compute dtype: bf16 or fp8.")
+@click.option("--json", "as_json", is_flag=True)
+def estimate_training(gpu: str, model: str, seq_len: int, global_batch: int, micro_batch: int, gpus: int,
+                      tp: int, pp: int, zero_stage: int, offload: bool, recompute: str, schedule: str,
+                      sequence_parallel: bool, dtype: str, as_json: bool) -> None:
+    """Estimate training step time, MFU and memory per GPU."""
+    from agent.costmodel import TrainingWorkload
+    from agent.costmodel import estimate_training as run
+
+    catalog = _catalog()
+    workload = TrainingWorkload(seq_len=seq_len, global_batch=global_batch, micro_batch=micro_batch, gpus=gpus,
+                                tp=tp, pp=pp, zero_stage=zero_stage, offload=offload, recompute=recompute,
+                                schedule=schedule, sequence_parallel=sequence_parallel, dtype=dtype)
+    result = run(catalog.resolve_gpu(gpu), catalog.resolve_model(model), workload, calibration=_calibration())
+    data = result.to_dict()
+    click.echo(json.dumps(data, indent=2) if as_json else render_training(data))

@@ -1,0 +1,111 @@
+"""`accelsage kernel gemm|attention|allreduce` (analytical roofline) and `accelsage calibrate` (measured)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _gpu(name: str) -> Any:
+    from agent.knowledge.catalog import Catalog
+    from api.settings import load_settings
+
+    return Catalog.load(load_settings().data_dir).resolve_gpu(name)
+
+
+def _show(result: Any, as_json: bool) -> None:
+    from api.commands.estimate import table
+
+    data = result.to_dict()
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    rows = [[k, f"{v:.4g}" if isinstance(v, float) else str(v)] for k, v in data.items()]
+    click.echo(table(["field", "value"], rows))
+
+
+@click.group("kernel")
+def kernel() -> None:
+    """Analytical roofline of one kernel on a GPU: time, achieved TFLOP/s and GB/s, intensity, bound."""
+
+
+@kernel.command("gemm")
+@click.option("--gpu", required=True)
+@click.option("-m", "m", required=True, type=int, help="Rows of A and C (tokens).")
+@click.option("-n", "n", required=True, type=int, help="Columns of B and C.")
+@click.option("-k", "k", required=True, type=int, help="Inner dimension.")
+@click.option("--dtype", default="bf16", show_default=True)
+@click.option("--peak-only", is_flag=True, help="Spec peaks, no efficiency or launch overhead.")
+@click.option("--json", "as_json", is_flag=True)
+def gemm(gpu: str, m: int, n: int, k: int, dtype: str, peak_only: bool, as_json: bool) -> None:
+    """C[m,n] = A[m,k] @ B[k,n]."""
+    from agent.kernels import roofline_gemm
+
+    _show(roofline_gemm(_gpu(gpu), m, n, k, dtype, peak_only=peak_only), as_json)
+
+
+@kernel.command("attention")
+@click.option("--gpu", required=True)
+@click.option("--batch", default=1, show_default=True)
+@click.option("--heads", default=32, show_default=True)
+@click.option("--kv-heads", default=None, type=int, help="Default: --heads (MHA).")
+@click.option("--q-len", default=4096, show_default=True)
+@click.option("--kv-len", default=None, type=int, help="Default: --q-len.")
+@click.option("--head-dim", default=128, show_default=True)
+@click.option("--causal/--no-causal", default=True, show_default=True)
+@click.option("--fused/--unfused", default=True, show_default=True)
+@click.option("--dtype", default="bf16", show_default=True)
+@click.option("--peak-only", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+def attention(gpu: str, batch: int, heads: int, kv_heads: int | None, q_len: int, kv_len: int | None,
+              head_dim: int, causal: bool, fused: bool, dtype: str, peak_only: bool, as_json: bool) -> None:
+    """Attention forward over (q_len x kv_len) per head."""
+    from agent.kernels import roofline_attention
+
+    _show(roofline_attention(_gpu(gpu), batch, heads, kv_heads or heads, q_len, kv_len or q_len, head_dim,
+                             causal, fused, dtype, peak_only=peak_only), as_json)
+
+
+@kernel.command("allreduce")
+@click.option("--gpu", required=True)
+@click.option("--bytes", "nbytes", required=True, type=float, help="Buffer bytes per rank (e.g. 1e9).")
+@click.option("--ranks", default=8, show_default=True)
+@click.option("--link", default="nvlink", show_default=True, help="nvlink, pcie, or GB/s per direction.")
+@click.option("--peak-only", is_flag=True)
+@click.option("--json", "as_json", is_flag=True)
+def allreduce(gpu: str, nbytes: float, ranks: int, link: str, peak_only: bool, as_json: bool) -> None:
+    """Ring all-reduce time and bus bandwidth."""
+    from agent.kernels import roofline_allreduce
+
+    _show(roofline_allreduce(_gpu(gpu), nbytes, ranks, link, peak_only=peak_only), as_json)
+
+
+@click.command("calibrate")
+@click.option("--gpu", default=None, help="GPU spec the device is (efficiencies = measured / its peaks).")
+@click.option("--quick", is_flag=True, help="Tiny sizes: a smoke run, not a measurement to rely on.")
+@click.option("--json", "as_json", is_flag=True)
+def calibrate(gpu: str | None, quick: bool, as_json: bool) -> None:
+    """Measure GEMM, attention and copy speed here; store efficiencies in the state dir's calibration.json."""
+    from agent.kernels.microbench import calibrate as run
+    from api.settings import load_settings
+
+    spec = _gpu(gpu) if gpu else None
+    home = Path(load_settings().home)
+    entry = run(home, spec.id if spec else None, gpu=spec, quick=quick)
+    data = {k: v for k, v in entry.__dict__.items()}
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    click.echo(f"device: {entry.device_name} ({entry.device_kind})")
+    for key, value in entry.measured.items():
+        click.echo(f"  {key}: {value}")
+    if entry.device_kind == "cpu":
+        click.echo("CPU entry stored: it never applies to a GPU spec's estimates.")
+    else:
+        click.echo(f"efficiencies: gemm {entry.gemm_efficiency}, memory {entry.memory_efficiency}, "
+                   f"attention {entry.attention_efficiency} "
+                   f"(used by estimates for {entry.gpu_id or entry.device_name})")
+    click.echo(f"written to {home / 'calibration.json'}")

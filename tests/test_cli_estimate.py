@@ -1,0 +1,121 @@
+"""CLI: estimate, estimate-training, kernel and calibrate commands (tables, JSON, plots, errors)."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from api.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+TECHNIQUE = {
+    "name": "Test technique", "family": "attention-kernel", "summary": "for tests", "phases": ["prefill"],
+    "bottlenecks": ["memory-bandwidth"], "quality": {"lossless": True, "impact": "none", "source": "test"},
+    "papers": ["2307.08691"],
+}
+
+
+@pytest.fixture()
+def data_dir(tmp_path, monkeypatch):
+    """A data dir with the real GPUs and models plus two technique files; state dir in tmp."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for kind in ("gpus", "models"):
+        (data / kind).symlink_to(ROOT / "data" / kind)
+    techniques = data / "techniques"
+    techniques.mkdir()
+    files = {
+        "flash-attention-2": {"aliases": ["FA2"], "cost_model": {"transform": "attention_io"}},
+        "speculative-decoding": {"cost_model": {"transform": "speculative", "params": {
+            "acceptance_rate": 0.7, "draft_tokens": 4, "draft_cost_ratio": 0.05}}},
+    }
+    for tid, extra in files.items():
+        record = {"id": tid, **TECHNIQUE, "name": tid.replace("-", " ").title(), **extra}
+        (techniques / f"{tid}.yaml").write_text(yaml.safe_dump(record))
+    monkeypatch.setenv("ACCELSAGE_DATA_DIR", str(data))
+    monkeypatch.setenv("ACCELSAGE_HOME", str(tmp_path / "state"))
+    return data
+
+
+def test_estimate_table(data_dir, capsys):
+    assert main(["estimate", "--gpu", "h100", "--model", "llama-3.1-8b", "--batch", "4", "--prompt", "512",
+                 "--output", "64", "--technique", "FA2"]) == 0
+    out = capsys.readouterr().out
+    assert "TTFT ms" in out and "baseline" in out and "+ flash-attention-2" in out and "assumptions:" in out
+
+
+def test_estimate_json_with_param_override(data_dir, capsys):
+    args = ["estimate", "--gpu", "h100", "--model", "llama-3.1-8b", "--technique", "speculative-decoding", "--json"]
+    assert main(args + ["--param", "speculative-decoding.acceptance_rate=0.9"]) == 0
+    high = json.loads(capsys.readouterr().out)
+    assert main(args) == 0
+    low = json.loads(capsys.readouterr().out)
+    assert high["steps"][0]["params"]["acceptance_rate"] == 0.9
+    assert high["tpot_ms"] < low["tpot_ms"]
+    assert set(high) >= {"ttft_ms", "tpot_ms", "memory", "max_batch", "bound", "assumptions", "steps"}
+
+
+def test_estimate_parallel_and_dtypes(data_dir, capsys):
+    assert main(["estimate", "--gpu", "h100", "--model", "llama-3.1-70b", "--gpus", "4", "--tp", "4", "--dtype", "fp8",
+                 "--kv-dtype", "fp8", "--batch", "32", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["parallel"]["tp"] == 4 and d["workload"]["kv_dtype"] == "fp8" and d["memory"]["fits"]
+
+
+def test_estimate_plot_writes_png(data_dir, tmp_path, capsys):
+    png = tmp_path / "roofline.png"
+    assert main(["estimate", "--gpu", "a100", "--model", "llama-3.1-8b", "--technique", "FA2", "--plot", str(png)]) == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("args, word", [
+    (["--gpu", "h1000", "--model", "llama-3.1-8b"], "h100"),
+    (["--gpu", "h100", "--model", "llama-3.1-9b"], "llama-3.1-8b"),
+    (["--gpu", "h100", "--model", "llama-3.1-8b", "--technique", "flash-atention-2"], "flash-attention-2"),
+    (["--gpu", "h100", "--model", "llama-3.1-8b", "--dtype", "int3"], "dtype"),
+    (["--gpu", "h100", "--model", "llama-3.1-8b", "--gpus", "3", "--tp", "2"], "multiple"),
+])
+def test_estimate_errors_are_one_line(data_dir, capsys, args, word):
+    assert main(["estimate", *args]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and word in err
+
+
+def test_estimate_training(data_dir, capsys):
+    assert main(["estimate-training", "--gpu", "h100", "--model", "llama-2-7b", "--gpus", "64", "--zero", "3",
+                 "--recompute", "selective", "--global-batch", "512", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["workload"]["zero_stage"] == 3 and d["memory"]["fits"] and d["step_time_s"] > 0
+    assert main(["estimate-training", "--gpu", "h100", "--model", "llama-2-70b", "--gpus", "16", "--tp", "8",
+                 "--pp", "2", "--schedule", "interleaved"]) == 0
+    assert "pipeline bubble" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, bound", [
+    (["gemm", "--gpu", "h100", "-m", "1", "-n", "8192", "-k", "8192"], "memory"),
+    (["gemm", "--gpu", "h100", "-m", "8192", "-n", "8192", "-k", "8192"], "compute"),
+    (["attention", "--gpu", "a100", "--q-len", "8192", "--unfused"], "memory"),
+    (["attention", "--gpu", "a100", "--q-len", "8192"], "compute"),
+    (["allreduce", "--gpu", "h100", "--bytes", "1e9", "--ranks", "8"], "communication"),
+])
+def test_kernel_commands(data_dir, capsys, args, bound):
+    assert main(["kernel", *args, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["bound"] == bound
+
+
+def test_kernel_table(data_dir, capsys):
+    assert main(["kernel", "gemm", "--gpu", "h100", "-m", "16", "-n", "4096", "-k", "4096"]) == 0
+    assert "ridge_point" in capsys.readouterr().out
+
+
+def test_calibrate_quick_on_cpu(data_dir, tmp_path, capsys):
+    pytest.importorskip("torch")
+    assert main(["calibrate", "--gpu", "h100", "--quick"]) == 0
+    out = capsys.readouterr().out
+    stored = json.loads((tmp_path / "state" / "calibration.json").read_text())
+    assert stored["devices"] and "written to" in out
+    # the CPU entry must not change a GPU estimate
+    assert main(["estimate", "--gpu", "h100", "--model", "llama-3.1-8b", "--json"]) == 0
+    assert not any("calibrated" in a for a in json.loads(capsys.readouterr().out)["assumptions"])
