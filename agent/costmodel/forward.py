@@ -90,6 +90,20 @@ def gemm_op(s: Setup, seqs: float, q_len: float, decode: bool, tokens_in_group: 
     return Op("gemm", flops=flops, bytes=weights + acts, kernels=kernels, dtype=k.gemm_dtype)
 
 
+def decode_kv_reread(shape: ModelShape, knobs: Knobs, decode: bool) -> float:
+    """Times each cached K/V head is streamed from memory per decode step.
+
+    A decode kernel that gives every query head its own thread block (TensorRT-LLM's masked MHA before the
+    XQA kernel of v0.8) reads a GQA/MQA KV head once per query head of its group: GQA then shrinks the cache
+    but not the decode traffic. Kernels that pack the group into one block (XQA, FlashInfer, FlashAttention's
+    KV-cache path) read it once. MLA's latent is shared by construction; prefill reuses K/V across query
+    blocks of a head, so only decode is affected.
+    """
+    if not decode or knobs.kv_group_shared or shape.attention == "mla" or not shape.num_key_value_heads:
+        return 1.0
+    return max(shape.num_attention_heads / shape.num_key_value_heads, 1.0)
+
+
 def attention_op(s: Setup, seqs: float, q_len: float, kv_len: float, decode: bool) -> Op:
     """Token mixing on one GPU: attention over the KV cache, or SSM / linear-attention state updates."""
     k, sh, par, c = s.knobs, s.shape, s.parallel, s.counts
@@ -103,6 +117,7 @@ def attention_op(s: Setup, seqs: float, q_len: float, kv_len: float, decode: boo
     else:
         flops += attention_flops(sh, q_len, kv_len, decode) * seqs * attn_layers * heads_share / par.tp
         kv_tok = kv_bytes_per_token_gpu(sh, c, k, par) * par.pp / max(c.attention, 1)  # one layer
+        kv_tok *= decode_kv_reread(sh, k, decode)
         # fused kernels re-read K/V once per query block, but concurrent blocks of a head share it in L2
         bytes_ += seqs * (kv_len + q_len) * kv_tok * attn_layers * heads_share
         q_o = tokens * 2 * sh.num_attention_heads * sh.head_dim / par.tp * k.act_bytes

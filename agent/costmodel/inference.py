@@ -73,7 +73,8 @@ def _assumptions(setup: Setup, workload: InferenceWorkload, peak_only: bool) -> 
     out = list(setup.rates.notes)
     hw, par = setup.hw, setup.parallel
     if not peak_only:
-        out.append(f"achievable = spec x efficiency (gemm {setup.rates.gemm_efficiency:.2f}, memory "
+        out.append(f"achievable = spec x efficiency (gemm {setup.rates.gemm_efficiency:.2f}, fused attention "
+                   f"{setup.rates.attention_efficiency:.2f}, memory "
                    f"{setup.rates.memory_gb_s / hw.memory_bandwidth_gb_s:.2f}); kernel overhead "
                    f"{setup.rates.kernel_overhead_us:g} us per launch")
     out += [
@@ -87,6 +88,8 @@ def _assumptions(setup: Setup, workload: InferenceWorkload, peak_only: bool) -> 
         "decode metrics at the mean context (prompt + output/2); MLP is gated (3 matrices); embeddings and LM "
         "head stay 16-bit under weight quantisation",
     ]
+    if not setup.knobs.kv_group_shared and setup.shape.num_key_value_heads < setup.shape.num_attention_heads:
+        out.append("decode attention streams each KV head once per query head of its group (no GQA sharing)")
     if par.tp > 1 or par.ep > 1 or par.pp > 1:
         out.append(f"collectives over {hw.link_kind} at {setup.rates.link_gb_s:.0f} GB/s per direction "
                    f"(achievable); ring step latency {comm.STEP_LATENCY_US} us (assumed)")

@@ -19,6 +19,9 @@ class Knobs:
     act_bytes: float = 2.0
     attention_fused: bool = False
     split_kv: bool = False
+    # decode attention reads each KV head once for its whole query group (GQA/MQA); False when the kernel
+    # gives every query head its own thread block that streams K/V again (pre-XQA TensorRT-LLM masked MHA)
+    kv_group_shared: bool = True
     paged_block_tokens: int | None = None
     prefix_hit_rate: float = 0.0
     chunk_tokens: int | None = None

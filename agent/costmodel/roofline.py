@@ -9,6 +9,22 @@ from agent.costmodel.specs import Hardware
 
 TERMS = ("compute", "memory", "communication", "overhead")
 
+# Fused attention reaches a lower fraction of tensor peak than a large GEMM: the softmax, its exp and
+# rescaling run on the slower non-tensor units between the two matmuls, and causal tiles are partly empty.
+# Used when the GPU file has no `efficiency.attention`; capped at the GEMM efficiency. Ampere: the middle of
+# "50-73% of the theoretical maximum FLOPs/s on A100" (FlashAttention-2, arXiv:2307.08691, abstract).
+# Hopper: "up to 740 TFLOPs/s (75% utilization)" in FP16 (FlashAttention-3, arXiv:2407.08608, abstract).
+# Other architectures: no published figure we rely on, the GEMM efficiency is used.
+ATTENTION_EFFICIENCY_BY_ARCH = {"ampere": (0.50 + 0.73) / 2, "hopper": 0.75}
+
+
+def attention_efficiency(hw: Hardware) -> float:
+    """Fused-attention fraction of peak: the GPU file's `efficiency.attention`, else the architecture default."""
+    if "attention" in hw.efficiency:
+        return hw.efficiency["attention"]
+    arch = ATTENTION_EFFICIENCY_BY_ARCH.get(hw.architecture)
+    return min(hw.efficiency["gemm"], arch) if arch else hw.efficiency["gemm"]
+
 
 @dataclass(frozen=True)
 class Rates:
@@ -37,14 +53,14 @@ def rates_for(hw: Hardware, calibration: CalibrationEntry | None = None, peak_on
     if peak_only:
         return Rates(dict(hw.dense_tflops), 1.0, 1.0, hw.memory_bandwidth_gb_s, hw.link_gb_s, 0.0,
                      ("plain peak roofline: no efficiencies, no kernel overhead",))
-    gemm, memory, attn = eff["gemm"], eff["memory"], eff["gemm"]
+    gemm, memory, attn = eff["gemm"], eff["memory"], attention_efficiency(hw)
     notes = []
     if hw.efficiency_defaulted:
         notes.append(f"GPU file has no efficiency for {', '.join(hw.efficiency_defaulted)}: defaults used")
     if calibration is not None:
         gemm = calibration.gemm_efficiency or gemm
         memory = calibration.memory_efficiency or memory
-        attn = calibration.attention_efficiency or gemm
+        attn = calibration.attention_efficiency or attn
         notes.append(f"efficiencies calibrated on '{calibration.device_name}'"
                      + (f" ({calibration.measured_at})" if calibration.measured_at else ""))
     return Rates(

@@ -48,8 +48,11 @@ def _static(s: Setup, w: InferenceWorkload, seqs: int, context: float):
     prefill = prefill_time(s, seqs, w.prompt_len)
     step, per_step = token_step_time(s, seqs, context)
     tpot = step.total_s / per_step
-    # outputs spread uniformly up to twice the mean: the batch runs until its longest request
-    steps = w.output_len if w.uniform_lengths else w.output_len * 2 * seqs / (seqs + 1)
+    # outputs spread uniformly up to twice the mean: the batch runs until its longest request. The prefill
+    # forward already yields each request's first token, so decode runs one step fewer than the output length
+    # (gptSessionBenchmark's out_tps = output_len x batch / total latency counts that token too)
+    longest = w.output_len if w.uniform_lengths else w.output_len * 2 * seqs / (seqs + 1)
+    steps = max(longest - 1, 0.0)
     cycle = prefill.total_s + steps * tpot
     return prefill, step, prefill.total_s, tpot, seqs * w.output_len / cycle
 

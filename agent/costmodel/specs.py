@@ -49,6 +49,7 @@ class Hardware:
     efficiency: dict[str, float]
     efficiency_defaulted: tuple[str, ...] = ()
     calibrated_from: str | None = None
+    architecture: str = ""
 
     @property
     def capacity_gb(self) -> float:
@@ -76,6 +77,8 @@ def hardware_from_spec(gpu: Any) -> Hardware:
             defaulted.append(key)
             value = fallback
         eff[key] = float(value)
+    if eff_raw.get("attention") is not None:  # optional: fused-attention fraction of peak, when a file has one
+        eff["attention"] = float(eff_raw["attention"])
     link = _as_dict(field_of(gpu, "interconnect"))
     pcie = float(field_of(gpu, "pcie_bandwidth_gb_s_per_direction", 0.0) or 0.0)
     link_gb_s = float(link.get("bandwidth_gb_s_per_direction") or 0.0) or pcie
@@ -96,6 +99,7 @@ def hardware_from_spec(gpu: Any) -> Hardware:
         features=tuple(field_of(gpu, "features", ()) or ()),
         efficiency=eff,
         efficiency_defaulted=tuple(defaulted),
+        architecture=str(field_of(gpu, "architecture", "") or "").lower(),
     )
 
 

@@ -91,6 +91,13 @@ def _set(attr: str, value: Any) -> TransformFn:
     return apply
 
 
+def _split_kv(k: Knobs, p: dict, ctx: Context) -> list[str]:
+    # optional `kv_group_shared` (default true): whether the decode kernel serves a GQA group from one K/V read
+    k.split_kv = True
+    k.kv_group_shared = bool(p.get("kv_group_shared", True))
+    return []
+
+
 def _paged(k: Knobs, p: dict, ctx: Context) -> list[str]:
     k.paged_block_tokens = int(_num(p, "block_tokens", 16))
     return []
@@ -174,7 +181,7 @@ def _none(k: Knobs, p: dict, ctx: Context) -> list[str]:
 TRANSFORMS: dict[str, TransformFn] = {
     "weight_quant": _weight_quant, "kv_quant": _kv_quant, "fp8_compute": _fp8_compute,
     "int8_compute": _int8_compute, "attention_io": _set("attention_fused", True),
-    "split_kv_decode": _set("split_kv", True), "paged_kv": _paged, "prefix_cache": _prefix,
+    "split_kv_decode": _split_kv, "paged_kv": _paged, "prefix_cache": _prefix,
     "chunked_prefill": _chunked, "disaggregation": _disagg, "continuous_batching": _set("continuous_batching", True),
     "speculative": _speculative, "kv_eviction": _eviction, "contextual_sparsity": _sparsity,
     "early_exit": _early_exit, "pruning": _pruning, "comm_overlap": _overlap, "launch_overhead": _launch,
