@@ -1,0 +1,169 @@
+"""Hybrid retrieval: FTS5 bm25 and dense FAISS ranks fused with reciprocal rank fusion.
+
+A :class:`Searcher` answers from an immutable snapshot (store + vector index). :meth:`Searcher.reload`
+builds or takes a new snapshot and swaps it in under a lock; a search already running keeps the
+snapshot it started with, so it finishes on consistent data.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.embedding import Embedder, load_query_embedder, resolve_model_path
+from index.errors import AccelsageError
+from index.state import StateDir
+from index.store import Store
+from index.vectors import VectorIndex, load_checked
+
+RRF_K = 60  # the usual RRF constant: damps the weight of the very top ranks
+CANDIDATES = 50  # ranks taken from each retriever before fusion
+MODES = ("hybrid", "dense", "lexical")
+MAX_K = 200
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One retrieved chunk with its paper and how each retriever ranked it (1-based, None = absent)."""
+
+    chunk_id: int
+    paper_id: str
+    arxiv_id: str | None
+    title: str
+    text: str
+    page: int | None
+    section: str | None
+    source: str
+    score: float
+    lexical_rank: int | None
+    dense_rank: int | None
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one search reads: a store and the vector index built from it."""
+
+    store: Store
+    vectors: VectorIndex
+
+
+def rrf_fuse(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: score(id) = sum over rankings of 1 / (k + rank), rank from 1."""
+    scores: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, chunk_id in enumerate(ranking, start=1):
+            scores[chunk_id] = scores.get(chunk_id, 0.0) + 1.0 / (k + rank)
+    # Ties keep first-seen order (the lexical ranking comes first), which sorted() preserves.
+    return sorted(scores.items(), key=lambda item: -item[1])
+
+
+class Searcher:
+    """Searches one snapshot at a time; ``reload`` swaps snapshots atomically."""
+
+    def __init__(
+        self,
+        store: Store,
+        vectors: VectorIndex,
+        query_embedder: Embedder,
+        *,
+        state: StateDir | None = None,
+        rebuilt_reason: str | None = None,
+    ) -> None:
+        self.query_embedder = query_embedder
+        self.state = state
+        self.rebuilt_reason = rebuilt_reason
+        self._lock = threading.Lock()
+        self._snapshot = Snapshot(store, vectors)
+
+    @property
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            return self._snapshot
+
+    def reload(self, store: Store | None = None, vectors: VectorIndex | None = None) -> str | None:
+        """Swap in a new snapshot; returns why the index was rebuilt, if it was.
+
+        With no arguments (a searcher from :func:`open_searcher`), reopens the store and checks
+        the saved index. Given a store and/or index, uses those (the other is kept).
+        """
+        reason = None
+        if store is None and vectors is None:
+            if self.state is None:
+                raise AccelsageError("this searcher has no state directory to reload from")
+            store = Store(self.state.db_path)
+            vectors, reason = load_checked(self.state, store, self.query_embedder.model_id, dim=self.query_embedder.dim)
+        current = self.snapshot
+        fresh = Snapshot(store or current.store, vectors or current.vectors)
+        with self._lock:
+            self._snapshot = fresh
+            self.rebuilt_reason = reason
+        return reason
+
+    def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
+        """Top ``k`` chunks for ``query``.
+
+        Args:
+            mode: "hybrid" (RRF of both), "dense" (FAISS cosine) or "lexical" (FTS5 bm25).
+
+        Returns:
+            Hits best first; empty when the corpus is empty.
+        """
+        if not isinstance(query, str) or not query.strip():
+            raise AccelsageError("empty search query: give some words to search for")
+        if mode not in MODES:
+            raise AccelsageError(f"unknown search mode {mode!r}; use one of {', '.join(MODES)}")
+        if not 1 <= int(k) <= MAX_K:
+            raise AccelsageError(f"k must be between 1 and {MAX_K}")
+        snap = self.snapshot  # read once: the whole query runs on this snapshot
+        pool = max(CANDIDATES, int(k))
+        lexical = snap.store.lexical_search(query, pool) if mode != "dense" else []
+        dense = self._dense(snap, query, pool) if mode != "lexical" else []
+        lexical_rank = {cid: rank for rank, (cid, _) in enumerate(lexical, start=1)}
+        dense_rank = {cid: rank for rank, (cid, _) in enumerate(dense, start=1)}
+        if mode == "hybrid":
+            ranked = rrf_fuse([[cid for cid, _ in lexical], [cid for cid, _ in dense]])
+        else:
+            ranked = lexical or dense
+        top = ranked[: int(k)]
+        rows = {row["id"]: row for row in snap.store.get_chunks([cid for cid, _ in top])}
+        hits = []
+        for cid, score in top:
+            row = rows.get(cid)
+            if row is None:  # the index named a chunk the store no longer has
+                continue
+            hits.append(
+                Hit(
+                    chunk_id=cid, paper_id=row["paper_id"], arxiv_id=row["arxiv_id"], title=row["title"] or "",
+                    text=row["text"], page=row["page"], section=row["section"], source=row["source"],
+                    score=float(score), lexical_rank=lexical_rank.get(cid), dense_rank=dense_rank.get(cid),
+                )
+            )
+        return hits
+
+    def _dense(self, snap: Snapshot, query: str, pool: int) -> list[tuple[int, float]]:
+        if snap.vectors.count == 0:
+            return []
+        vector = self.query_embedder.embed([query])[0]
+        if vector.shape[0] != snap.vectors.dim:
+            raise AccelsageError(
+                f"the index has {snap.vectors.dim}-d vectors but the query model gives {vector.shape[0]}; run reindex"
+            )
+        return snap.vectors.search(vector, pool)
+
+
+def open_searcher(state: StateDir, model_path: str | Path, query_embedder: Embedder | None = None) -> Searcher:
+    """A searcher over the state directory's store, with the index checked (rebuilt if stale).
+
+    Args:
+        model_path: model name or folder (see :func:`index.embedding.resolve_model_path`).
+        query_embedder: reuse an already-loaded embedder (tests, the server).
+    """
+    embedder = query_embedder or load_query_embedder(resolve_model_path(model_path))
+    state.ensure()
+    store = Store(state.db_path)
+    vectors, reason = load_checked(state, store, embedder.model_id, dim=embedder.dim)
+    return Searcher(store, vectors, embedder, state=state, rebuilt_reason=reason)
