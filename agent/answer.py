@@ -1,0 +1,196 @@
+"""The answer's JSON shape (pydantic models) and its Markdown rendering."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class FieldOrigin(BaseModel):
+    """Where one workload field came from: ``explicit`` (flag/API field), ``understood`` (read from the question) or ``assumed`` (default)."""
+
+    origin: str
+    value: Any = None
+    note: str = ""
+
+
+class WorkloadView(BaseModel):
+    """The workload the answer planned for, with which fields were assumed."""
+
+    gpu: str | None = None
+    gpu_name: str | None = None
+    gpu_count: int = 1
+    model: str | None = None
+    model_name: str | None = None
+    phase: str = "serving"
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+    batch: int | None = None
+    qps: float | None = None
+    objective: str = "latency"
+    lossless: bool = False
+    no_retraining: bool = False
+    single_gpu: bool = False
+    framework: str | None = None
+    fields: dict[str, FieldOrigin] = Field(default_factory=dict)
+    assumed: list[str] = Field(default_factory=list, description="Names of the fields that were assumed (defaults).")
+    notes: list[str] = Field(default_factory=list)
+
+
+class PaperRef(BaseModel):
+    """A backing paper of a technique."""
+
+    arxiv_id: str | None = None
+    paper_id: str
+    title: str
+
+
+class Citation(BaseModel):
+    """A passage from the store that supports a recommendation; checked to exist before it is shown."""
+
+    chunk_id: int
+    paper_id: str
+    arxiv_id: str | None = None
+    title: str
+    page: int | None = None
+    section: str | None = None
+    text: str
+
+
+class Estimate(BaseModel):
+    """Cost-model numbers for the objective before and after applying a technique."""
+
+    metric: str
+    unit: str
+    before: dict[str, Any] = Field(default_factory=dict)
+    after: dict[str, Any] = Field(default_factory=dict)
+    speedup: float | None = None
+    fits_before: bool | None = None
+    fits_after: bool | None = None
+
+
+class Recommendation(BaseModel):
+    """One ranked technique with why, numbers, caveats and citations."""
+
+    rank: int
+    technique: str
+    name: str
+    family: str
+    score: float
+    why: str
+    estimate: Estimate | None = None
+    caveats: list[str] = Field(default_factory=list)
+    frameworks: dict[str, str] = Field(default_factory=dict)
+    papers: list[PaperRef] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+
+
+class Stack(BaseModel):
+    """A combined set of composable techniques and its estimated effect."""
+
+    techniques: list[str] = Field(default_factory=list)
+    names: list[str] = Field(default_factory=list)
+    estimate: Estimate | None = None
+    excluded: dict[str, str] = Field(default_factory=dict, description="technique id -> why it was left out of the stack")
+
+
+class Answer(BaseModel):
+    """The whole answer, as the CLI's --json and the API return it."""
+
+    question: str
+    status: str = "ok"  # ok | clarify | refused | no-corpus
+    workload: WorkloadView | None = None
+    fit: str | None = Field(None, description="Said first when the setup does not fit in memory: what makes it fit.")
+    recommendations: list[Recommendation] = Field(default_factory=list)
+    stack: Stack | None = None
+    answer: str = ""
+    clarify: list[str] = Field(default_factory=list)
+    excluded: dict[str, str] = Field(default_factory=dict, description="technique id -> why the setup or constraints rule it out")
+    warnings: list[str] = Field(default_factory=list)
+    answered_by: str = Field("rules", description="'rules' (default path) or 'llm' (prose written by the LLM, checked)")
+    answer_citations: list[Citation] = Field(default_factory=list, description="Passages the LLM prose cites, verified.")
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return str(value)
+
+
+def _estimate_line(est: Estimate) -> str:
+    before = est.before.get(est.metric)
+    after = est.after.get(est.metric)
+    if before is None or after is None:
+        return ""
+    text = f"{est.metric}: {_fmt(before)} → {_fmt(after)} {est.unit}"
+    if est.speedup is not None:
+        text += f" (×{est.speedup:.2f})"
+    return text
+
+
+def _workload_lines(w: WorkloadView) -> list[str]:
+    parts = [
+        f"{w.gpu_count}× {w.gpu_name or w.gpu or '?'}",
+        w.model_name or w.model or "?",
+        w.phase,
+    ]
+    if w.prompt_tokens:
+        parts.append(f"prompt {w.prompt_tokens} tok")
+    if w.output_tokens:
+        parts.append(f"output {w.output_tokens} tok")
+    if w.batch:
+        parts.append(f"batch {w.batch}")
+    parts.append(f"objective {w.objective}")
+    lines = ["**Workload:** " + ", ".join(parts)]
+    if any(w.fields.get(n) and w.fields[n].value not in (None, False) for n in w.assumed):
+        detail = ", ".join(f"{name}={_fmt(w.fields[name].value)}" for name in w.assumed
+                           if name in w.fields and w.fields[name].value not in (None, False))
+        lines.append(f"*Assumed:* {detail}")
+    lines.extend(f"*Note:* {note}" for note in w.notes)
+    return lines
+
+
+def _recommendation_lines(rec: Recommendation) -> list[str]:
+    lines = [f"### {rec.rank}. {rec.name} (`{rec.technique}`, {rec.family})", rec.why]
+    if rec.estimate and _estimate_line(rec.estimate):
+        lines.append(f"- Estimate: {_estimate_line(rec.estimate)}")
+    lines.extend(f"- Caveat: {c}" for c in rec.caveats)
+    if rec.frameworks:
+        lines.append("- Frameworks: " + "; ".join(f"{k}: {v}" for k, v in rec.frameworks.items()))
+    if rec.papers:
+        lines.append("- Papers: " + "; ".join(f"{p.title} ({p.arxiv_id or p.paper_id})" for p in rec.papers))
+    for cit in rec.citations:
+        where = ", ".join(x for x in (f"p. {cit.page}" if cit.page else "", cit.section or "") if x)
+        snippet = cit.text if len(cit.text) <= 280 else cit.text[:277] + "..."
+        lines.append(f"  > [{cit.arxiv_id or cit.paper_id}{', ' + where if where else ''}] {snippet}")
+    return lines
+
+
+def render_markdown(answer: Answer) -> str:
+    """Render an answer as Markdown for the terminal or the web page."""
+    lines: list[str] = []
+    if answer.status != "ok":
+        lines.append(answer.answer)
+        lines.extend(f"- {q}" for q in answer.clarify)
+        lines.extend(f"> warning: {w}" for w in answer.warnings)
+        return "\n".join(lines) + "\n"
+    if answer.fit:
+        lines += [f"**Memory first:** {answer.fit}", ""]
+    if answer.workload:
+        lines += _workload_lines(answer.workload) + [""]
+    if answer.answer:
+        lines += [answer.answer, ""]
+    for rec in answer.recommendations:
+        lines += _recommendation_lines(rec) + [""]
+    if answer.stack and answer.stack.techniques:
+        stack_line = " + ".join(answer.stack.names)
+        if answer.stack.estimate and _estimate_line(answer.stack.estimate):
+            stack_line += f" — {_estimate_line(answer.stack.estimate)}"
+        lines += [f"**Combined stack:** {stack_line}", ""]
+    if answer.clarify:
+        lines.append("**To sharpen this answer, tell me:**")
+        lines.extend(f"- {q}" for q in answer.clarify)
+    lines.extend(f"> warning: {w}" for w in answer.warnings)
+    return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,138 @@
+"""Which catalog techniques apply to a workload: phase, hardware, constraints, retrieval and named mentions."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from agent.names import normalise
+from agent.workload import TRAINING_PHASES, Workload
+
+_INFERENCE_PHASES = {"prefill", "decode", "serving"}
+
+
+@dataclass
+class Candidate:
+    """A technique that passed the hard filters, with why it is considered."""
+
+    technique: Any
+    phase_match: bool
+    named: bool = False
+    retrieved_rank: int | None = None  # best rank of a backing paper in the question's hits
+    reasons: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Selection:
+    """Candidates plus the techniques left out by a hard requirement, with why."""
+
+    candidates: list[Candidate]
+    excluded: dict[str, str]
+
+
+def _cc_tuple(text: str | None) -> tuple[int, ...] | None:
+    if not text:
+        return None
+    try:
+        return tuple(int(p) for p in str(text).split("."))
+    except ValueError:
+        return None
+
+
+def hardware_problem(technique: Any, gpu: Any, gpu_count: int) -> str | None:
+    """Why this GPU setup cannot run the technique, or None when it can."""
+    req = technique.requires
+    need = _cc_tuple(req.min_compute_capability)
+    have = _cc_tuple(getattr(gpu, "compute_capability", None))
+    if need and have and have < need:
+        return f"needs compute capability >= {req.min_compute_capability}; {gpu.name} is {gpu.compute_capability}"
+    missing = [f for f in req.gpu_features if f not in (getattr(gpu, "features", None) or [])]
+    if missing:
+        return f"needs {', '.join(missing)}, which {gpu.name} lacks"
+    if req.multi_gpu and gpu_count < 2:
+        return "needs more than one GPU"
+    return None
+
+
+def constraint_problem(technique: Any, workload: Workload) -> str | None:
+    """Why the user's constraints rule the technique out, or None."""
+    if workload.lossless and not technique.quality.lossless:
+        return f"changes outputs ({technique.quality.impact}); you asked for lossless"
+    if workload.no_retraining and technique.requires.retraining:
+        return "needs (re)training or fine-tuning; you ruled that out"
+    if workload.single_gpu and technique.requires.multi_gpu:
+        return "needs several GPUs; you asked for a single GPU"
+    return None
+
+
+def phase_matches(technique: Any, workload: Workload) -> bool:
+    """Whether the technique acts in the workload's phase (training vs the inference phases)."""
+    phases = set(technique.phases)
+    if workload.phase in TRAINING_PHASES:
+        return "training" in phases
+    return bool(phases & _INFERENCE_PHASES)
+
+
+_LABEL_KEYS: dict[int, list[tuple[str, tuple[str, ...]]]] = {}
+
+
+def _label_keys(catalog: Any) -> list[tuple[str, tuple[str, ...]]]:
+    """Normalised id/name/alias keys per technique, computed once per catalog object."""
+    keys = _LABEL_KEYS.get(id(catalog))
+    if keys is None:
+        keys = []
+        for tech_id, tech in catalog.techniques.items():
+            labels = {normalise(str(label)) for label in (tech_id, tech.name, *tech.aliases)}
+            keys.append((tech_id, tuple(k for k in labels if len(k) >= 3)))
+        _LABEL_KEYS[id(catalog)] = keys
+    return keys
+
+
+def named_techniques(text: str, catalog: Any) -> set[str]:
+    """Technique ids whose id, name or an alias appears as words in the text."""
+    words = " " + " ".join(normalise(w) for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9.+-]*", text)) + " "
+    joined = " " + normalise(text) + " "
+    found: set[str] = set()
+    for tech_id, keys in _label_keys(catalog):
+        # short keys must stand alone as a word ("gqa"), long ones may span words ("flash attention 2")
+        if any(f" {key} " in words or (len(key) >= 10 and key in joined) for key in keys):
+            found.add(tech_id)
+    return found
+
+
+def paper_ranks(hits: Iterable[Any]) -> dict[str, int]:
+    """Best (lowest) rank at which each paper id appears in a hit list."""
+    ranks: dict[str, int] = {}
+    for rank, hit in enumerate(hits):
+        ranks.setdefault(hit.paper_id, rank)
+    return ranks
+
+
+def select_candidates(workload: Workload, catalog: Any, question: str, hits: list[Any]) -> Selection:
+    """Techniques that apply: phase match, or named in the question, or backed by a retrieved paper.
+
+    Hardware and the user's constraints are hard filters; everything they remove is listed in
+    ``excluded`` with the reason, so the answer can say why a famous technique is missing.
+    """
+    gpu = catalog.gpus.get(workload.gpu)
+    ranks = paper_ranks(hits)
+    named = named_techniques(question, catalog)
+    out: list[Candidate] = []
+    excluded: dict[str, str] = {}
+    for tech_id, tech in sorted(catalog.techniques.items()):
+        retrieved = min((ranks[p] for p in tech.papers if p in ranks), default=None)
+        match = phase_matches(tech, workload)
+        if not (match or tech_id in named or retrieved is not None):
+            continue
+        problem = (hardware_problem(tech, gpu, workload.gpu_count) if gpu else None) or constraint_problem(tech, workload)
+        if problem:
+            excluded[tech_id] = problem
+            continue
+        reasons = []
+        if tech_id in named:
+            reasons.append("named in the question")
+        if retrieved is not None:
+            reasons.append(f"a backing paper ranks #{retrieved + 1} for the question")
+        out.append(Candidate(tech, match, tech_id in named, retrieved, reasons))
+    return Selection(out, excluded)

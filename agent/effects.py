@@ -1,0 +1,271 @@
+"""Cost-model effect of techniques on the user's objective: estimate before vs after, and memory fit."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from agent.answer import Estimate
+from agent.workload import TRAINING_PHASES, Workload
+from index.errors import AccelsageError
+
+# objective -> (metric key in the estimate's dict, unit, higher is better)
+INFERENCE_METRICS = {
+    "ttft": ("ttft_ms", "ms", False),
+    "tpot": ("tpot_ms", "ms", False),
+    "latency": ("latency_ms", "ms", False),
+    "throughput": ("throughput_tokens_per_s", "tokens/s", True),
+    "cost": ("throughput_tokens_per_s", "tokens/s", True),
+    "quality": ("latency_ms", "ms", False),
+    "memory": ("memory.total_gb", "GB per GPU", False),
+}
+TRAINING_METRICS = {
+    "memory": ("memory.total_gb", "GB per GPU", False),
+}
+TRAINING_DEFAULT = ("step_time_s", "s", False)
+# what the before/after dicts show besides the objective's metric
+_SHOWN_INFERENCE = ("ttft_ms", "tpot_ms", "latency_ms", "throughput_tokens_per_s", "memory.total_gb", "memory.fits", "max_batch")
+_SHOWN_TRAINING = ("step_time_s", "tokens_per_s", "mfu", "memory.total_gb", "memory.fits")
+
+
+def lookup(data: dict, dotted: str) -> Any:
+    """``data["a"]["b"]`` for "a.b"; None when any part is missing."""
+    cur: Any = data
+    for part in dotted.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
+
+
+@dataclass
+class Effect:
+    """Before/after numbers of one objective metric for a set of techniques."""
+
+    metric: str
+    unit: str
+    before: dict[str, Any]
+    after: dict[str, Any]
+    speedup: float | None
+    fits_before: bool | None
+    fits_after: bool | None
+    caveat: str = ""
+
+    def to_estimate(self) -> Estimate:
+        return Estimate(metric=self.metric, unit=self.unit, before=self.before, after=self.after,
+                        speedup=None if self.speedup is None else round(self.speedup, 3),
+                        fits_before=self.fits_before, fits_after=self.fits_after)
+
+
+def _pick(data: dict, keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: lookup(data, k) for k in keys if lookup(data, k) is not None}
+
+
+# The reference stack every serving framework runs by default; effects are measured on top of it.
+REFERENCE_TRANSFORMS = ("attention_io", "paged_kv", "continuous_batching")
+REFERENCE_PREFERRED = ("flash-attention-2", "paged-attention", "continuous-batching", "zero-1", "selective-recomputation")
+# training: Megatron/DeepSpeed defaults (distributed optimizer = ZeRO-1, selective recomputation)
+TRAINING_REFERENCE = ("zero", "recompute")
+# transforms the other kind of estimate ignores (running them would only cost time), and "none"
+TRAINING_ONLY_TRANSFORMS = frozenset({"none", "zero", "recompute", "pipeline_schedule", "mixed_precision", "offload",
+                                      "tensor_parallel", "pipeline_parallel", "expert_parallel", "sequence_parallel",
+                                      "context_parallel"})
+INFERENCE_ONLY_TRANSFORMS = frozenset(set(TRAINING_ONLY_TRANSFORMS) - {"zero", "recompute", "mixed_precision", "offload",
+                                      "sequence_parallel"} | {"paged_kv", "prefix_cache", "chunked_prefill",
+                                      "disaggregation", "continuous_batching", "speculative", "kv_eviction", "kv_quant"})
+
+
+class EffectModel:
+    """Runs the cost model for one workload: a cached reference estimate and the effect of any technique set.
+
+    "Before" is the reference stack (fused attention, paged KV cache, continuous batching, where the GPU
+    supports them) without the techniques under test; "after" is the reference plus them. The estimate
+    functions are imported lazily so screening and refusals stay cheap.
+    """
+
+    def __init__(self, catalog: Any, workload: Workload, calibration: Any = None) -> None:
+        self.catalog = catalog
+        self.workload = workload
+        self.calibration = calibration
+        self.training = workload.phase in TRAINING_PHASES
+        self.warnings: list[str] = []
+        self._runs: dict[tuple[str, ...], dict | None] = {}
+        self.reference = reference_stack(catalog, workload, TRAINING_REFERENCE if self.training else REFERENCE_TRANSFORMS)
+
+    # ------------------------------------------------------------ running the cost model
+    def _estimate(self, techniques: list[Any]) -> dict:
+        from agent.costmodel import estimate_inference, estimate_training  # noqa: PLC0415
+        from agent.costmodel.workload import InferenceWorkload, ParallelConfig, TrainingWorkload  # noqa: PLC0415
+
+        w = self.workload
+        gpu = self.catalog.gpus[w.gpu]
+        model = self.catalog.models[w.model]
+        if self.training:
+            tw = training_layout(w, model, TrainingWorkload, techniques)
+            return estimate_training(gpu, model, tw, calibration=self.calibration).to_dict()
+        iw = InferenceWorkload(batch=max(1, w.batch), prompt_len=max(1, w.prompt_tokens), output_len=max(1, w.output_tokens))
+        parallel = ParallelConfig(gpus=w.gpu_count, tp=_largest_divisor_at_most(w.gpu_count, 8))
+        return estimate_inference(gpu, model, iw, parallel, techniques=tuple(techniques), calibration=self.calibration).to_dict()
+
+    def _run(self, techniques: list[Any]) -> dict | None:
+        # techniques with the same transform and params give the same estimate: run it once
+        key = tuple(sorted(_signature(t) for t in techniques))
+        if key not in self._runs:
+            try:
+                self._runs[key] = self._estimate(techniques)
+            except (AccelsageError, KeyError, ValueError, ZeroDivisionError, TypeError) as exc:
+                self._runs[key] = None
+                if not key:
+                    self.warnings.append(f"no cost-model numbers for this workload: {exc}")
+        return self._runs[key]
+
+    def baseline(self) -> dict | None:
+        """The reference estimate (None when the cost model cannot run this workload)."""
+        if self._run([]) is None:
+            return None
+        return self._run(self.reference)
+
+    def bottlenecks(self) -> set[str]:
+        """The technique bottleneck names that limit this workload on its objective (from the reference estimate)."""
+        base = self.baseline() or {}
+        if lookup(base, "memory.fits") is False or self.workload.objective == "memory":
+            return {"memory-capacity"}
+        bound = base.get("bound")
+        if isinstance(bound, str):
+            bounds = {bound}
+        elif isinstance(bound, dict):
+            phase = "prefill" if self.workload.objective == "ttft" else "decode"
+            bounds = {bound.get(phase, "")} | ({bound.get("prefill", "")} if self.workload.objective == "latency" else set())
+        else:
+            bounds = set()
+        names = {"memory": "memory-bandwidth", "compute": "compute", "communication": "communication",
+                 "comm": "communication", "overhead": "launch-overhead"}
+        return {names[b] for b in bounds if b in names}
+
+    def metric(self) -> tuple[str, str, bool]:
+        """The metric the objective is judged on; memory when the reference does not fit."""
+        base = self.baseline() or {}
+        if lookup(base, "memory.fits") is False:
+            return "memory.total_gb", "GB per GPU", False
+        table = TRAINING_METRICS if self.training else INFERENCE_METRICS
+        default = TRAINING_DEFAULT if self.training else INFERENCE_METRICS["latency"]
+        return table.get(self.workload.objective, default)
+
+    def effect(self, techniques: list[Any]) -> Effect | None:
+        """Effect of applying ``techniques`` together on top of the reference; None when nothing is modelled."""
+        if self.baseline() is None:
+            return None
+        skip = TRAINING_ONLY_TRANSFORMS if not self.training else INFERENCE_ONLY_TRANSFORMS
+        techniques = [t for t in techniques if t.cost_model.transform not in skip]
+        if not techniques:
+            return None
+        ids = {t.id for t in techniques}
+        before = self._run([t for t in self.reference if t.id not in ids])
+        after = self._run([t for t in self.reference if t.id not in ids] + list(techniques))
+        if before is None or after is None:
+            return None
+        key, unit, higher = self.metric()
+        b, a = lookup(before, key), lookup(after, key)
+        speedup = None
+        if isinstance(b, (int, float)) and isinstance(a, (int, float)) and a > 0 and b > 0:
+            speedup = a / b if higher else b / a
+        shown = _SHOWN_TRAINING if self.training else _SHOWN_INFERENCE
+        notes = after.get("warnings") if isinstance(after.get("warnings"), list) else []
+        return Effect(key, unit, _pick(before, shown), _pick(after, shown), speedup,
+                      lookup(before, "memory.fits"), lookup(after, "memory.fits"), "; ".join(map(str, notes[:2])))
+
+
+def _signature(technique: Any) -> str:
+    cm = technique.cost_model
+    return cm.transform + json.dumps(cm.params, sort_keys=True, default=str)
+
+
+def reference_stack(catalog: Any, workload: Workload, transforms: tuple[str, ...] = REFERENCE_TRANSFORMS) -> list[Any]:
+    """The default stack's techniques (one per transform) present in the catalog that this setup can run."""
+    from agent.candidates import hardware_problem  # noqa: PLC0415
+
+    gpu = catalog.gpus.get(workload.gpu)
+    out = []
+    for transform in transforms:
+        options = sorted((t for t in catalog.techniques.values() if t.cost_model.transform == transform),
+                         key=lambda t: (t.id not in REFERENCE_PREFERRED, t.id))
+        usable = [t for t in options if gpu is None or hardware_problem(t, gpu, workload.gpu_count) is None]
+        if usable:
+            out.append(usable[0])
+    return out
+
+
+def _largest_divisor_at_most(n: int, cap: int) -> int:
+    return max(d for d in range(1, min(n, cap) + 1) if n % d == 0)
+
+
+def training_layout(w: Workload, model: Any, training_cls: Any, techniques: list[Any] = ()) -> Any:
+    """A plain training layout (tensor parallel inside a node for large models, data parallel across),
+    with the training techniques' transforms applied to it."""
+    tp = _largest_divisor_at_most(w.gpu_count, 8) if model.params_total > 15e9 else 1
+    dp = w.gpu_count // tp
+    kwargs: dict[str, Any] = {"seq_len": max(1, w.prompt_tokens), "global_batch": dp * max(1, w.batch),
+                              "micro_batch": 1, "gpus": w.gpu_count, "tp": tp}
+    for tech in techniques:
+        params = tech.cost_model.params
+        transform = tech.cost_model.transform
+        if transform == "zero":
+            kwargs["zero_stage"] = max(kwargs.get("zero_stage", 0), int(params.get("stage", 1)))
+        elif transform == "offload":
+            kwargs["offload"] = True
+        elif transform == "recompute":
+            kwargs["recompute"] = "selective" if params.get("selective") else "full"
+        elif transform == "sequence_parallel" and tp > 1:
+            kwargs["sequence_parallel"] = True
+        elif transform == "mixed_precision" and params.get("dtype"):
+            kwargs["dtype"] = params["dtype"]
+        elif transform == "fp8_compute":
+            kwargs["dtype"] = "fp8"
+    return training_cls(**kwargs)
+
+
+def describe_fit(effects_model: EffectModel, ranked: list[Any]) -> str | None:
+    """When the baseline does not fit in GPU memory: say so, and what makes it fit (said first in the answer)."""
+    base = effects_model.baseline()
+    if not base or lookup(base, "memory.fits") is not False:
+        return None
+    w = effects_model.workload
+    total, cap = lookup(base, "memory.total_gb"), lookup(base, "memory.capacity_gb")
+    ref = " + ".join(t.name for t in effects_model.reference)
+    text = (f"As stated this does not fit: about {total:.1f} GB per GPU is needed" if isinstance(total, (int, float))
+            else "As stated this does not fit in GPU memory")
+    if ref:
+        text = text.replace("needed", f"needed even with {ref}", 1)
+    if isinstance(cap, (int, float)):
+        text += f" against {cap:.1f} GB available"
+    fixers = [s for s in ranked if s.effect is not None and s.effect.fits_after]
+    if fixers:
+        parts = []
+        for s in fixers[:3]:
+            after_total = s.effect.after.get("memory.total_gb")
+            parts.append(f"{s.technique.name} ({after_total:.1f} GB)" if isinstance(after_total, (int, float)) else s.technique.name)
+        text += ". It fits with " + ", or ".join(parts)
+    else:
+        text += ". No single technique in the ranking makes it fit"
+    more = gpus_that_fit(effects_model)
+    if more:
+        gpu_name = getattr(effects_model.catalog.gpus.get(w.gpu), "name", w.gpu)
+        text += f"; or use {more}× {gpu_name} (tensor parallel), which fits with the reference stack."
+    else:
+        text += "; more GPUs also split the weights."
+    return text
+
+
+def gpus_that_fit(effects_model: EffectModel, limit: int = 64, start: int | None = None) -> int | None:
+    """The smallest power-of-two multiple of the GPU count at which the reference stack fits (None if none up to limit)."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    count = start or effects_model.workload.gpu_count * 2
+    while count <= limit:
+        trial = EffectModel(effects_model.catalog, replace(effects_model.workload, gpu_count=count),
+                            effects_model.calibration)
+        if lookup(trial.baseline() or {}, "memory.fits"):
+            return count
+        count *= 2
+    return None

@@ -1,0 +1,80 @@
+"""`accelsage ask "QUESTION"`: a ranked, quantified, cited recommendation (no LLM unless one is configured).
+
+Cold start matters: this module and the default path import no torch, sentence-transformers,
+transformers or langchain. The query embedder is the numpy one.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from index.errors import AccelsageError
+
+OBJECTIVES = ["ttft", "tpot", "latency", "throughput", "memory", "cost", "quality"]
+PHASES = ["serving", "offline-batch", "edge", "pre-training", "fine-tuning"]
+
+
+def build_answerer(settings: Any) -> Any:
+    """An Answerer wired from settings: catalog, searcher over the state dir, optional LLM planner."""
+    from agent.knowledge.catalog import Catalog
+    from agent.service import Answerer
+    from index.search import open_searcher
+    from index.state import StateDir
+    from index.store import Store
+
+    state = StateDir(settings.home)
+    if not state.db_path.is_file():
+        raise AccelsageError(f"no corpus in {settings.home}: run `accelsage refresh` first")
+    with Store(state.db_path) as store:
+        if store.chunk_count() == 0:
+            raise AccelsageError(f"the corpus in {settings.home} is empty: run `accelsage refresh` first")
+    searcher = open_searcher(state, settings.embedding_model)
+    llm = None
+    if settings.llm:
+        from agent.llm.planner import LlmPlanner  # only here: LangChain loads only with an LLM configured
+
+        llm = LlmPlanner.from_spec(settings.llm, base_url=settings.llm_base_url, api_key=settings.llm_api_key,
+                                   timeout_s=settings.llm_timeout_s)
+    calibration = None
+    if state.calibration_path.is_file():
+        from agent.costmodel.calibration import load_calibration
+
+        calibration = load_calibration(state.calibration_path)
+    return Answerer(searcher, Catalog.load(settings.data_dir), llm=llm, calibration=calibration,
+                    max_question_chars=settings.max_question_chars)
+
+
+@click.command("ask")
+@click.argument("question")
+@click.option("--gpu", help="GPU name (overrides the question), e.g. H100, A100, 4090.")
+@click.option("--gpus", type=int, help="Number of GPUs.")
+@click.option("--model", help="Model name, e.g. llama-3.1-70b.")
+@click.option("--prompt", help="Prompt/context tokens per request, e.g. 8k.")
+@click.option("--output", "output_", help="Output tokens per request.")
+@click.option("--batch", type=int, help="Concurrent requests (serving) or sequences per step.")
+@click.option("--qps", type=float, help="Requests per second.")
+@click.option("--phase", type=click.Choice(PHASES), help="What the GPUs do.")
+@click.option("--objective", type=click.Choice(OBJECTIVES), help="What to improve.")
+@click.option("--framework", help="Serving/training framework you use, e.g. vllm.")
+@click.option("--lossless", is_flag=True, default=None, help="Only techniques that keep outputs unchanged.")
+@click.option("--no-retraining", is_flag=True, default=None, help="Only techniques that need no (re)training.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+def ask(question: str, gpu: str | None, gpus: int | None, model: str | None, prompt: str | None,
+        output_: str | None, batch: int | None, qps: float | None, phase: str | None, objective: str | None,
+        framework: str | None, lossless: bool | None, no_retraining: bool | None, as_json: bool) -> None:
+    """Answer a technique-selection QUESTION with cost-model numbers and citations."""
+    from agent.answer import render_markdown
+    from api.settings import load_settings
+
+    overrides = {"gpu": gpu, "gpu_count": gpus, "model": model, "prompt_tokens": prompt, "output_tokens": output_,
+                 "batch": batch, "qps": qps, "phase": phase, "objective": objective, "framework": framework,
+                 "lossless": lossless, "no_retraining": no_retraining}
+    answerer = build_answerer(load_settings())
+    answer = answerer.answer(question, overrides={k: v for k, v in overrides.items() if v is not None})
+    if as_json:
+        click.echo(json.dumps(answer.model_dump(mode="json"), indent=2))
+    else:
+        click.echo(render_markdown(answer), nl=False)

