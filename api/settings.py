@@ -60,6 +60,25 @@ class Settings(BaseSettings):
     refresh_schedule: str | None = Field(
         None, description="Opt-in in-server refresh, cron syntax ('0 3 * * *'); unset means no scheduled refresh."
     )
+    refresh_arxiv: bool = Field(
+        False, description="Scheduled refreshes also fetch arXiv full text and watch queries (not only bundled cards)."
+    )
+    workers: int = Field(1, ge=1, le=64, description="Worker processes `accelsage serve` starts (uvicorn --workers).")
+    rate_limit_burst: int | None = Field(
+        None, ge=1, description="Token-bucket size per client address; unset means one minute's worth of requests."
+    )
+    chat_sessions_max: int = Field(
+        1000, ge=1, description="Most chat sessions kept in memory; the least recently used one is dropped beyond it."
+    )
+    chat_session_ttl_s: float = Field(3600.0, gt=0, description="A chat session unused this long is forgotten.")
+    answer_cache_size: int = Field(
+        256, ge=0,
+        description="Answers to identical /v1/ask requests kept per index version (rule path only); 0 disables.",
+    )
+    index_watch_s: float = Field(
+        30.0, ge=0,
+        description="How often the server checks whether another process rewrote the index (then reloads it); 0 disables.",
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,0 +1,159 @@
+"""The FastAPI app: ``create_app(settings)`` wires the routers, middleware and a lifespan that builds the services.
+
+Nothing is loaded at import time. The lifespan opens the store and index (``open_searcher``), builds
+the answerer, the chat sessions and the refresh jobs, and starts the background thread (cron
+refresh, index watching); on shutdown it stops them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+
+from api.deps import Services
+from api.metrics import Metrics, MetricsMiddleware
+from api.middleware_errors import install_error_handlers
+from api.middleware_limits import BodySizeLimit, RateLimit, TokenBuckets
+from api.routes import ask, catalog, chat, estimate, health, openai_compat, papers, refresh, search, web
+from api.routes.ask import AnswerCache
+from api.routes.chat_sessions import ChatSessions
+from api.scheduler import Background, CronSchedule, IndexWatcher, RefreshJobs
+from api.settings import Settings, load_settings
+from index.state import StateDir
+
+log = logging.getLogger("accelsage.api")
+
+ANSWER_THREADS = 8  # answering is mostly numpy and SQLite, which release the GIL; more threads only queue
+
+
+def _refresh_runner(settings: Settings, state: StateDir,
+                    embedder_factory: Callable[[], Any] | None) -> Callable[[bool], Any]:
+    """The function a refresh job calls: the same refresh as `accelsage refresh [--arxiv]`."""
+
+    def run(include_arxiv: bool) -> Any:
+        from index.embedding import load_batch_embedder, resolve_model_path
+        from ingest.arxiv_feed import ArxivFeed
+        from ingest.refresh import refresh
+        from ingest.sources import load_papers
+
+        model_path = resolve_model_path(settings.embedding_model)
+        factory = embedder_factory or (lambda: load_batch_embedder(model_path))
+        feed = None
+        if include_arxiv:
+            feed = ArxivFeed(settings.arxiv_api_url, settings.arxiv_allowed_hosts, delay_s=settings.arxiv_delay_s,
+                             retries=settings.arxiv_retries)
+        try:
+            return refresh(state, load_papers(settings.data_dir / "papers.yaml"), settings.data_dir / "cards",
+                           embedder_factory=factory, feed=feed, include_arxiv=include_arxiv,
+                           watch_queries=tuple(settings.watch_queries) if include_arxiv else (),
+                           model_path=model_path, watch_max_results=settings.watch_max_results)
+        finally:
+            if feed is not None:
+                feed.close()
+
+    return run
+
+
+def _last_run_started(searcher: Any) -> datetime | None:
+    """When the newest refresh recorded in the store started (any process), for the scheduler's dedup."""
+    runs = searcher.snapshot.store.list_runs(1)
+    if not runs or not runs[0].get("started_at"):
+        return None
+    started = datetime.fromisoformat(runs[0]["started_at"])
+    return started if started.tzinfo else started.replace(tzinfo=timezone.utc)
+
+
+def build_services(settings: Settings, metrics: Metrics, query_embedder: Any = None,
+                   embedder_factory: Callable[[], Any] | None = None) -> Services:
+    """Open the corpus and build everything the routes use."""
+    from agent.knowledge.catalog import Catalog
+    from agent.service import Answerer
+    from index.search import open_searcher
+
+    state = StateDir(settings.home).ensure()
+    schedule = CronSchedule(settings.refresh_schedule) if settings.refresh_schedule else None  # bad cron: fail now
+    catalog = Catalog.load(settings.data_dir)
+    searcher = open_searcher(state, settings.embedding_model, query_embedder=query_embedder)
+    if searcher.rebuilt_reason:
+        log.info("index rebuilt on start: %s", searcher.rebuilt_reason)
+    calibration = None
+    if state.calibration_path.is_file():
+        from agent.costmodel.calibration import load_calibration
+
+        calibration = load_calibration(state.calibration_path)
+    answerer = Answerer(searcher, catalog, calibration=calibration, max_question_chars=settings.max_question_chars)
+    if settings.llm:
+        from agent.llm.planner import LlmPlanner  # LangChain loads only with an LLM configured
+
+        answerer.llm = LlmPlanner.from_spec(settings.llm, base_url=settings.llm_base_url,
+                                            api_key=settings.llm_api_key, timeout_s=settings.llm_timeout_s)
+    watcher = IndexWatcher(state.index_meta_path)
+
+    def reload() -> None:
+        searcher.reload()
+        watcher.mark_seen()  # our own rewrite of the index is not news for the watcher
+
+    jobs = RefreshJobs(_refresh_runner(settings, state, embedder_factory), after_run=reload,
+                       on_finish=metrics.count_refresh)
+    background = Background(jobs, schedule, settings.refresh_arxiv, watcher, reload, settings.index_watch_s,
+                            last_run_started=lambda: _last_run_started(searcher))
+    return Services(settings=settings, state=state, catalog=catalog, searcher=searcher, answerer=answerer,
+                    sessions=ChatSessions(settings.chat_sessions_max, settings.chat_session_ttl_s), metrics=metrics,
+                    jobs=jobs, background=background, calibration=calibration,
+                    answer_cache=AnswerCache(settings.answer_cache_size),
+                    executor=ThreadPoolExecutor(ANSWER_THREADS, thread_name_prefix="accelsage-answer"))
+
+
+def create_app(settings: Settings | None = None, *, query_embedder: Any = None,
+               embedder_factory: Callable[[], Any] | None = None) -> FastAPI:
+    """The accelsage HTTP app.
+
+    Args:
+        settings: configuration; by default read from the environment and ``.env``.
+        query_embedder: an already-loaded query embedder to reuse (tests, benchmarks).
+        embedder_factory: builds the embedder refreshes use; by default sentence-transformers.
+    """
+    settings = settings or load_settings()
+    metrics = Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        services = build_services(settings, metrics, query_embedder, embedder_factory)
+        app.state.services = services
+        services.background.start()
+        try:
+            yield
+        finally:
+            services.background.stop()
+            services.jobs.wait(timeout_s=30)
+            services.executor.shutdown(wait=False, cancel_futures=True)
+            app.state.services = None
+
+    app = FastAPI(
+        title="accelsage",
+        version="0.1.0",
+        summary="Pick the LLM acceleration techniques that pay off on your GPUs, with the papers behind them.",
+        lifespan=lifespan,
+    )
+    for module in (ask, chat, openai_compat, search, papers, catalog, estimate, refresh, health, web):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
+    install_error_handlers(app)
+    # added last = outermost: metrics see every response, limits answer before any route runs
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.rate_limit_per_min > 0:
+        burst = settings.rate_limit_burst or settings.rate_limit_per_min
+        app.add_middleware(RateLimit, buckets=TokenBuckets(settings.rate_limit_per_min, burst))
+    if settings.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type", "Accept"])
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    return app

@@ -1,0 +1,183 @@
+"""Corpus commands: `accelsage refresh [--arxiv] [--status]`, `accelsage reindex`, `accelsage search QUERY`.
+
+Each command reads the settings once, passes plain values to ``ingest``/``index`` and prints the
+result as a short table or JSON. ``search`` uses the numpy query embedder, so it never imports torch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import click
+
+from index.errors import AccelsageError
+
+_MODES = ("hybrid", "dense", "lexical")
+_EMPTY_CORPUS = "the corpus is empty: run `accelsage refresh` first"
+
+
+def _echo_json(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    """Left-aligned columns; None prints as '-'."""
+    cells = [["-" if v is None else str(v) for v in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip(), "  ".join("-" * w for w in widths)]
+    return "\n".join(lines + ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells])
+
+
+def _state_and_settings():
+    from api.settings import load_settings
+    from index.state import StateDir
+
+    settings = load_settings()
+    return StateDir(settings.home), settings
+
+
+# --- refresh ----------------------------------------------------------------------------------
+
+
+@click.command("refresh")
+@click.option("--arxiv", "include_arxiv", is_flag=True, help="Also fetch arXiv metadata, full text and watch queries.")
+@click.option("--status", is_flag=True, help="Show the last runs instead of refreshing.")
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000), help="Runs shown by --status.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+def refresh(include_arxiv: bool, status: bool, limit: int, as_json: bool, verbose: bool) -> None:
+    """Build or update the corpus: bundled cards, and with --arxiv the papers' arXiv full text."""
+    state, settings = _state_and_settings()
+    if status:
+        _print_status(state, limit, as_json)
+        return
+    if verbose:
+        logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+        logging.getLogger("ingest").setLevel(logging.INFO)  # our progress, not every library's
+    from index.embedding import load_batch_embedder, resolve_model_path
+    from ingest.arxiv_feed import ArxivFeed
+    from ingest.refresh import refresh as run_refresh
+    from ingest.sources import load_papers
+
+    model_path = resolve_model_path(settings.embedding_model)
+    papers = load_papers(settings.data_dir / "papers.yaml")
+    feed = None
+    if include_arxiv:
+        feed = ArxivFeed(settings.arxiv_api_url, settings.arxiv_allowed_hosts, delay_s=settings.arxiv_delay_s,
+                         retries=settings.arxiv_retries)
+    try:
+        report = run_refresh(
+            state, papers, settings.data_dir / "cards",
+            embedder_factory=lambda: load_batch_embedder(model_path), feed=feed,
+            watch_queries=tuple(settings.watch_queries) if include_arxiv else (), include_arxiv=include_arxiv,
+            model_path=model_path, watch_max_results=settings.watch_max_results,
+        )
+    finally:
+        if feed is not None:
+            feed.close()
+    if as_json:
+        _echo_json(report.to_dict())
+        return
+    click.echo(
+        f"refresh {report.status} (run {report.run_id}): {len(report.added)} added, {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.failed)} failed; {report.chunks_embedded} chunks embedded, "
+        f"{report.pdfs_downloaded} PDFs downloaded; index holds {report.index_count} chunks"
+    )
+    for paper_id, reason in report.failed:
+        click.echo(f"  failed {paper_id}: {reason}")
+    if report.unresolved:
+        click.echo(f"  {len(report.unresolved)} papers without an arXiv match (see --json)")
+
+
+def _print_status(state, limit: int, as_json: bool) -> None:
+    from index.store import Store
+
+    runs: list[dict] = []
+    if state.db_path.is_file():
+        with Store(state.db_path) as store:
+            runs = store.list_runs(limit)
+    if as_json:
+        _echo_json({"runs": runs})
+        return
+    if not runs:
+        click.echo("no refresh has run yet: run `accelsage refresh`")
+        return
+    rows = [[r["id"], r["status"], r["started_at"], r["finished_at"], r["added"], r["updated"], r["unchanged"],
+             r["failed"]] for r in runs]
+    click.echo(_table(["run", "status", "started", "finished", "added", "updated", "unchanged", "failed"], rows))
+    for run in runs:
+        for paper_id, reason in run["failures"]:
+            click.echo(f"  run {run['id']} failed {paper_id}: {reason}")
+
+
+# --- reindex ----------------------------------------------------------------------------------
+
+
+@click.command("reindex")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def reindex(as_json: bool) -> None:
+    """Rebuild the FAISS index from the SQLite store (no re-embedding)."""
+    from index.embedding import model_id_for, resolve_model_path
+    from index.store import Store
+    from index.vectors import build_from_store
+    from ingest.lock import refresh_lock
+
+    state, settings = _state_and_settings()
+    if not state.db_path.is_file():
+        raise AccelsageError(_EMPTY_CORPUS)
+    model_id = model_id_for(resolve_model_path(settings.embedding_model))
+    with refresh_lock(state.lock_path), Store(state.db_path) as store:
+        index = build_from_store(store, model_id)
+        index.save_atomic(state)
+        missing = store.chunk_count() - index.count
+    if as_json:
+        _echo_json({"chunks": index.count, "model_id": model_id, "chunks_without_vector": missing})
+        return
+    click.echo(f"index rebuilt: {index.count} chunks ({model_id})")
+    if missing:
+        click.echo(f"  {missing} chunks have no vector for this model: run `accelsage refresh` to embed them")
+
+
+# --- search -----------------------------------------------------------------------------------
+
+
+@click.command("search")
+@click.argument("query")
+@click.option("-k", "k", default=5, show_default=True, type=int, help="Number of hits (1-200).")
+@click.option("--mode", default="hybrid", show_default=True,
+              help="hybrid (fuses the two ranks), dense (embeddings) or lexical (bm25).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def search(query: str, k: int, mode: str, as_json: bool) -> None:
+    """Search the corpus (cards and arXiv full text) for QUERY."""
+    from index.search import open_searcher
+    from index.store import Store
+
+    # Checked here (not by click) so bad input is one line, like every other user error.
+    if not 1 <= k <= 200:
+        raise AccelsageError(f"-k must be between 1 and 200 (got {k})")
+    if mode not in _MODES:
+        raise AccelsageError(f"unknown --mode {mode!r}; use one of {', '.join(_MODES)}")
+    if not query.strip():
+        raise AccelsageError("empty search query: give some words to search for")
+    state, settings = _state_and_settings()
+    if not state.db_path.is_file():
+        raise AccelsageError(_EMPTY_CORPUS)
+    with Store(state.db_path) as store:
+        if store.chunk_count() == 0:
+            raise AccelsageError(_EMPTY_CORPUS)
+    hits = open_searcher(state, settings.embedding_model).search(query, k=k, mode=mode)
+    if as_json:
+        keys = ("arxiv_id", "title", "score", "text", "page", "section", "paper_id", "source")
+        _echo_json({"query": query, "hits": [{key: getattr(hit, key) for key in keys} for hit in hits]})
+        return
+    if not hits:
+        click.echo("no hits")
+        return
+    for rank, hit in enumerate(hits, start=1):
+        where = " ".join(part for part in (f"p.{hit.page}" if hit.page else "", hit.section or "") if part)
+        click.echo(f"{rank:>2}. {hit.arxiv_id or hit.paper_id}  [{hit.source}] {hit.title}")
+        click.echo(f"    score {hit.score:.4f}  {where}".rstrip())
+        snippet = " ".join(hit.text.split())
+        click.echo(f"    {snippet[:220]}{'...' if len(snippet) > 220 else ''}")

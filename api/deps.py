@@ -1,0 +1,105 @@
+"""What routes depend on: the per-app services and ``Annotated[..., Depends(...)]`` aliases for them.
+
+The services are built once by the app's lifespan (``api/app.py``) and live on ``app.state``; nothing
+here is created at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.metrics import Metrics
+from api.middleware_errors import RequestTimeout
+from api.scheduler import Background, RefreshJobs
+from api.settings import Settings
+from index.state import StateDir
+
+T = TypeVar("T")
+
+
+@dataclass
+class Services:
+    """Everything one app instance serves from; built in the lifespan, shared by all requests."""
+
+    settings: Settings
+    state: StateDir
+    catalog: Any  # agent.knowledge.Catalog
+    searcher: Any  # index.search.Searcher
+    answerer: Any  # agent.service.Answerer
+    sessions: Any  # api.routes.chat_sessions.ChatSessions
+    metrics: Metrics
+    jobs: RefreshJobs
+    background: Background
+    executor: ThreadPoolExecutor
+    calibration: Any = None
+    answer_cache: Any = None  # api.routes.ask.AnswerCache
+    plot_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking work in the worker pool, giving up after ``request_timeout_s`` (504).
+
+        The thread cannot be killed; it finishes in the background and its result is dropped.
+        """
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+        try:
+            return await asyncio.wait_for(future, self.settings.request_timeout_s)
+        except asyncio.TimeoutError:
+            raise RequestTimeout(f"the request took longer than {self.settings.request_timeout_s:g} s") from None
+
+
+def get_services(request: Request) -> Services:
+    services = getattr(request.app.state, "services", None)
+    if services is None:  # only when an app is used without its lifespan
+        raise HTTPException(503, "the server is still starting")
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def get_settings(services: ServicesDep) -> Settings:
+    return services.settings
+
+
+def get_catalog(services: ServicesDep) -> Any:
+    return services.catalog
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+CatalogDep = Annotated[Any, Depends(get_catalog)]
+
+_bearer = HTTPBearer(auto_error=False, description="The admin token (ACCELSAGE_ADMIN_TOKEN).")
+
+
+def require_admin(services: ServicesDep,
+                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
+    """Admin endpoints: off (403) without a configured token, 401 without the right bearer token."""
+    token = services.settings.admin_token
+    if not token:
+        raise HTTPException(403, "admin endpoints are off: set ACCELSAGE_ADMIN_TOKEN to enable them")
+    given = credentials.credentials if credentials else ""
+    # compare_digest takes the same time wherever the strings differ: no timing oracle on the token
+    if not hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8")):
+        raise HTTPException(401, "missing or wrong admin bearer token", headers={"WWW-Authenticate": "Bearer"})
+
+
+AdminDep = Annotated[None, Depends(require_admin)]
+
+
+def check_question(services: Services, text: str) -> str:
+    """422 when a question is longer than ``max_question_chars`` (checked before any work)."""
+    limit = services.settings.max_question_chars
+    if len(text) > limit:
+        raise HTTPException(422, f"the question is {len(text)} characters long; the limit is {limit}")
+    return text

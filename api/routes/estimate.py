@@ -1,0 +1,91 @@
+"""``POST /v1/estimate`` (the JSON of `accelsage estimate --json`) and ``GET /v1/estimate/roofline.png``."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import Response
+
+from api.deps import Services, ServicesDep
+from api.schemas import MAX_BATCH, MAX_TOKENS, ErrorBody, EstimateRequest
+from index.errors import AccelsageError
+
+router = APIRouter(tags=["cost model"])
+
+_ERRORS = {404: {"model": ErrorBody}, 422: {"model": ErrorBody}}
+
+
+class EstimateInputError(AccelsageError):
+    """The cost model could not evaluate this combination of inputs."""
+
+    http_status = 422
+
+
+def run_estimate(services: Services, body: EstimateRequest) -> Any:
+    """Resolve names, apply the techniques in order and return the ``InferenceEstimate``."""
+    from agent.costmodel import InferenceWorkload, ParallelConfig, estimate_inference
+
+    catalog = services.catalog
+    gpu, model = catalog.resolve_gpu(body.gpu), catalog.resolve_model(body.model)
+    chosen = []
+    for name in body.techniques:
+        tech = catalog.resolve_technique(name)
+        chosen.append((tech, {**body.params.get(name, {}), **body.params.get(tech.id, {})}))
+    try:
+        workload = InferenceWorkload(batch=body.batch, prompt_len=body.prompt, output_len=body.output,
+                                     dtype=body.dtype, kv_dtype=body.kv_dtype, max_seq_len=body.max_seq_len)
+        parallel = ParallelConfig(gpus=body.gpus, tp=body.tp, pp=body.pp, ep=body.ep)
+        return estimate_inference(gpu, model, workload, parallel, techniques=chosen,
+                                  calibration=services.calibration, peak_only=body.peak_only)
+    except AccelsageError:
+        raise
+    except (ValueError, TypeError, ArithmeticError, KeyError) as exc:
+        # odd combinations (a param of the wrong type, a degenerate layout) are input problems, not crashes
+        raise EstimateInputError(f"cannot estimate these inputs: {exc.__class__.__name__}: {exc}") from exc
+
+
+def _estimate_dict(services: Services, body: EstimateRequest) -> dict:
+    return run_estimate(services, body).to_dict()
+
+
+@router.post("/v1/estimate", summary="Estimate inference latency, throughput and memory", responses=_ERRORS)
+async def estimate(body: EstimateRequest, services: ServicesDep) -> dict[str, Any]:
+    """TTFT, TPOT, throughput and memory before and after each technique; the JSON of `accelsage estimate --json`."""
+    return await services.run(_estimate_dict, services, body)
+
+
+def _roofline_png(services: Services, body: EstimateRequest) -> bytes:
+    from agent.costmodel.plot import plot_roofline
+
+    result = run_estimate(services, body)
+    with services.plot_lock, tempfile.TemporaryDirectory(prefix="accelsage-plot-") as folder:
+        # the file name is ours, never built from input
+        path = plot_roofline(result, Path(folder) / "roofline.png")
+        return Path(path).read_bytes()
+
+
+@router.get("/v1/estimate/roofline.png", summary="Roofline plot of an estimate (PNG)",
+            responses={200: {"content": {"image/png": {}}}, **_ERRORS}, response_class=Response)
+async def roofline_png(
+    services: ServicesDep,
+    gpu: Annotated[str, Query(min_length=1, max_length=200, description="GPU id or alias.")],
+    model: Annotated[str, Query(min_length=1, max_length=200, description="Model id or alias.")],
+    gpus: Annotated[int, Query(ge=1, le=4096)] = 1,
+    tp: Annotated[int, Query(ge=1, le=4096)] = 1,
+    pp: Annotated[int, Query(ge=1, le=4096)] = 1,
+    ep: Annotated[int, Query(ge=1, le=4096)] = 1,
+    dtype: Annotated[str, Query(max_length=16)] = "bf16",
+    kv_dtype: Annotated[str | None, Query(max_length=16)] = None,
+    batch: Annotated[int, Query(ge=1, le=MAX_BATCH)] = 1,
+    prompt: Annotated[int, Query(ge=1, le=MAX_TOKENS)] = 1024,
+    output: Annotated[int, Query(ge=1, le=MAX_TOKENS)] = 256,
+    technique: Annotated[list[str], Query(max_length=32, description="Technique ids, in order (repeatable).")] = [],
+) -> Response:
+    """The GPU's compute and bandwidth roofs with prefill and decode plotted before and after each technique."""
+    body = EstimateRequest(gpu=gpu, model=model, gpus=gpus, tp=tp, pp=pp, ep=ep, dtype=dtype, kv_dtype=kv_dtype,
+                           batch=batch, prompt=prompt, output=output, techniques=technique)
+    png = await services.run(_roofline_png, services, body)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})

@@ -1,0 +1,180 @@
+"""Load benchmark: N concurrent clients against ``POST /v1/ask`` of a real uvicorn server on loopback.
+
+Runs two phases of a fixed duration each: steady load, then the same load with a refresh started
+a quarter of the way in (the server swaps the index while answering). Prints throughput,
+p50/p95/p99 latency and errors per phase.
+
+    .venv/bin/python bench/load_ask.py --home ~/.accelsage --clients 16 --duration 20
+
+The state dir must hold a corpus (`accelsage refresh`). Rate limiting is off for the run. Runs are
+bounded by ``--duration`` per phase and ``--max-requests`` in all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parents[1]
+QUESTIONS = [
+    "Llama-3.1-70B on 2x H100, 8k-token prompts, 64 users: how do we cut time to first token?",
+    "Mistral-7B on one RTX 4090 with 4k prompts and 8 users: how do I raise throughput without retraining?",
+    "Llama-3.1-8B on one L4, 2k prompts, 16 users: how do I cut per-token latency?",
+    "Serving Mixtral-8x7B on 4x A100 80GB, 32k context, batch 32: what fits and what is fastest?",
+    "Qwen2.5-72B on 8x H100, offline batch summarisation of 16k-token documents: maximise tokens per second.",
+    "Fine-tuning Llama-3.1-8B on one A100 40GB runs out of memory: what should I use?",
+]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """Nearest-rank percentile (q in 0..100) of a non-empty list."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
+    return ordered[rank - 1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(home: Path, port: int, token: str, workers: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ACCELSAGE_")}
+    env.update(ACCELSAGE_HOME=str(home), ACCELSAGE_RATE_LIMIT_PER_MIN="0", ACCELSAGE_ADMIN_TOKEN=token,
+               ACCELSAGE_INDEX_WATCH_S="0", PYTHONPATH=str(REPO))
+    command = [sys.executable, "-m", "uvicorn", "api.commands.serve:app_factory", "--factory", "--host", "127.0.0.1",
+               "--port", str(port), "--log-level", "warning", "--workers", str(workers)]
+    return subprocess.Popen(command, cwd=REPO, env=env)
+
+
+def wait_ready(base: str, process: subprocess.Popen, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"the server exited with {process.returncode}")
+        try:
+            response = httpx.get(f"{base}/readyz", timeout=5)
+            if response.status_code == 200:
+                return
+            if response.status_code == 503:
+                raise SystemExit(f"the server has no usable corpus: {response.text}")
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("the server did not become ready")
+
+
+async def client_loop(client: httpx.AsyncClient, index: int, stop_at: float, budget: list[int],
+                      latencies_ms: list[float], errors: list[str], unique: bool) -> None:
+    turn = index
+    while time.monotonic() < stop_at and budget[0] > 0:
+        budget[0] -= 1
+        question = QUESTIONS[turn % len(QUESTIONS)]
+        if unique:  # a different load figure per request: a different answer, so the server's cache never hits
+            question += f" We expect about {budget[0] % 997 + 2} concurrent users."
+        turn += 1
+        started = time.perf_counter()
+        try:
+            response = await client.post("/v1/ask", json={"question": question})
+            ok = response.status_code == 200 and response.json().get("status") == "ok"
+            if not ok:
+                errors.append(f"{response.status_code}: {response.text[:120]}")
+        except httpx.HTTPError as exc:
+            errors.append(f"{exc.__class__.__name__}: {exc}")
+            continue
+        latencies_ms.append((time.perf_counter() - started) * 1000)
+
+
+async def refresh_during(client: httpx.AsyncClient, token: str, delay_s: float) -> dict:
+    await asyncio.sleep(delay_s)
+    headers = {"Authorization": f"Bearer {token}"}
+    started = time.perf_counter()
+    job = (await client.post("/v1/refresh", headers=headers)).json()
+    while job.get("status") in ("queued", "running"):
+        await asyncio.sleep(0.25)
+        job = (await client.get(f"/v1/refresh/{job['run_id']}", headers=headers)).json()
+    return {"status": job.get("status"), "seconds": round(time.perf_counter() - started, 2),
+            "store_run_id": job.get("store_run_id"), "message": job.get("message")}
+
+
+async def phase(base: str, clients: int, duration_s: float, budget: list[int], token: str | None,
+                unique: bool) -> dict:
+    latencies_ms: list[float] = []
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+        started = time.monotonic()
+        stop_at = started + duration_s
+        tasks = [client_loop(client, i, stop_at, budget, latencies_ms, errors, unique) for i in range(clients)]
+        refresh_task = asyncio.ensure_future(refresh_during(client, token, duration_s / 4)) if token else None
+        await asyncio.gather(*tasks)
+        elapsed = time.monotonic() - started
+        refresh = await refresh_task if refresh_task else None
+    result = {"clients": clients, "seconds": round(elapsed, 2), "requests": len(latencies_ms) + len(errors),
+              "errors": len(errors), "throughput_rps": round(len(latencies_ms) / elapsed, 1)}
+    if latencies_ms:
+        result.update({f"p{q}_ms": round(percentile(latencies_ms, q), 1) for q in (50, 95, 99)})
+        result["mean_ms"] = round(statistics.fmean(latencies_ms), 1)
+    if refresh:
+        result["refresh"] = refresh
+    if errors:
+        result["first_errors"] = errors[:3]
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--home", type=Path, default=Path(os.environ.get("ACCELSAGE_HOME", REPO / ".accelsage")),
+                        help="State dir with a built corpus.")
+    parser.add_argument("--clients", type=int, default=16, help="Concurrent clients.")
+    parser.add_argument("--duration", type=float, default=20.0, help="Seconds per phase (at most 300).")
+    parser.add_argument("--max-requests", type=int, default=20_000, help="Requests in all, across both phases.")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
+    parser.add_argument("--unique", action="store_true",
+                        help="Make every question unique, so no answer comes from the server's answer cache.")
+    parser.add_argument("--json", action="store_true", help="Print JSON only.")
+    args = parser.parse_args()
+    duration = max(1.0, min(args.duration, 300.0))
+    port, token = free_port(), secrets.token_urlsafe(16)
+    base = f"http://127.0.0.1:{port}"
+    process = start_server(args.home, port, token, args.workers)
+    try:
+        wait_ready(base, process)
+        budget = [args.max_requests]
+        asyncio.run(phase(base, 2, 2.0, [50], None, args.unique))  # warm-up: first requests load lazy parts
+        results = {"steady": asyncio.run(phase(base, args.clients, duration, budget, None, args.unique)),
+                   "with_refresh": asyncio.run(phase(base, args.clients, duration, budget, token, args.unique))}
+    finally:
+        process.terminate()
+        process.wait(30)
+    results["machine"] = {"cpus": os.cpu_count(), "workers": args.workers, "unique_questions": args.unique,
+                          "python": sys.version.split()[0]}
+    if args.json:
+        print(json.dumps(results, indent=2))
+        return
+    for name in ("steady", "with_refresh"):
+        r = results[name]
+        print(f"{name:13s} clients {r['clients']}  {r['requests']} requests in {r['seconds']} s  "
+              f"{r['throughput_rps']} req/s  p50 {r.get('p50_ms')} ms  p95 {r.get('p95_ms')} ms  "
+              f"p99 {r.get('p99_ms')} ms  errors {r['errors']}")
+        if "refresh" in r:
+            print(f"{'':13s} refresh: {r['refresh']}")
+        for line in r.get("first_errors", []):
+            print(f"{'':13s} error: {line}")
+    print(json.dumps(results["machine"]))
+
+
+if __name__ == "__main__":
+    main()

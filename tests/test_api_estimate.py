@@ -1,0 +1,79 @@
+"""POST /v1/estimate (the JSON of `accelsage estimate --json`) and GET /v1/estimate/roofline.png."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from api_helpers import DATA, bundled_state, make_settings, query_embedder  # noqa: F401 - fixture
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.cli import cli
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def client(bundled_state):  # noqa: F811
+    with TestClient(create_app(make_settings(bundled_state), query_embedder=query_embedder())) as test_client:
+        yield test_client
+
+
+@pytest.mark.parametrize("body, args", [
+    ({"gpu": "H100", "model": "llama-3.1-8b"}, ["--gpu", "H100", "--model", "llama-3.1-8b"]),
+    ({"gpu": "a100-80gb", "model": "llama-3.1-70b", "gpus": 4, "tp": 4, "batch": 32, "prompt": 4096, "output": 512,
+      "techniques": ["flash-attention-2", "paged-attention"]},
+     ["--gpu", "a100-80gb", "--model", "llama-3.1-70b", "--gpus", "4", "--tp", "4", "--batch", "32", "--prompt", "4096",
+      "--output", "512", "--technique", "flash-attention-2", "--technique", "paged-attention"]),
+    ({"gpu": "L4", "model": "mistral-7b", "dtype": "int4", "kv_dtype": "fp8", "peak_only": True},
+     ["--gpu", "L4", "--model", "mistral-7b", "--dtype", "int4", "--kv-dtype", "fp8", "--peak-only"]),
+])
+def test_estimate_is_the_cli_json(client, bundled_state, body: dict, args: list[str]) -> None:  # noqa: F811
+    response = client.post("/v1/estimate", json=body)
+    assert response.status_code == 200, response.text
+    env = {"ACCELSAGE_HOME": str(bundled_state.root), "ACCELSAGE_DATA_DIR": str(DATA)}
+    result = CliRunner().invoke(cli, ["estimate", *args, "--json"], env=env)
+    assert result.exit_code == 0, result.output
+    assert response.json() == json.loads(result.output)
+
+
+def test_technique_params_override_the_catalog(client) -> None:
+    base = {"gpu": "H100", "model": "llama-3.1-8b", "techniques": ["speculative-decoding"]}
+    def with_rate(rate: float) -> dict:
+        body = {**base, "params": {"speculative-decoding": {"acceptance_rate": rate}}}
+        return client.post("/v1/estimate", json=body).json()
+
+    low, high = with_rate(0.3), with_rate(0.9)
+    assert high["tpot_ms"] < low["tpot_ms"]
+
+
+@pytest.mark.parametrize("body, status", [
+    ({"gpu": "H1000", "model": "llama-3.1-8b"}, 404),
+    ({"gpu": "H100", "model": "llama-99b"}, 404),
+    ({"gpu": "H100", "model": "llama-3.1-8b", "techniques": ["warp-drive"]}, 404),
+    ({"gpu": "H100", "model": "llama-3.1-8b", "gpus": 3, "tp": 2}, 400),
+    ({"gpu": "H100", "model": "llama-3.1-8b", "dtype": "fp3"}, 400),
+    ({"gpu": "H100", "model": "llama-3.1-8b", "batch": 0}, 422),
+    ({"gpu": "H100"}, 422),
+    ({"gpu": "H100", "model": "llama-3.1-8b", "prompt": 10**12}, 422),
+])
+def test_bad_estimates_are_4xx_with_a_message(client, body: dict, status: int) -> None:
+    response = client.post("/v1/estimate", json=body)
+    assert response.status_code == status, response.text
+    assert response.json()["error"]["message"]
+
+
+def test_roofline_is_a_png(client) -> None:
+    response = client.get("/v1/estimate/roofline.png",
+                          params={"gpu": "H100", "model": "llama-3.1-8b", "batch": 16, "technique": ["fa2"]})
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/png"
+    assert response.content.startswith(b"\x89PNG\r\n\x1a\n") and len(response.content) > 10_000
+
+
+def test_roofline_with_an_unknown_gpu_is_404(client) -> None:
+    response = client.get("/v1/estimate/roofline.png", params={"gpu": "nope", "model": "llama-3.1-8b"})
+    assert response.status_code == 404
+    assert response.json()["error"]["type"] == "not_found"
