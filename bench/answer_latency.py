@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -57,15 +58,21 @@ def cold(home: Path, data: Path, runs: int) -> dict:
     env = {**os.environ, "ACCELSAGE_HOME": str(home), "ACCELSAGE_DATA_DIR": str(data)}
     env.pop("ACCELSAGE_LLM", None)
     cli = [sys.executable, "-m", "api.cli", "ask", COLD_QUESTION]
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         proc = subprocess.run(cli, cwd=REPO, env=env, capture_output=True, text=True)
         times.append(time.perf_counter() - started)
+        now = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # CPU seconds (user + sys) of the child: far less moved by other jobs than wall time
+        cpu.append(now.ru_utime - used.ru_utime + now.ru_stime - used.ru_stime)
         if proc.returncode != 0:
             raise SystemExit(f"accelsage ask failed: {proc.stderr.strip()}")
+    # the first run may fill the parsed-catalog cache in the state dir; later runs show the usual cold start
     return {"runs": runs, "p50_s": round(statistics.median(times), 2), "max_s": round(max(times), 2),
-            "all_s": [round(t, 2) for t in times]}
+            "first_s": round(times[0], 2), "all_s": [round(t, 2) for t in times],
+            "cpu_p50_s": round(statistics.median(cpu), 2), "cpu_all_s": [round(t, 2) for t in cpu]}
 
 
 def main() -> None:
@@ -77,8 +84,11 @@ def main() -> None:
     args = parser.parse_args()
     if not StateDir(args.home).db_path.is_file():
         raise SystemExit(f"no corpus in {args.home}: run `accelsage refresh` first")
+    # other jobs on a small machine move these figures a lot: report the load next to them
     result = {"machine": f"{platform.machine()} {os.cpu_count()} cpus, Python {platform.python_version()}",
-              "warm": warm(args.home, args.data, args.rounds), "cold": cold(args.home, args.data, args.cold_runs)}
+              "load_avg_before": [round(x, 2) for x in os.getloadavg()],
+              "warm": warm(args.home, args.data, args.rounds), "cold": cold(args.home, args.data, args.cold_runs),
+              "load_avg_after": [round(x, 2) for x in os.getloadavg()]}
     print(json.dumps(result, indent=2))
 
 

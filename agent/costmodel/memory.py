@@ -125,31 +125,63 @@ class MemoryBreakdown:
         }
 
 
+@dataclass(frozen=True)
+class _FixedParts:
+    """The batch-independent terms of a memory breakdown (computed once per max_batch search)."""
+
+    kv_tokens: float
+    kv_bytes_per_token: float
+    state_bytes_per_seq: float
+    speculative_factor: float | None
+    weights_gb: float
+    overhead_gb: float
+
+
+def _fixed_parts(shape: ModelShape, split: ParamSplit, counts: LayerCounts, knobs: Knobs,
+                 workload: InferenceWorkload, parallel: ParallelConfig) -> _FixedParts:
+    spec = 1 + knobs.speculative[1] / max(workload.prompt_len + workload.output_len, 1) if knobs.speculative else None
+    return _FixedParts(
+        kv_tokens=kv_tokens_per_seq(workload, knobs),
+        kv_bytes_per_token=kv_bytes_per_token_gpu(shape, counts, knobs, parallel),
+        state_bytes_per_seq=state_bytes_per_seq_gpu(shape, knobs, parallel),
+        speculative_factor=spec,
+        weights_gb=weight_bytes_per_gpu(split, knobs, parallel) / 1e9,
+        overhead_gb=RUNTIME_OVERHEAD_GB + (NCCL_BUFFER_GB if parallel.gpus > 1 else 0.0),
+    )
+
+
+def _breakdown(parts: _FixedParts, shape: ModelShape, knobs: Knobs, workload: InferenceWorkload,
+               parallel: ParallelConfig, capacity_gb: float, batch: int) -> MemoryBreakdown:
+    seqs = -(-batch // parallel.dp)  # sequences one replica holds
+    kv = seqs * parts.kv_tokens * parts.kv_bytes_per_token
+    kv += seqs * parts.state_bytes_per_seq
+    if parts.speculative_factor is not None:
+        kv *= parts.speculative_factor
+    return MemoryBreakdown(
+        weights_gb=parts.weights_gb,
+        kv_cache_gb=kv / 1e9,
+        activations_gb=activation_bytes_gpu(shape, knobs, workload, parallel, seqs) / 1e9,
+        overhead_gb=parts.overhead_gb,
+        capacity_gb=capacity_gb,
+    )
+
+
 def memory_breakdown(shape: ModelShape, split: ParamSplit, counts: LayerCounts, knobs: Knobs,
                      workload: InferenceWorkload, parallel: ParallelConfig, capacity_gb: float,
                      batch: int | None = None) -> MemoryBreakdown:
     """Per-GPU memory for `batch` concurrent requests (default: the workload's)."""
-    batch = batch or workload.batch
-    seqs = -(-batch // parallel.dp)  # sequences one replica holds
-    kv = seqs * kv_tokens_per_seq(workload, knobs) * kv_bytes_per_token_gpu(shape, counts, knobs, parallel)
-    kv += seqs * state_bytes_per_seq_gpu(shape, knobs, parallel)
-    if knobs.speculative:
-        kv *= 1 + knobs.speculative[1] / max(workload.prompt_len + workload.output_len, 1)
-    overhead = RUNTIME_OVERHEAD_GB + (NCCL_BUFFER_GB if parallel.gpus > 1 else 0.0)
-    return MemoryBreakdown(
-        weights_gb=weight_bytes_per_gpu(split, knobs, parallel) / 1e9,
-        kv_cache_gb=kv / 1e9,
-        activations_gb=activation_bytes_gpu(shape, knobs, workload, parallel, seqs) / 1e9,
-        overhead_gb=overhead,
-        capacity_gb=capacity_gb,
-    )
+    parts = _fixed_parts(shape, split, counts, knobs, workload, parallel)
+    return _breakdown(parts, shape, knobs, workload, parallel, capacity_gb, batch or workload.batch)
 
 
 def max_batch(shape: ModelShape, split: ParamSplit, counts: LayerCounts, knobs: Knobs, workload: InferenceWorkload,
               parallel: ParallelConfig, capacity_gb: float, limit: int = 1 << 20) -> int:
     """Largest total concurrency whose per-GPU memory fits (0 when even one request does not)."""
+    # the batch-independent terms once, not once per probe of the search (same arithmetic, same result)
+    parts = _fixed_parts(shape, split, counts, knobs, workload, parallel)
+
     def fits(b: int) -> bool:
-        return memory_breakdown(shape, split, counts, knobs, workload, parallel, capacity_gb, b).fits
+        return _breakdown(parts, shape, knobs, workload, parallel, capacity_gb, b).fits
 
     if not fits(1):
         return 0

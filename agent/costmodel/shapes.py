@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from agent.costmodel.specs import ModelShape
@@ -19,22 +20,30 @@ class LayerCounts:
 
 def layer_counts(shape: ModelShape) -> LayerCounts:
     """Count attention/SSM and dense/MoE layers from the architecture and HF layer-period fields."""
-    n = shape.num_hidden_layers
+    # memoised on the fields that decide it: the cost model asks ~1000 times per estimate (max_batch search)
+    return _layer_counts(
+        shape.num_hidden_layers, shape.architecture, shape.attention, shape.attn_layer_period,
+        shape.attn_layer_offset, shape.n_experts, shape.first_k_dense_replace, shape.expert_layer_period,
+        shape.expert_layer_offset,
+    )
+
+
+@functools.lru_cache(maxsize=512)
+def _layer_counts(n: int, architecture: str, attention: str, attn_period: int, attn_offset: int, n_experts: int,
+                  first_k_dense: int, expert_period: int, expert_offset: int) -> LayerCounts:
     attn = ssm = dense = moe = 0
     for i in range(n):
-        if shape.architecture == "ssm" or shape.attention == "none":
+        if architecture == "ssm" or attention == "none":
             is_attn = False
-        elif shape.architecture == "hybrid":
-            is_attn = i % shape.attn_layer_period == shape.attn_layer_offset
+        elif architecture == "hybrid":
+            is_attn = i % attn_period == attn_offset
         else:
             is_attn = True
         attn += is_attn
         ssm += not is_attn
-        if shape.architecture == "ssm":
+        if architecture == "ssm":
             continue  # Mamba blocks carry no separate MLP
-        is_moe = bool(shape.n_experts) and i >= shape.first_k_dense_replace and (
-            i % shape.expert_layer_period == shape.expert_layer_offset % shape.expert_layer_period
-        )
+        is_moe = bool(n_experts) and i >= first_k_dense and (i % expert_period == expert_offset % expert_period)
         moe += is_moe
         dense += not is_moe
     return LayerCounts(attention=attn, ssm=ssm, dense_ffn=dense, moe_ffn=moe)

@@ -2,6 +2,8 @@
 
 ``Catalog.load(data_dir)`` returns one instance per resolved path; each kind (gpus, models,
 techniques, papers, cards) is read from disk the first time it is used, never at import time.
+With ``cache_dir`` (a folder in the state directory), parsed YAML is kept between processes
+(see :mod:`agent.knowledge.cache`), which is what makes a cold ``accelsage ask`` cheap.
 """
 
 from __future__ import annotations
@@ -12,16 +14,11 @@ import re
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from agent.knowledge.cache import ParsedCache
 from agent.knowledge.schemas import CardMeta, GpuSpec, ModelSpec, PaperEntry, Technique
 from index.errors import AccelsageError, NotFound
-
-try:  # libyaml is much faster; fall back to the pure-Python loader where it is missing
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
 
 M = TypeVar("M", bound=BaseModel)
 # Suffixes people add to model names that do not change the shape.
@@ -36,10 +33,20 @@ def normalize_name(name: str) -> str:
     return re.sub(r"[\s\-_]+", "", name.strip().lower())
 
 
+@functools.cache
+def _yaml() -> tuple[Any, Any]:
+    """PyYAML and its fastest safe loader, imported on first parse (a cached catalog never needs it)."""
+    import yaml  # noqa: PLC0415
+
+    # libyaml is much faster; fall back to the pure-Python loader where it is missing
+    return yaml, getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def read_yaml(path: Path) -> Any:
     """Parse one YAML file; AccelsageError naming the file when it is not valid YAML."""
+    yaml, loader = _yaml()
     try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=_Loader)
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=loader)
     except yaml.YAMLError as exc:
         raise AccelsageError(f"{path}: invalid YAML ({str(exc).splitlines()[0]})") from exc
 
@@ -52,8 +59,9 @@ def read_front_matter(path: Path) -> dict[str, Any]:
     parts = text.split("\n---", 1)
     if len(parts) < 2:
         raise AccelsageError(f"{path}: card front matter is not closed by '---'")
+    yaml, loader = _yaml()
     try:
-        data = yaml.load(parts[0][3:], Loader=_Loader)
+        data = yaml.load(parts[0][3:], Loader=loader)
     except yaml.YAMLError as exc:
         raise AccelsageError(f"{path}: invalid front matter ({str(exc).splitlines()[0]})") from exc
     if not isinstance(data, dict):
@@ -72,13 +80,15 @@ def validate(model: type[M], data: Any, where: str) -> M:
         raise AccelsageError(f"{where}: {loc}: {first['msg']}{more}") from exc
 
 
-def _load_dir(folder: Path, model: type[M]) -> dict[str, M]:
+def _load_dir(folder: Path, model: type[M], cache: ParsedCache | None = None) -> dict[str, M]:
     """Every ``*.yaml`` in a folder as schema objects keyed by id; the id must equal the file stem."""
     items: dict[str, M] = {}
     if not folder.is_dir():
         return items
-    for path in sorted(folder.glob("*.yaml")):
-        item = validate(model, read_yaml(path), str(path))
+    paths = sorted(folder.glob("*.yaml"))
+    raws = cache.load(folder.name, paths, read_yaml) if cache else [read_yaml(p) for p in paths]
+    for path, raw in zip(paths, raws):
+        item = validate(model, raw, str(path))
         if item.id != path.stem:  # type: ignore[attr-defined]
             raise AccelsageError(f"{path}: id {item.id!r} does not match the file name")  # type: ignore[attr-defined]
         items[item.id] = item  # type: ignore[attr-defined]
@@ -88,33 +98,39 @@ def _load_dir(folder: Path, model: type[M]) -> dict[str, M]:
 class Catalog:
     """Bundled knowledge under one data directory, loaded lazily per kind."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, cache_dir: Path | None = None) -> None:
         self.data_dir = Path(data_dir)
+        self.cache = ParsedCache(cache_dir, self.data_dir)
 
     @classmethod
-    def load(cls, data_dir: str | Path) -> "Catalog":
-        """The catalog for ``data_dir``, one shared instance per resolved path."""
-        return _cached_catalog(Path(data_dir).resolve())
+    def load(cls, data_dir: str | Path, cache_dir: str | Path | None = None) -> "Catalog":
+        """The catalog for ``data_dir``, one shared instance per resolved path (and cache folder).
+
+        Args:
+            cache_dir: where parsed files are cached between processes (e.g. ``<state>/cache``); None: no cache.
+        """
+        cache = Path(cache_dir).resolve() if cache_dir is not None else None
+        return _cached_catalog(Path(data_dir).resolve(), cache)
 
     # ------------------------------------------------------------ kinds
     @functools.cached_property
     def gpus(self) -> dict[str, GpuSpec]:
-        return _load_dir(self.data_dir / "gpus", GpuSpec)
+        return _load_dir(self.data_dir / "gpus", GpuSpec, self.cache)
 
     @functools.cached_property
     def models(self) -> dict[str, ModelSpec]:
-        return _load_dir(self.data_dir / "models", ModelSpec)
+        return _load_dir(self.data_dir / "models", ModelSpec, self.cache)
 
     @functools.cached_property
     def techniques(self) -> dict[str, Technique]:
-        return _load_dir(self.data_dir / "techniques", Technique)
+        return _load_dir(self.data_dir / "techniques", Technique, self.cache)
 
     @functools.cached_property
     def papers(self) -> dict[str, PaperEntry]:
         path = self.data_dir / "papers.yaml"
         if not path.is_file():
             return {}
-        raw = read_yaml(path) or []
+        raw = self.cache.load("papers", [path], read_yaml)[0] or []
         entries = [validate(PaperEntry, item, f"{path} entry {i}") for i, item in enumerate(raw)]
         return {entry.id: entry for entry in entries}
 
@@ -122,7 +138,9 @@ class Catalog:
     def cards(self) -> dict[str, CardMeta]:
         """Card front matter by card id (the Markdown bodies are read by ingest, not here)."""
         folder = self.data_dir / "cards"
-        metas = [validate(CardMeta, read_front_matter(p), str(p)) for p in sorted(folder.glob("*.md"))]
+        paths = sorted(folder.glob("*.md"))
+        raws = self.cache.load("cards", paths, read_front_matter)
+        metas = [validate(CardMeta, raw, str(p)) for p, raw in zip(paths, raws)]
         return {meta.id: meta for meta in metas}
 
     # ------------------------------------------------------------ lookups
@@ -208,5 +226,5 @@ def _resolve(name: str, index: dict[str, str], kind: str) -> str:
 
 
 @functools.cache
-def _cached_catalog(resolved: Path) -> Catalog:
-    return Catalog(resolved)
+def _cached_catalog(resolved: Path, cache_dir: Path | None) -> Catalog:
+    return Catalog(resolved, cache_dir)
