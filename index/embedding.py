@@ -117,8 +117,11 @@ def load_batch_embedder(path: str | Path) -> BatchEmbedder:
     os.environ["HF_HUB_OFFLINE"] = "1"
     import torch
     from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as hf_logging
 
     torch.set_num_threads(TORCH_THREADS)
+    # The weight-loading progress bar would land in the middle of the CLI's own output.
+    hf_logging.disable_progress_bar()
     model = SentenceTransformer(str(path), device="cpu")
     return BatchEmbedder(model, model_id_for(path))
 

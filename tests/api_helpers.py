@@ -1,4 +1,4 @@
-"""Shared pieces of the API tests: the bundled corpus built once, settings for a test app, SSE parsing.
+"""Shared pieces of the corpus-level tests (API, agent evaluation, search quality): the bundled corpus built once, settings for a test app, SSE parsing.
 
 The bundled corpus (every card in ``data/cards``) is built with the real refresh into a cache folder
 under pytest's cache dir and only brought up to date on later sessions (the refresh is incremental:
@@ -19,6 +19,7 @@ import pytest
 from corpus_fixtures import bundled_model_path, session_embedder
 
 from api.settings import Settings
+from index.embedding import load_batch_embedder
 from index.errors import Busy
 from index.state import StateDir
 from ingest.lock import refresh_lock
@@ -30,6 +31,11 @@ BUSY_WAIT_S = 900  # another test session may be building the same cache
 _session: dict[str, StateDir] = {}
 
 
+def bulk_embedder():  # noqa: ANN201
+    """The embedder `accelsage refresh` itself uses (sentence-transformers), loaded only when needed."""
+    return load_batch_embedder(bundled_model_path())
+
+
 def build_cache(cache_root: Path) -> StateDir:
     """Bring the cached bundled corpus up to date (incremental refresh), waiting out a concurrent builder."""
     state = StateDir(cache_root / "state")
@@ -37,7 +43,7 @@ def build_cache(cache_root: Path) -> StateDir:
     while True:
         try:
             report = refresh(state, load_papers(DATA / "papers.yaml"), DATA / "cards",
-                             embedder_factory=session_embedder, model_path=bundled_model_path())
+                             embedder_factory=bulk_embedder, model_path=bundled_model_path())
             assert report.failed == [], report.failed
             return state
         except Busy:

