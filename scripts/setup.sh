@@ -10,6 +10,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 # requirements.lock pins every package (torch==2.13.0+cpu among them) so each machine gets the same set
 # and pip never resolves a CUDA build of torch.
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -c requirements.lock -e '.[dev]'
+# pip's own chatter (index warnings, build notes) goes to a log that is shown only when pip fails.
+log=.venv/pip-install.log
+if ! { .venv/bin/python -m pip install --quiet --upgrade pip \
+       && .venv/bin/python -m pip install --quiet -c requirements.lock -e '.[dev]'; } >"$log" 2>&1; then
+  tail -n 40 "$log" >&2
+  echo "setup failed: pip could not install the locked dependencies (full log: $log)" >&2
+  exit 1
+fi
 echo "accelsage installed in .venv ($(.venv/bin/python -c 'import importlib.metadata as m; print(m.version("accelsage"))'))"
