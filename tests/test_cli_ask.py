@@ -57,9 +57,17 @@ def test_json_answer_with_flags(env, capsys):
 
 
 def test_unknown_gpu_flag_is_a_clear_reply(env, capsys):
-    code, out, _ = run(capsys, "ask", QUESTION, "--gpu", "H1000", "--json")
+    code, out, err = run(capsys, "ask", QUESTION, "--gpu", "H1000", "--json")
     data = json.loads(out)
-    assert code == 0 and data["status"] == "unknown-name" and "closest known" in data["answer"]
+    assert code == 2 and data["status"] == "unknown-name" and "closest known" in data["answer"]
+    assert err.count("\n") == 1 and "closest known" in err
+
+
+@pytest.mark.parametrize("question", ["", "   ", "what is the capital of France?"])
+def test_unanswerable_question_is_one_line_and_non_zero(env, capsys, question):
+    code, out, err = run(capsys, "ask", question)
+    assert code == 2 and out == ""
+    assert err.startswith("error: ") and err.count("\n") == 1
 
 
 def test_missing_corpus_is_one_line(monkeypatch, tmp_path, capsys):

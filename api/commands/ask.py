@@ -16,6 +16,8 @@ from index.errors import AccelsageError
 OBJECTIVES = ["ttft", "tpot", "latency", "throughput", "memory", "cost", "quality"]
 PHASES = ["serving", "offline-batch", "edge", "pre-training", "fine-tuning"]
 CATALOG_CACHE_DIR = "cache"  # inside the state directory
+# Answer statuses that mean no recommendation was made because of the input itself.
+NOT_ANSWERED = frozenset({"refused", "unknown-name"})
 
 
 def build_answerer(settings: Any) -> Any:
@@ -79,5 +81,8 @@ def ask(question: str, gpu: str | None, gpus: int | None, model: str | None, pro
     answer = answerer.answer(question, overrides={k: v for k, v in overrides.items() if v is not None})
     if as_json:
         click.echo(json.dumps(answer.model_dump(mode="json"), indent=2))
-    else:
+    elif answer.status not in NOT_ANSWERED:
         click.echo(render_markdown(answer), nl=False)
+    if answer.status in NOT_ANSWERED:
+        # Bad input (empty, off-field, unknown GPU/model): one line on stderr and a non-zero exit.
+        raise AccelsageError(" ".join(answer.answer.split()))
