@@ -103,3 +103,21 @@ def check_question(services: Services, text: str) -> str:
     if len(text) > limit:
         raise HTTPException(422, f"the question is {len(text)} characters long; the limit is {limit}")
     return text
+
+
+def check_names(services: Services, overrides: dict[str, Any]) -> dict[str, Any]:
+    """422 naming the closest known entries when an explicit ``gpu`` or ``model`` field is unknown.
+
+    Names inside the question text are the agent's to judge (it replies with suggestions); a
+    structured field that names nothing we know is a bad request.
+    """
+    from index.errors import NotFound
+
+    resolvers = {"gpu": services.catalog.resolve_gpu, "model": services.catalog.resolve_model}
+    for field_name, resolve in resolvers.items():
+        if overrides.get(field_name):
+            try:
+                resolve(str(overrides[field_name]))
+            except NotFound as exc:
+                raise HTTPException(422, f"{field_name}: {exc}") from exc
+    return overrides

@@ -70,7 +70,13 @@ def test_questions_the_agent_will_not_answer_still_answer_200(client, question: 
 
 
 def test_unknown_explicit_gpu_names_the_closest(client) -> None:
-    answer = client.post("/v1/ask", json={"question": QUESTION, "gpu": "H1000"}).json()
+    response = client.post("/v1/ask", json={"question": QUESTION, "gpu": "H1000"})
+    assert response.status_code == 422
+    assert "h100" in response.json()["error"]["message"].lower()
+
+
+def test_unknown_gpu_in_the_question_is_a_reply_with_suggestions(client) -> None:
+    answer = client.post("/v1/ask", json={"question": "Llama-3-70B on 2x H1000, latency matters"}).json()
     assert answer["status"] == "unknown-name"
     assert "h100" in answer["answer"].lower()
 

@@ -109,3 +109,14 @@ def test_cors_is_configurable(bundled_state, origins: list, expected: str | None
         assert response.headers.get("access-control-allow-origin") == expected
         plain = c.get("/v1/gpus", headers={"Origin": "http://elsewhere.example"})
         assert "access-control-allow-origin" not in plain.headers
+
+
+@pytest.mark.parametrize("route, body", [
+    ("/v1/ask", {"question": "Llama-3-70B serving, latency matters", "gpu": "h9000"}),
+    ("/v1/ask", {"question": "Llama-3-70B on 2x H100", "model": "llama-9-900b"}),
+    ("/v1/chat", {"message": "Llama-3-70B serving on H100", "gpu": "h9000"}),
+])
+def test_unknown_explicit_name_is_422_with_suggestions(client, route: str, body: dict) -> None:
+    response = client.post(route, json=body)
+    assert response.status_code == 422
+    assert "closest known" in response.json()["error"]["message"]

@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 
 from agent.answer import Answer
-from api.deps import Services, ServicesDep, check_question
+from api.deps import Services, ServicesDep, check_names, check_question
 from api.schemas import AskRequest, ErrorBody
 
 router = APIRouter(tags=["answers"])
@@ -68,9 +68,10 @@ async def ask(body: AskRequest, services: ServicesDep) -> Response:
     """Ranked techniques with cost-model numbers and citations; the same JSON as `accelsage ask --json`.
 
     Explicit fields (gpu, model, prompt_tokens, ...) win over what the question says. A question over
-    ``max_question_chars`` is a 422; one the agent will not answer (empty, off-topic) is a 200 whose
+    ``max_question_chars`` is a 422, and so is an explicit `gpu` or `model` nobody knows; one the agent will not answer (empty, off-topic) is a 200 whose
     ``status`` says why. ``X-Accelsage-Cache: hit`` marks an answer served from the cache.
     """
     question = check_question(services, body.question)
-    content, hit = await services.run(_answer_json, services, question, body.overrides())
+    overrides = check_names(services, body.overrides())
+    content, hit = await services.run(_answer_json, services, question, overrides)
     return Response(content, media_type="application/json", headers={"X-Accelsage-Cache": "hit" if hit else "miss"})

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header
 from fastapi.responses import StreamingResponse
 
 from agent.answer import render_markdown
-from api.deps import Services, ServicesDep, check_question
+from api.deps import Services, ServicesDep, check_names, check_question
 from api.routes.chat_sessions import Session
 from api.routes.progress import Emit, answer_with_progress, sse, stream_events
 from api.schemas import ChatRequest, ChatResponse, ErrorBody
@@ -46,6 +46,7 @@ async def chat(body: ChatRequest, services: ServicesDep,
                accept: Annotated[str | None, Header()] = None) -> ChatResponse | StreamingResponse:
     """Answer this turn; follow-ups ("what about on A100?") keep the earlier turns' workload."""
     check_question(services, body.message)
+    check_names(services, body.overrides())
     session = services.sessions.open(body.session_id)
     if not wants_stream(body.stream, accept):
         return await services.run(_turn, services, session, body, None)
