@@ -93,6 +93,8 @@ class Stack(BaseModel):
     names: list[str] = Field(default_factory=list)
     estimate: Estimate | None = None
     excluded: dict[str, str] = Field(default_factory=dict, description="technique id -> why it was left out of the stack")
+    fit: list[str] = Field(default_factory=list, description="The techniques of the stack that make the setup fit in memory.")
+    on_top: Estimate | None = Field(None, description="The rest of the stack measured on the fitted setup (objective metric).")
 
 
 class Answer(BaseModel):
@@ -102,6 +104,7 @@ class Answer(BaseModel):
     status: str = "ok"  # ok | clarify | refused | no-corpus
     workload: WorkloadView | None = None
     fit: str | None = Field(None, description="Said first when the setup does not fit in memory: what makes it fit.")
+    baseline: list[str] = Field(default_factory=list, description="Techniques assumed already in use; gains are measured on top of them.")
     recommendations: list[Recommendation] = Field(default_factory=list)
     stack: Stack | None = None
     answer: str = ""
@@ -168,6 +171,15 @@ def _recommendation_lines(rec: Recommendation) -> list[str]:
     return lines
 
 
+def _stack_line(stack: Stack) -> str:
+    text = " + ".join(stack.names)
+    if stack.estimate and _estimate_line(stack.estimate):
+        text += f" — {_estimate_line(stack.estimate)}"
+    if stack.on_top and _estimate_line(stack.on_top):
+        text += f"; on top of the fitted setup, {_estimate_line(stack.on_top)}"
+    return text
+
+
 def render_markdown(answer: Answer) -> str:
     """Render an answer as Markdown for the terminal or the web page."""
     lines: list[str] = []
@@ -182,13 +194,12 @@ def render_markdown(answer: Answer) -> str:
         lines += _workload_lines(answer.workload) + [""]
     if answer.answer:
         lines += [answer.answer, ""]
+    if answer.baseline:
+        lines += [f"*Baseline assumed in use (gains are on top of it):* {' + '.join(answer.baseline)}", ""]
     for rec in answer.recommendations:
         lines += _recommendation_lines(rec) + [""]
     if answer.stack and answer.stack.techniques:
-        stack_line = " + ".join(answer.stack.names)
-        if answer.stack.estimate and _estimate_line(answer.stack.estimate):
-            stack_line += f" — {_estimate_line(answer.stack.estimate)}"
-        lines += [f"**Combined stack:** {stack_line}", ""]
+        lines += [f"**Combined stack:** {_stack_line(answer.stack)}", ""]
     if answer.clarify:
         lines.append("**To sharpen this answer, tell me:**")
         lines.extend(f"- {q}" for q in answer.clarify)

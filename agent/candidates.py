@@ -59,11 +59,21 @@ def constraint_problem(technique: Any, workload: Workload) -> str | None:
     """Why the user's constraints rule the technique out, or None."""
     if workload.lossless and not technique.quality.lossless:
         return f"changes outputs ({technique.quality.impact}); you asked for lossless"
+    if workload.lossless and low_bit_format(technique):
+        return "runs a model whose weights or KV cache are stored below 16 bits; you asked for lossless"
     if workload.no_retraining and technique.requires.retraining:
         return "needs (re)training or fine-tuning; you ruled that out"
     if workload.single_gpu and technique.requires.multi_gpu:
         return "needs several GPUs; you asked for a single GPU"
     return None
+
+
+def low_bit_format(technique: Any) -> bool:
+    """Whether the technique stores weights or KV below 16 bits (a kernel for 4-bit weights needs a 4-bit model)."""
+    params = technique.cost_model.params
+    bits = params.get("weight_bits") if technique.cost_model.transform == "weight_quant" else (
+        params.get("kv_bits") if technique.cost_model.transform == "kv_quant" else None)
+    return isinstance(bits, (int, float)) and bits < 16
 
 
 def phase_matches(technique: Any, workload: Workload) -> bool:

@@ -93,6 +93,15 @@ class EffectModel:
         self._runs: dict[tuple[str, ...], dict | None] = {}
         self.reference = reference_stack(catalog, workload, TRAINING_REFERENCE if self.training else REFERENCE_TRANSFORMS)
 
+    def fitted(self, extra: list[Any]) -> "EffectModel":
+        """The same workload with ``extra`` added to the reference (e.g. the stack that makes it fit);
+        estimates already run are shared."""
+        from copy import copy  # noqa: PLC0415
+
+        other = copy(self)
+        other.reference = list(self.reference) + [t for t in extra if t not in self.reference]
+        return other
+
     # ------------------------------------------------------------ running the cost model
     def _estimate(self, techniques: list[Any]) -> dict:
         from agent.costmodel import estimate_inference, estimate_training  # noqa: PLC0415
@@ -161,8 +170,9 @@ class EffectModel:
         if not techniques:
             return None
         ids = {t.id for t in techniques}
-        before = self._run([t for t in self.reference if t.id not in ids])
-        after = self._run([t for t in self.reference if t.id not in ids] + list(techniques))
+        base = [t for t in self.reference if t.id not in ids]
+        before = self._run(base)
+        after = self._run([t for t in base if not any(clash(t, x) for x in techniques)] + list(techniques))
         if before is None or after is None:
             return None
         key, unit, higher = self.metric()
@@ -174,6 +184,29 @@ class EffectModel:
         notes = after.get("warnings") if isinstance(after.get("warnings"), list) else []
         return Effect(key, unit, _pick(before, shown), _pick(after, shown), speedup,
                       lookup(before, "memory.fits"), lookup(after, "memory.fits"), "; ".join(map(str, notes[:2])))
+
+
+# transforms that set the same knob: two of them cannot both apply (two weight formats, two schedules)
+EXCLUSIVE_TRANSFORMS = frozenset({"weight_quant", "fp8_compute", "int8_compute", "speculative", "kv_quant", "kv_eviction",
+                                  "pipeline_schedule", "zero", "mixed_precision", "offload", "recompute", "early_exit",
+                                  "contextual_sparsity", "pruning", "linear_attention", "disaggregation", "launch_overhead"})
+WEIGHT_FORMAT = frozenset({"weight_quant", "fp8_compute", "int8_compute"})
+
+
+def clash(a: Any, b: Any) -> str | None:
+    """Why techniques ``a`` and ``b`` should not be stacked, or None when they compose."""
+    if a.id == b.id:
+        return None
+    if b.id in a.relations.conflicts_with or a.id in b.relations.conflicts_with:
+        return f"conflicts with {b.name}"
+    if b.id in a.relations.supersedes or a.id in b.relations.supersedes:
+        return f"one supersedes the other ({a.name} / {b.name})"
+    ta, tb = a.cost_model.transform, b.cost_model.transform
+    if ta == tb and ta in EXCLUSIVE_TRANSFORMS:
+        return f"both set the same thing as {b.name} ({ta})"
+    if ta in WEIGHT_FORMAT and tb in WEIGHT_FORMAT:
+        return f"both choose the weight format ({b.name})"
+    return None
 
 
 def _signature(technique: Any) -> str:
@@ -225,8 +258,10 @@ def training_layout(w: Workload, model: Any, training_cls: Any, techniques: list
     return training_cls(**kwargs)
 
 
-def describe_fit(effects_model: EffectModel, ranked: list[Any]) -> str | None:
-    """When the baseline does not fit in GPU memory: say so, and what makes it fit (said first in the answer)."""
+def describe_fit(effects_model: EffectModel, fit: list[Any], fit_effect: Effect | None,
+                 on_more_gpus: bool = False) -> str | None:
+    """When the baseline does not fit in GPU memory: say so, then the smallest stack that makes it fit
+    (said first in the answer), then how many GPUs would hold it with the baseline alone."""
     base = effects_model.baseline()
     if not base or lookup(base, "memory.fits") is not False:
         return None
@@ -239,33 +274,68 @@ def describe_fit(effects_model: EffectModel, ranked: list[Any]) -> str | None:
         text = text.replace("needed", f"needed even with {ref}", 1)
     if isinstance(cap, (int, float)):
         text += f" against {cap:.1f} GB available"
-    fixers = [s for s in ranked if s.effect is not None and s.effect.fits_after]
-    if fixers:
-        parts = []
-        for s in fixers[:3]:
-            after_total = s.effect.after.get("memory.total_gb")
-            parts.append(f"{s.technique.name} ({after_total:.1f} GB)" if isinstance(after_total, (int, float)) else s.technique.name)
-        text += ". It fits with " + ", or ".join(parts)
+    if fit and fit_effect is not None:
+        after = fit_effect.after.get("memory.total_gb")
+        names = " + ".join(t.name for t in fit)
+        text += f". Smallest stack that fits: {names}"
+        if isinstance(after, (int, float)):
+            text += f" ({after:.1f} GB per GPU"
+            if isinstance(cap, (int, float)) and after > 0.95 * cap:
+                text += ", a tight fit: little room to grow the batch"
+            text += ")"
+        gains = _objective_note(effects_model, fit_effect)
+        text += f", which also {gains}" if gains else ""
+        text += "; the other recommendations are measured on top of it"
     else:
-        text += ". No single technique in the ranking makes it fit"
+        text += ". No stack of catalog techniques within your constraints makes it fit"
     more = gpus_that_fit(effects_model)
     if more:
         gpu_name = getattr(effects_model.catalog.gpus.get(w.gpu), "name", w.gpu)
-        text += f"; or use {more}× {gpu_name} (tensor parallel), which fits with the reference stack."
+        text += (f". {'Use' if on_more_gpus else 'Alternatively use'} {more}× {gpu_name} (tensor parallel {min(more, 8)}), "
+                 "which fits with the baseline alone")
+        text += "; the recommendations below are measured on that setup." if on_more_gpus else "."
     else:
-        text += "; more GPUs also split the weights."
+        text += ". More GPUs would also split the weights."
     return text
+
+
+def _objective_note(effects_model: EffectModel, fit_effect: Effect) -> str:
+    """'cuts latency_ms 87,098 → 50,949 ms' for the objective's metric when the fit changes it (else '')."""
+    w = effects_model.workload
+    table = TRAINING_METRICS if effects_model.training else INFERENCE_METRICS
+    key, unit, higher = table.get(w.objective, TRAINING_DEFAULT if effects_model.training else INFERENCE_METRICS["latency"])
+    b, a = fit_effect.before.get(key), fit_effect.after.get(key)
+    if key.startswith("memory") or not isinstance(b, (int, float)) or not isinstance(a, (int, float)) or b <= 0 or a <= 0:
+        return ""
+    better = a > b if higher else a < b
+    if abs(a / b - 1) < 0.02:
+        return ""
+    return f"{'improves' if better else 'worsens'} {key} {_num(b)} → {_num(a)} {unit}"
+
+
+def _num(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
 
 
 def gpus_that_fit(effects_model: EffectModel, limit: int = 64, start: int | None = None) -> int | None:
     """The smallest power-of-two multiple of the GPU count at which the reference stack fits (None if none up to limit)."""
+    found = more_gpus_model(effects_model, limit, start)
+    return None if found is None else found.workload.gpu_count
+
+
+def more_gpus_model(effects_model: EffectModel, limit: int = 64, start: int | None = None) -> EffectModel | None:
+    """The effect model of the same workload on the fewest GPUs (power-of-two multiples) that hold it; memoised."""
     from dataclasses import replace  # noqa: PLC0415
 
-    count = start or effects_model.workload.gpu_count * 2
-    while count <= limit:
-        trial = EffectModel(effects_model.catalog, replace(effects_model.workload, gpu_count=count),
-                            effects_model.calibration)
-        if lookup(trial.baseline() or {}, "memory.fits"):
-            return count
-        count *= 2
-    return None
+    memo = effects_model.__dict__.setdefault("_more_gpus", {})
+    if (limit, start) not in memo:
+        memo[(limit, start)] = None
+        count = start or effects_model.workload.gpu_count * 2
+        while count <= limit:
+            trial = EffectModel(effects_model.catalog, replace(effects_model.workload, gpu_count=count),
+                                effects_model.calibration)
+            if lookup(trial.baseline() or {}, "memory.fits"):
+                memo[(limit, start)] = trial
+                break
+            count *= 2
+    return memo[(limit, start)]

@@ -13,6 +13,10 @@ import re
 INTENT_RULES: list[tuple[re.Pattern[str], dict[str, float]]] = [
     (re.compile(r"extend\w* (?:the )?context|longer context|context (?:window )?(?:extension|length extension)|beyond (?:its|the) (?:trained|training) (?:context|length)|rope scal|position interpolation|longer than (?:it was )?trained", re.I),
      {"long-context": 1.5}),
+    # no draft model to hand: schemes that draft without a second model
+    (re.compile(r"no (?:separate |small |extra )?draft(?:er)? model|without (?:a |any )?(?:separate )?draft(?:er)? model|don'?t have a draft", re.I),
+     {"speculative-decoding": -4.0, "specinfer": -4.0, "lookahead-decoding": 1.0, "jacobi-decoding": 1.0, "rest": 1.0,
+      "self-speculative-decoding": 1.0}),
     (re.compile(r"draft model|speculat|guess\w* (?:several|multiple) tokens|more than one token per (?:step|forward)|tokens per forward|multiple tokens", re.I),
      {"speculative-decoding": 1.2}),
     (re.compile(r"decode|tpot|per[\s-]token latency|inter[\s-]token|memory[\s-]bound|low batch|batch (?:size )?(?:of )?1\b|single user|one user|interactive|chat", re.I),
@@ -26,6 +30,15 @@ INTENT_RULES: list[tuple[re.Pattern[str], dict[str, float]]] = [
      {"attention-sinks": 1.0, "kv-cache-compression": 1.0}),
     (re.compile(r"shared (?:system )?prompt|same (?:system )?prompt|common prefix|multi[\s-]turn|few[\s-]shot (?:examples|prefix)|repeated prefix|rag (?:documents|context)", re.I),
      {"prefix-caching": 2.0}),
+    # the user describes running without the default scheduler: the baseline assumption does not hold for them
+    (re.compile(r"waits? for the (?:longest|slowest)|static batch|whole batch (?:finishes|to finish)|pad\w* (?:every request )?to the longest|new requests wait", re.I),
+     {"continuous-batching": 2.0}),
+    (re.compile(r"stall\w*|interfer\w*|(?:tpot|decode|inter[\s-]token) (?:spikes|jitter)|prefill (?:blocks|interrupts|pauses)", re.I),
+     {"chunked-prefill": 1.5, "pd-disaggregation": 1.0}),
+    (re.compile(r"separate (?:gpu )?pools|prefill and decode on (?:separate|different)|disaggregat|split prefill (?:and|from) decode", re.I),
+     {"pd-disaggregation": 2.0}),
+    (re.compile(r"quantiz\w* (?:the )?attention|(?:8|4)[\s-]?bit attention|(?:int8|fp8|int4|fp4) attention|attention in (?:int8|fp8|8[\s-]bit|4[\s-]bit)|\bq and k\b|queries and keys in", re.I),
+     {"sage-attention": 3.0, "sage-attention-2": 3.0, "sage-attention-3": 2.5}),
     (re.compile(r"concurren|many users|\d+\s*users|qps|requests per second|throughput|batch(?:ing)?\b|utili[sz]ation", re.I),
      {"scheduling": 0.8, "kv-cache": 0.5}),
     (re.compile(r"prefill|ttft|time[\s-]to[\s-]first|first token|long prompts|stall|interference|tail latency|p99", re.I),
@@ -64,13 +77,28 @@ INTENT_RULES: list[tuple[re.Pattern[str], dict[str, float]]] = [
      {"offload-edge": 1.5}),
     (re.compile(r"mixed[\s-]precision|fp16 training|bf16 training|fp8 training|train\w* in fp8|loss scal|low[\s-]precision training|8[\s-]bit training", re.I),
      {"training-precision": 1.5}),
-    (re.compile(r"lora|qlora|fine[\s-]?tun\w* (?:on|with) (?:a |one )?single|fine[\s-]?tun\w* a \d+\s?b|parameter[\s-]efficient", re.I),
+    (re.compile(r"lora|qlora|fine[\s-]?tun\w* (?:on|with) (?:a |one )?single|fine[\s-]?tun\w* .{0,40}\b(?:on|with) (?:a |one )?(?:single )?\d+\s?gb (?:gpu|card)|fine[\s-]?tun\w* a \d+\s?b|parameter[\s-]efficient", re.I),
      {"qlora": 1.5}),
     (re.compile(r"diffusion|video generation|image generation|dit\b", re.I),
      {"sparse-linear-attention": 1.5, "sage-attention": 0.8, "sage-attention-2": 0.8}),
     (re.compile(r"\bgqa\b|grouped[\s-]query|multi[\s-]query|\bmla\b|latent attention|fewer kv heads|kv heads|design(?:ing)? (?:a|the|our) (?:new )?model|new architecture|architecture for", re.I),
      {"grouped-query-attention": 1.2, "multi-head-latent-attention": 1.2}),
 ]
+
+
+# a rule weight at or above this is a clear pointer: the question asks about that technique or family
+EXPLICIT_WEIGHT = 1.0
+
+
+def read_explicit(text: str) -> set[str]:
+    """Technique ids and families a single rule points at clearly (weight >= 1.0): what the question asks about,
+    as opposed to hints summed from its context ("64 users", "8k prompts")."""
+    out: set[str] = set()
+    for pattern, boosts in INTENT_RULES:
+        strong = [key for key, weight in boosts.items() if weight >= EXPLICIT_WEIGHT]
+        if strong and pattern.search(text):
+            out.update(strong)
+    return out
 
 
 def read_intents(text: str) -> dict[str, float]:

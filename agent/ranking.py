@@ -10,26 +10,62 @@ from agent.candidates import Candidate
 from agent.effects import Effect
 from agent.workload import TRAINING_PHASES, Workload
 
-# weights of the score terms; an effect of 2x on the objective is worth as much as a clear intent match
-W_EFFECT = 1.0
-W_EVIDENCE = 1.0
+# The cost model's effect on the objective dominates: 4 points per doubling (clipped to [-1, 2] doublings),
+# plus a floor for any real modelled gain. Retrieval evidence, weak intent, framework and bottleneck hints are
+# tie-breakers whose sum stays below that floor, so they never lift a technique with no modelled effect above
+# one with a real gain. Only a question that names a technique, or clearly points at it or its family
+# (an intent rule of weight >= 1.0), earns the larger "asked" terms.
+W_EFFECT = 4.0
+REAL_GAIN = 1.02
+GAIN_FLOOR = 1.5
+W_EVIDENCE = 0.5
+W_WEAK_INTENT = 0.3
+TIE_BREAK_CAP = 1.2
 W_INTENT = 1.0
-W_NAMED = 2.5
+# What the question asks about comes first (a family it points at; more for a technique it points at or names):
+# these bonuses exceed the largest effect term, so an explicit question is answered before unasked gains.
+ASKED = 10.0
+ASKED_BY_ID = 4.0
+# an intent weight this negative means the question says the technique cannot be used
+REFUSED_INTENT = -1.0
+W_NAMED = 4.0
+# shipped in two or more serving/training frameworks: what an engineer can switch on today (a tie-breaker)
+DEPLOYABLE = 0.5
 PHASE_MISMATCH = -1.5
-LOSSY = -0.3
-# techniques that drop information (evicted context, skipped layers, pruned weights) risk more than a format change
-DROPS_INFORMATION = -0.8
+# quality risk by tier (see quality_tier): near-lossless formats cost little, dropping information costs a lot
+RISK_BY_TIER = {0: 0.0, 1: -0.1, 2: -0.4, 3: -1.0, 4: -2.5}
+RISK_QUALITY_OBJECTIVE = -1.0
 _DROPPING_TRANSFORMS = frozenset({"kv_eviction", "pruning", "early_exit", "contextual_sparsity"})
-LOSSY_QUALITY_OBJECTIVE = -1.0
 RETRAINING = -0.4
 CALIBRATION = -0.1
 FRAMEWORK = 0.2
 SUPERSEDED = -0.3
+# a second technique with the same cost-model knob (another 4-bit method, another draft scheme) is an alternative,
+# not a further recommendation, unless the question asks about that family
+ALTERNATIVE = -1.5
 FITS_WHEN_BASELINE_DOES_NOT = 1.5
-BOTTLENECK = 0.5
+BOTTLENECK = 0.3
 # a different model architecture is no answer for serving a given model unless the question asks for one
 ARCHITECTURE_CHANGE = -2.0
 ARCHITECTURE_IDS = frozenset({"grouped-query-attention", "multi-head-latent-attention", "hybrid-ssm-attention"})
+# modelled effects that rest on a property of the traffic the question must state (a prefix-cache hit rate)
+_TRAFFIC_ASSUMPTIONS = {"prefix_cache": "prefix-caching"}
+
+
+def quality_tier(technique: Any) -> int:
+    """0 exact; 1 near-lossless (FP8/INT8 formats, 8-bit KV); 2 small stated loss (4-6-bit weights, 4-bit KV);
+    3 notable loss (2-3-bit weights, other lossy methods); 4 drops information (KV eviction, pruning, early exit)."""
+    cm = technique.cost_model
+    if cm.transform in _DROPPING_TRANSFORMS:
+        return 4
+    bits = cm.params.get("weight_bits") if cm.transform == "weight_quant" else cm.params.get("kv_bits") if cm.transform == "kv_quant" else None
+    if isinstance(bits, (int, float)) and bits < 16:
+        return 1 if bits >= 8 else 2 if bits >= 4 else 3
+    if technique.quality.lossless:
+        return 0
+    if cm.transform in ("fp8_compute", "int8_compute", "mixed_precision"):
+        return 1
+    return 3
 
 
 @dataclass
@@ -65,17 +101,28 @@ def intent_term(technique: Any, intents: dict[str, float]) -> float:
 
 
 def risk_terms(technique: Any, workload: Workload, asked_for: bool = False) -> dict[str, float]:
-    """Penalties for changing outputs (more when information is dropped and not asked for), retraining, calibration."""
+    """Penalties for changing outputs (by quality tier; halved when asked for or when memory is all that matters),
+    retraining and calibration."""
     out: dict[str, float] = {}
-    if not technique.quality.lossless:
-        out["lossy"] = LOSSY_QUALITY_OBJECTIVE if workload.objective == "quality" else LOSSY
-        if technique.cost_model.transform in _DROPPING_TRANSFORMS and not asked_for:
-            out["lossy"] += DROPS_INFORMATION
+    tier = quality_tier(technique)
+    if tier:
+        penalty = RISK_BY_TIER[tier]
+        if asked_for or workload.objective == "memory":
+            penalty /= 2
+        if workload.objective == "quality":
+            penalty += RISK_QUALITY_OBJECTIVE
+        out["lossy"] = penalty
     if technique.requires.retraining and workload.phase not in TRAINING_PHASES:
         out["retraining"] = RETRAINING
     if technique.requires.calibration_data:
         out["calibration"] = CALIBRATION
     return out
+
+
+def traffic_assumption(technique: Any, intents: dict[str, float], named: bool) -> bool:
+    """Whether the technique's modelled gain rests on traffic the question does not describe (shared prefixes)."""
+    key = _TRAFFIC_ASSUMPTIONS.get(technique.cost_model.transform)
+    return key is not None and not named and intents.get(key, 0.0) < 1.0
 
 
 def is_architecture_change(technique: Any) -> bool:
@@ -85,55 +132,109 @@ def is_architecture_change(technique: Any) -> bool:
 
 
 def score_candidate(cand: Candidate, workload: Workload, intents: dict[str, float], effect: Effect | None,
-                    bottlenecks: set[str] = frozenset()) -> Scored:
-    """The score of one candidate with each part kept for the explanation."""
+                    bottlenecks: set[str] = frozenset(), explicit: set[str] = frozenset()) -> Scored:
+    """The score of one candidate with each part kept for the explanation.
+
+    Args:
+        explicit: technique ids and families the question clearly points at (``intents.read_explicit``).
+    """
     tech = cand.technique
-    parts = {
-        "effect": W_EFFECT * effect_term(effect),
-        "evidence": W_EVIDENCE * evidence_term(cand.retrieved_rank),
-        "intent": W_INTENT * intent_term(tech, intents),
-    }
-    if cand.named:
+    # the question rules this one out by what it says ("we have no draft model")
+    refused = intents.get(tech.id, 0.0) <= REFUSED_INTENT
+    asked = (cand.named or tech.id in explicit or tech.family in explicit) and cand.phase_match and not refused
+    assumed = traffic_assumption(tech, intents, cand.named)
+    counted = None if assumed else effect
+    gain = counted is not None and counted.speedup is not None and counted.speedup >= REAL_GAIN
+    parts = {"effect": W_EFFECT * effect_term(counted)}
+    if gain:
+        parts["gain"] = GAIN_FLOOR
+    if assumed and effect is not None:
+        parts["assumed"] = 0.0  # marks the caveat: the gain needs a stated cache hit rate
+    intent = intent_term(tech, intents)
+    ties = W_EVIDENCE * evidence_term(cand.retrieved_rank)
+    ties += 0.0 if asked else min(0.5, W_WEAK_INTENT * intent)
+    ties += FRAMEWORK if workload.framework and workload.framework in tech.frameworks else 0.0
+    ties += DEPLOYABLE if len(tech.frameworks) >= 2 else 0.0
+    ties += BOTTLENECK if bottlenecks & set(tech.bottlenecks) else 0.0
+    parts["evidence"] = round(min(TIE_BREAK_CAP, ties), 4)
+    if asked:
+        parts["asked"] = ASKED + (ASKED_BY_ID if cand.named or tech.id in explicit else 0.0)
+        parts["intent"] = W_INTENT * max(1.0, intent)
+    if cand.named and not refused:
         parts["named"] = W_NAMED
+    if refused:
+        parts["refused"] = round(intents[tech.id] - max(0.0, parts["effect"]) - parts.get("gain", 0.0), 4)
     if not cand.phase_match:
         parts["phase"] = PHASE_MISMATCH
     if effect is not None and effect.fits_before is False and effect.fits_after:
         parts["fit"] = FITS_WHEN_BASELINE_DOES_NOT
-    if workload.framework and workload.framework in tech.frameworks:
-        parts["framework"] = FRAMEWORK
-    if bottlenecks & set(tech.bottlenecks):
-        parts["bottleneck"] = BOTTLENECK
-    if is_architecture_change(tech) and parts["intent"] < 1.0 and not cand.named:
-        parts["architecture"] = ARCHITECTURE_CHANGE
-    # asked for: named, pointed at by id ("shrink the KV cache"), or its family pointed at by many rules
+    if is_architecture_change(tech) and not asked:
+        # a differently built model is no option for this one: its modelled gain does not count
+        parts["architecture"] = round(ARCHITECTURE_CHANGE - max(0.0, parts["effect"]) - parts.get("gain", 0.0), 4)
+    # asked for by id (named, "shrink the KV cache" -> eviction) softens the quality penalty
     asked_for = cand.named or intents.get(tech.id, 0.0) >= 1.0 or intents.get(tech.family, 0.0) >= 1.4
     parts.update(risk_terms(tech, workload, asked_for))
     return Scored(cand, round(sum(parts.values()), 4), parts, effect)
 
 
 def rank_candidates(cands: list[Candidate], workload: Workload, intents: dict[str, float],
-                    effects: dict[str, Effect | None], bottlenecks: set[str] = frozenset()) -> list[Scored]:
-    """All candidates scored and sorted best first; a technique superseded by a better-scored one drops a little."""
-    scored = [score_candidate(c, workload, intents, effects.get(c.technique.id), bottlenecks) for c in cands]
+                    effects: dict[str, Effect | None], bottlenecks: set[str] = frozenset(),
+                    explicit: set[str] = frozenset()) -> list[Scored]:
+    """Score and sort candidates; a technique superseded by a better-placed one, or a second one setting the
+    same cost-model knob (an alternative), is marked down."""
+    scored = [score_candidate(c, workload, intents, effects.get(c.technique.id), bottlenecks, explicit) for c in cands]
     scored.sort(key=lambda s: (-s.score, s.technique.id))
     seen: set[str] = set()
+    knobs: set[str] = set()
     for s in scored:
-        if s.technique.id in seen:
+        tech = s.technique
+        if tech.id in seen:
             s.parts["superseded"] = SUPERSEDED
-            s.score = round(s.score + SUPERSEDED, 4)
-        seen.update(s.technique.relations.supersedes)
+        knob = knob_of(tech)
+        asked = s.candidate.named or tech.family in explicit or tech.id in explicit
+        if knob and knob in knobs and not asked:
+            # its gain is the same kind as the better one's: it counts as a tie-breaker only
+            s.parts["alternative"] = round(ALTERNATIVE - max(0.0, s.parts.get("effect", 0.0)) - s.parts.get("gain", 0.0), 4)
+        s.score = round(sum(s.parts.values()), 4)
+        seen.update(tech.relations.supersedes)
+        if knob:
+            knobs.add(knob)
     scored.sort(key=lambda s: (-s.score, s.technique.id))
     return scored
 
 
-def why_text(s: Scored, workload: Workload) -> str:
+def knob_of(technique: Any) -> str | None:
+    """The cost-model knob a technique sets, when two such techniques are alternatives (one weight format...)."""
+    from agent.effects import EXCLUSIVE_TRANSFORMS, WEIGHT_FORMAT  # noqa: PLC0415
+
+    transform = technique.cost_model.transform
+    if transform in WEIGHT_FORMAT:
+        return "weight-format"
+    return transform if transform in EXCLUSIVE_TRANSFORMS else None
+
+
+def why_text(s: Scored, workload: Workload, fit: list[Any] = (), fit_effect: Effect | None = None) -> str:
     """One or two sentences on why this technique is recommended, from the score parts (no invented numbers)."""
     tech = s.technique
     bits = [tech.summary.strip().rstrip(".") + "."]
-    if s.effect and s.effect.speedup and s.effect.speedup > 1.005:
-        bits.append(f"The cost model gives ×{s.effect.speedup:.2f} on {s.effect.metric} for this workload.")
+    if "fit-stack" in s.parts:
+        after = fit_effect.after.get("memory.total_gb") if fit_effect else None
+        names = " + ".join(t.name for t in fit)
+        bits.append(f"Part of the smallest stack that makes this setup fit ({names}"
+                    + (f": {after:.1f} GB per GPU)." if isinstance(after, (int, float)) else ")."))
+        if s.effect and s.effect.speedup and s.effect.speedup > 1.005:
+            bits.append(f"Alone it gives ×{s.effect.speedup:.2f} on {s.effect.metric}.")
+        return " ".join(bits)
+    on_top = " on top of the fitted setup" if fit else ""
+    if "assumed" in s.parts and s.effect and s.effect.speedup and s.effect.speedup > 1.005:
+        bits.append(f"The cost model gives ×{s.effect.speedup:.2f} on {s.effect.metric}{on_top} only under an assumed "
+                    "cache hit rate (not counted in the ranking).")
+    elif s.effect and s.effect.speedup and s.effect.speedup > 1.005:
+        bits.append(f"The cost model gives ×{s.effect.speedup:.2f} on {s.effect.metric}{on_top} for this workload.")
     elif s.effect and s.effect.speedup and s.effect.speedup < 0.995:
-        bits.append(f"The cost model shows it costs ×{1 / s.effect.speedup:.2f} on {s.effect.metric} here.")
+        bits.append(f"The cost model shows it costs ×{1 / s.effect.speedup:.2f} on {s.effect.metric}{on_top} here.")
+    else:
+        bits.append("The cost model shows no effect on the objective here.")
     if s.parts.get("fit"):
         bits.append("It makes the setup fit in GPU memory.")
     reasons = list(s.candidate.reasons)

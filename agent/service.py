@@ -7,20 +7,26 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.answer import Answer, PaperRef, Recommendation
-from agent.candidates import named_techniques, select_candidates
+from agent.candidates import Candidate, named_techniques, select_candidates
 from agent.citations import cite_technique
 from agent.answer import FieldOrigin
-from agent.effects import EffectModel, describe_fit, gpus_that_fit, lookup
+from agent.effects import EffectModel, describe_fit, gpus_that_fit, lookup, more_gpus_model
 from agent.guard import screen_question
-from agent.intents import read_intents
+from agent.intents import read_explicit, read_intents
 from agent.names import closest
-from agent.ranking import Scored, rank_candidates, why_text
-from agent.stacking import build_stack
-from agent.workload import Workload, build_indexes, clarify_questions, plan_workload
+from agent.ranking import Scored, knob_of, quality_tier, rank_candidates, why_text
+from agent.stacking import FitPlan, build_stack, find_fit_stack
+from agent.workload import TRAINING_PHASES, Workload, build_indexes, clarify_questions, plan_workload
 from index.errors import AccelsageError, NotFound
 
 TOP_N = 5
-EFFECT_BUDGET = 16
+# distinct cost-model effects run per answer (techniques with the same transform and params share one run)
+EFFECT_BUDGET = 12
+ASKED_EFFECT_BUDGET = 8
+# a dedicated intent rule this strong says the user runs without a baseline technique ("waits for the longest request")
+BASELINE_MISSING_INTENT = 2.0
+# the techniques that make the setup fit are listed first, this far above the best of the rest
+FIT_LEAD = 1.0
 QUESTION_HITS = 30
 # a follow-up this short ("what about on A100?") is read together with the turn before it
 FOLLOW_UP_MAX_WORDS = 12
@@ -130,27 +136,64 @@ class Answerer:
         t1 = time.perf_counter()
         hits = self._search(context, warnings)
         t2 = time.perf_counter()
-        selection = select_candidates(w, self.catalog, context, hits)
+        # first: an assumed GPU count may grow to hold the model, which changes what the candidates can use
         effects_model = self._effects_model(w)
-        intents = read_intents(context)
-        bottlenecks = effects_model.bottlenecks()
-        # the cost model runs only for the best-placed candidates before effects (each run costs milliseconds)
-        prior = rank_candidates(selection.candidates, w, intents, {}, bottlenecks)
-        effects = {s.technique.id: effects_model.effect([s.technique]) for s in prior[:EFFECT_BUDGET]}
-        ranked = rank_candidates(selection.candidates, w, intents, effects, bottlenecks)
-        top = ranked[:TOP_N]
-        stack = build_stack(ranked, w, effects_model)
+        selection = select_candidates(w, self.catalog, context, hits)
+        intents, explicit = read_intents(context), read_explicit(context)
+        cands, baseline = self._without_baseline(selection.candidates, effects_model, intents)
+        prior = rank_candidates(cands, w, intents, {}, effects_model.bottlenecks(), explicit)
+        fit = find_fit_stack(prior, w, effects_model)
+        model = effects_model.fitted(fit.techniques) if fit.techniques else _more_gpus(effects_model)
+        rest = self._on_top(prior, fit, model, selection.excluded)
+        effects = {s.technique.id: model.effect([s.technique]) for s in _effect_budget(rest, w, explicit)}
+        ranked = rank_candidates([s.candidate for s in rest], w, intents, effects, model.bottlenecks(), explicit)
+        ranked = _fit_first(fit, prior, ranked) + ranked
+        stack = build_stack(ranked, w, effects_model if fit.techniques else model, fit, model)
         t3 = time.perf_counter()
-        recs = [self._recommend(i + 1, s, w, hits) for i, s in enumerate(top)]
+        recs = [self._recommend(i + 1, s, w, hits, fit) for i, s in enumerate(ranked[:TOP_N])]
         t4 = time.perf_counter()
         timings.update(plan=_ms(t0, t1), retrieve=_ms(t1, t2), rank=_ms(t2, t3), cite=_ms(t3, t4))
-        answer = Answer(question=text, workload=w.view(self.catalog), fit=describe_fit(effects_model, ranked),
-                        recommendations=recs, stack=stack, clarify=clarify_questions(w, self.catalog),
-                        excluded=selection.excluded, warnings=warnings + effects_model.warnings, timings_ms=timings)
-        named_out = [t for t in mentioned_techniques(context, self.catalog) if t in selection.excluded]
-        answer.warnings += [f"{self.catalog.techniques[t].name} is ruled out: {selection.excluded[t]}." for t in sorted(named_out)]
+        fit_text = describe_fit(effects_model, fit.techniques, fit.effect, on_more_gpus=model.workload.gpu_count != w.gpu_count)
+        answer = Answer(question=text, workload=w.view(self.catalog), fit=fit_text,
+                        baseline=[t.name for t in effects_model.reference], recommendations=recs, stack=stack,
+                        clarify=clarify_questions(w, self.catalog), excluded=selection.excluded,
+                        warnings=warnings + effects_model.warnings, timings_ms=timings)
+        named = mentioned_techniques(context, self.catalog)
+        answer.warnings += [f"{self.catalog.techniques[t].name} is ruled out: {selection.excluded[t]}."
+                            for t in sorted(named) if t in selection.excluded]
+        answer.warnings += [f"{self.catalog.techniques[t].name} is already part of the assumed baseline "
+                            f"({' + '.join(answer.baseline)}); the gains shown are on top of it."
+                            for t in sorted(named & baseline)]
         answer.answer = summary_text(answer)
         return answer
+
+    def _without_baseline(self, cands: list[Candidate], effects_model: EffectModel,
+                          intents: dict[str, float]) -> tuple[list[Candidate], set[str]]:
+        """Drop the reference stack's techniques (and ones they replace with the same effect): they are assumed in
+        use. One stays when the question names it, or says the user runs without it ("waits for the longest request")."""
+        ref = effects_model.reference
+        same = {t.id for t in ref} | {old for t in ref for old in t.relations.supersedes
+                                      if old in self.catalog.techniques
+                                      and _same_effect(self.catalog.techniques[old], t)}
+        keep = [c for c in cands if c.technique.id not in same or c.named
+                or intents.get(c.technique.id, 0.0) >= BASELINE_MISSING_INTENT]
+        return keep, same
+
+    def _on_top(self, prior: list[Scored], fit: FitPlan, model: EffectModel, excluded: dict[str, str]) -> list[Scored]:
+        """Candidates to rank on top of the fitted setup: not in the fitting stack; disaggregation only when each
+        pool can hold the model."""
+        out = []
+        for s in prior:
+            tech = s.technique
+            if tech in fit.techniques:
+                continue
+            if tech.cost_model.transform == "disaggregation":
+                problem = _pool_problem(model)
+                if problem:
+                    excluded[tech.id] = problem
+                    continue
+            out.append(s)
+        return out
 
     def _effects_model(self, w: Workload) -> EffectModel:
         """The cost-model runner; an assumed GPU count grows to the fewest GPUs that hold the model."""
@@ -172,7 +215,7 @@ class Answerer:
             return []
         return list(self.searcher.search(query, k=QUESTION_HITS))
 
-    def _recommend(self, rank: int, s: Scored, w: Workload, hits: list[Any]) -> Recommendation:
+    def _recommend(self, rank: int, s: Scored, w: Workload, hits: list[Any], fit: FitPlan) -> Recommendation:
         tech = s.technique
         papers = []
         for pid in tech.papers:
@@ -189,8 +232,15 @@ class Answerer:
             caveats.append(tech.requires.notes)
         if s.effect and s.effect.caveat and "not fit" not in s.effect.caveat:
             caveats.append(s.effect.caveat)
+        if "assumed" in s.parts:
+            rate = tech.cost_model.params.get("hit_rate")
+            caveats.append(f"assumption: the modelled gain needs {rate:.0%} of prompt tokens to hit the cache; the question "
+                           "does not say requests share a prefix, so it is not counted in the ranking"
+                           if isinstance(rate, (int, float)) else "assumption: the gain needs requests that share a prefix")
+        if "alternative" in s.parts:
+            caveats.append("an alternative to a higher-ranked technique that sets the same thing; use one of them")
         return Recommendation(rank=rank, technique=tech.id, name=tech.name, family=tech.family, score=s.score,
-                              why=why_text(s, w), estimate=s.effect.to_estimate() if s.effect else None,
+                              why=why_text(s, w, fit.techniques, fit.effect), estimate=s.effect.to_estimate() if s.effect else None,
                               caveats=caveats, frameworks=dict(tech.frameworks), papers=papers, citations=citations)
 
 
@@ -209,6 +259,83 @@ def mentioned_techniques(text: str, catalog: Any) -> set[str]:
     return out
 
 
+def _same_effect(a: Any, b: Any) -> bool:
+    return a.cost_model.transform == b.cost_model.transform and a.cost_model.params == b.cost_model.params
+
+
+def _effect_budget(prior: list[Scored], w: Workload, explicit: set[str]) -> list[Scored]:
+    """The candidates whose effect is run (each run costs milliseconds).
+
+    Modelled, phase-matched techniques in prior order, those needing retraining or losing notable quality last;
+    one per exclusive knob (a second 4-bit method or draft scheme would only rank as an alternative) unless the
+    question asks about it; at most EFFECT_BUDGET distinct effects (equal transforms and params share a run).
+    """
+    training = w.phase in TRAINING_PHASES
+    modelled = [s for s in prior if s.technique.cost_model.transform != "none" and s.candidate.phase_match]
+    modelled.sort(key=lambda s: (s.technique.requires.retraining and not training, quality_tier(s.technique) >= 3))
+    # the one run per knob is its most widely shipped member (a draft model before Jacobi iteration)
+    firsts: dict[str, Scored] = {}
+    for s in sorted(modelled, key=lambda s: -min(2, len(s.technique.frameworks))):
+        firsts.setdefault(knob_of(s.technique) or s.technique.id, s)
+    out, signatures, asked_signatures, knobs = [], set(), set(), set()
+    for s in modelled:
+        if knob_of(s.technique) and firsts[knob_of(s.technique)] is not s and knob_of(s.technique) not in knobs:
+            s = firsts[knob_of(s.technique)]
+        tech = s.technique
+        asked = s.candidate.named or tech.id in explicit or tech.family in explicit
+        knob = knob_of(tech)
+        if knob in knobs and not asked:
+            continue
+        cm = tech.cost_model
+        signature = (cm.transform, str(sorted(cm.params.items())))
+        # what the question asks about always gets numbers (up to its own budget)
+        pool = asked_signatures if asked else signatures
+        cap = ASKED_EFFECT_BUDGET if asked else EFFECT_BUDGET
+        if signature not in signatures | asked_signatures and len(pool) >= cap:
+            continue
+        pool.add(signature)
+        if knob:
+            knobs.add(knob)
+        out.append(s)
+    return out
+
+
+def _fit_first(fit: FitPlan, prior: list[Scored], ranked: list[Scored]) -> list[Scored]:
+    """The fitting stack's techniques as the first recommendations, each with its own memory effect."""
+    top = max((s.score for s in ranked), default=0.0)
+    out = []
+    for i, tech in enumerate(fit.techniques):
+        cand = next(s.candidate for s in prior if s.technique is tech)
+        score = round(top + FIT_LEAD * (len(fit.techniques) - i), 4)
+        out.append(Scored(cand, score, {"fit-stack": score}, fit.singles.get(tech.id)))
+    return out
+
+
+def _more_gpus(effects_model: EffectModel) -> EffectModel:
+    """When no stack fits several GPUs: the same workload on the fewest GPUs that hold it (so gains are measured
+    on a setup that runs); the model unchanged when it fits, runs on one GPU, or no GPU count holds it."""
+    w = effects_model.workload
+    # on one GPU (or when asked for one) the useful ranking is what comes closest to fitting on it
+    if lookup(effects_model.baseline() or {}, "memory.fits") is not False or w.single_gpu or w.gpu_count < 2:
+        return effects_model
+    return more_gpus_model(effects_model) or effects_model
+
+
+def _pool_problem(model: EffectModel) -> str | None:
+    """Why prefill/decode disaggregation cannot run here: each pool must hold the whole model."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    w = model.workload
+    half = w.gpu_count // 2
+    if half < 1:
+        return "needs separate prefill and decode GPUs"
+    trial = EffectModel(model.catalog, replace(w, gpu_count=half), model.calibration).fitted(model.reference)
+    if lookup(trial.baseline() or {}, "memory.fits"):
+        return None
+    return (f"each of the prefill and decode pools must hold the whole model, and {half} GPU(s) cannot; "
+            f"it needs at least {2 * w.gpu_count} GPUs here")
+
+
 def _ms(a: float, b: float) -> float:
     return round((b - a) * 1000, 2)
 
@@ -221,13 +348,23 @@ def summary_text(answer: Answer) -> str:
     """A short prose summary built only from numbers already in the answer."""
     if not answer.recommendations:
         return "No technique in the catalog applies to this workload under the stated constraints."
-    first = answer.recommendations[0]
-    names = ", ".join(r.name for r in answer.recommendations[1:4])
-    text = f"Start with {first.name}"
-    if first.estimate and first.estimate.speedup and first.estimate.speedup > 1.005:
-        text += f" (×{first.estimate.speedup:.2f} on {first.estimate.metric} by the cost model)"
-    text += f"; then consider {names}." if names else "."
-    if answer.stack and answer.stack.estimate and answer.stack.estimate.speedup and len(answer.stack.techniques) > 1:
-        text += (f" Combined ({' + '.join(answer.stack.names)}), the cost model gives "
-                 f"×{answer.stack.estimate.speedup:.2f} on {answer.stack.estimate.metric}.")
-    return text
+    fit = set(answer.stack.fit) if answer.stack else set()
+    fitting = [r for r in answer.recommendations if r.technique in fit]
+    rest = [r for r in answer.recommendations if r.technique not in fit]
+    text = ""
+    if fitting:
+        text = f"First make it fit with {' + '.join(r.name for r in fitting)}. "
+    if rest:
+        first = rest[0]
+        text += f"{'Then add' if fitting else 'Start with'} {first.name}"
+        if first.estimate and first.estimate.speedup and first.estimate.speedup > 1.005:
+            text += f" (×{first.estimate.speedup:.2f} on {first.estimate.metric} by the cost model)"
+        names = ", ".join(r.name for r in rest[1:4])
+        text += f"; then consider {names}." if names else "."
+    stack = answer.stack
+    if stack and len(stack.techniques) > 1:
+        est = stack.on_top if stack.on_top and stack.on_top.speedup else stack.estimate
+        if est and est.speedup:
+            where = " on top of the fitted setup" if est is stack.on_top else ""
+            text += f" Combined ({' + '.join(stack.names)}), the cost model gives ×{est.speedup:.2f} on {est.metric}{where}."
+    return text.strip()
