@@ -76,7 +76,10 @@ function citationCell(rec) {
       a.className = "citation";
       td.appendChild(a);
     } else {
-      td.appendChild(el("span", ref.label, { title: ref.title || "" }));
+      // No arXiv id (whitepaper, blog, library): show its title, one per line like the links.
+      const span = el("span", ref.title || ref.label, { title: ref.label });
+      span.className = "citation";
+      td.appendChild(span);
     }
   }
   return td;
