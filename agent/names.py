@@ -1,4 +1,5 @@
-"""Find catalog GPU and model names inside free text (n-gram lookup over normalised aliases)."""
+"""Find catalog GPU and model names inside free text (n-gram lookup over normalised aliases), the counts written
+next to them, and kinds of GPU named without a model number ("a consumer GPU")."""
 
 from __future__ import annotations
 
@@ -13,6 +14,71 @@ _GPU_SUFFIXES = ("sxm5", "sxm4", "sxm", "pcie", "nvl", "80gb", "40gb", "24gb", "
 
 _TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
+# a count glued to a name: "8xH100" -> "8x" + "H100", "H100x8" -> "H100" + "x8" (not "8x7B": a digit follows the x)
+_GLUED_COUNT = re.compile(r"^(\d+[x×])(?=[A-Za-z])|(?<=\d)([x×]\d+)$")
+
+# Counts people write as words ("two A100s", "a pair of H100s", "batch size of one").
+NUM_WORDS = {"a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "pair": 2, "couple": 2, "three": 3, "four": 4,
+             "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "sixteen": 16,
+             "thirty-two": 32, "sixty-four": 64}
+
+
+def word_number(word: str) -> int | None:
+    """``"8"`` -> 8, ``"eight"`` -> 8, anything else -> None."""
+    word = word.strip().lower()
+    return int(word) if word.isdigit() else NUM_WORDS.get(word)
+
+
+# words before a statement that contrasts with or negates it: "does not fit on one GPU", "more than a single GPU"
+_CONTRAST = re.compile(r"(?:n['’]t|\bnot|\bnever|\bcannot|\bno longer|\btoo (?:big|large|much) for|\bmore than|\bbeyond|"
+                       r"\bexceed\w*|\b(?:larger|bigger) than|\binstead of|\brather than|\boutgr\w+)\b", re.I)
+
+
+def contrasted(text: str, pos: int) -> bool:
+    """Whether the words just before ``pos``, in the same clause, negate or contrast it ("does not fit on one GPU")."""
+    clause = re.split(r"[.;:!?,]|\bbut\b|\bso\b|\band\b", text[max(0, pos - 48):pos])[-1]
+    return bool(_CONTRAST.search(clause))
+
+
+def first_unnegated(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
+    """The first match of ``pattern`` in ``text`` that is not negated or contrasted."""
+    return next((m for m in pattern.finditer(text) if not contrasted(text, m.start())), None)
+
+
+def gpu_count_near(text: str, start: int, end: int) -> tuple[int, int, bool] | None:
+    """The count written next to a GPU name: (count, where it starts, whether it is written as a multiplier)."""
+    lo = max(0, start - 20)
+    m = re.search(r"\b(\d+|" + "|".join(NUM_WORDS) + r")\s*(x|×|\*)?\s*(?:of\s+)?(?:nvidia\s*)?$", text[lo:start], re.I)
+    if m:
+        return word_number(m.group(1)) or 1, lo + m.start(1), bool(m.group(2))
+    after = text[end:end + 12]
+    m = re.match(r"s?\s*(?:x|×|\*)\s*(\d+)\b", after, re.I) or re.match(r"s?\s*(?:gpus?)?\s*\((\d+)\)", after, re.I)
+    return (int(m.group(1)), end + m.start(1), True) if m else None
+
+
+@dataclass(frozen=True)
+class GpuClass:
+    """A kind of GPU named without a model number ("a consumer GPU"), with the catalog names that stand for it."""
+
+    label: str
+    pattern: re.Pattern[str]
+    names: tuple[str, ...]
+    caveat: str
+
+
+# Checked in order: "a laptop with a consumer GPU" is a laptop part first.
+GPU_CLASSES = (
+    GpuClass("a laptop GPU", re.compile(r"\blaptops?\b|\bnotebook (?:gpus?|pcs?|computers?)\b", re.I),
+             ("RTX 3090", "RTX 4090"),
+             "laptop parts usually have less memory and power than this, so treat the numbers as optimistic"),
+    GpuClass("a consumer GPU", re.compile(r"\b(?:consumer|gaming|geforce|desktop|home)[\s-]*(?:grade[\s-]*)?"
+                                        r"(?:gpus?|cards?|graphics cards?|rigs?|pcs?)\b", re.I),
+             ("RTX 4090", "RTX 3090"), "name the exact card for exact numbers"),
+    GpuClass("an older GPU", re.compile(r"\b(?:older|old|previous[\s-]gen(?:eration)?|last[\s-]gen(?:eration)?|legacy|"
+                                     r"aging|ageing|pre[\s-]ampere)\s+(?:\w+\s+)?(?:gpus?|cards?|accelerators?|hardware)\b"
+                                     r"|\bvolta\b", re.I),
+             ("V100", "A100 40GB"), "older parts lack FP8 (and V100 lacks BF16); name the exact GPU for exact numbers"),
+)
 
 
 def normalise(name: str) -> str:
@@ -73,7 +139,7 @@ class NameIndex:
 
     def find(self, text: str) -> list[Mention]:
         """All non-overlapping mentions, longest match first, in text order."""
-        tokens = [(m.group(0).rstrip(".-"), m.start(), m.start() + len(m.group(0).rstrip(".-"))) for m in _TOKEN_RE.finditer(text)]
+        tokens = [piece for m in _TOKEN_RE.finditer(text) for piece in _split_glued(m.group(0).rstrip(".-"), m.start())]
         found: list[Mention] = []
         i = 0
         while i < len(tokens):
@@ -92,6 +158,32 @@ class NameIndex:
             else:
                 i += 1
         return found
+
+
+def _split_glued(token: str, start: int) -> list[tuple[str, int, int]]:
+    """One token, or two when a count is glued to a name ("8xH100")."""
+    m = _GLUED_COUNT.search(token)
+    cut = (m.end() if m.group(1) else m.start()) if m else 0
+    if not m or not re.search(r"[A-Za-z]", token[:cut] if m.group(2) else token[cut:]):
+        return [(token, start, start + len(token))]
+    return [(token[:cut], start, start + cut), (token[cut:], start + cut, start + len(token))]
+
+
+def gpu_class(text: str, lookup: Any) -> tuple[str, str, GpuClass] | None:
+    """The catalog GPU standing for a kind of GPU named in ``text``: (gpu id, words matched, class), or None.
+
+    Args:
+        lookup: maps a GPU name to its catalog id or None (``NameIndex.lookup``).
+    """
+    for cls in GPU_CLASSES:
+        m = cls.pattern.search(text)
+        if not m:
+            continue
+        for name in cls.names:
+            gpu_id = lookup(name)
+            if gpu_id:
+                return gpu_id, m.group(0), cls
+    return None
 
 
 def closest(name: str, candidates: Iterable[str], limit: int = 5) -> list[str]:

@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.answer import FieldOrigin, WorkloadView
-from agent.names import NameIndex, normalise
+from agent.names import (
+    NUM_WORDS,
+    NameIndex,
+    contrasted,
+    first_unnegated,
+    gpu_class,
+    gpu_count_near,
+    normalise,
+    word_number,
+)
 
 PHASES = ("serving", "offline-batch", "edge", "pre-training", "fine-tuning")
 OBJECTIVES = ("ttft", "tpot", "latency", "throughput", "memory", "cost", "quality")
@@ -23,8 +32,7 @@ FRAMEWORKS = {
     "pytorch": "pytorch", "torch": "pytorch", "transformers": "transformers", "huggingface": "transformers",
     "tgi": "tgi", "exllama": "exllama", "mlc": "mlc-llm", "ollama": "llama.cpp", "fsdp": "pytorch",
 }
-_NUM_WORDS = {"a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "pair": 2, "three": 3, "four": 4, "five": 5,
-              "six": 6, "eight": 8, "sixteen": 16, "thirty-two": 32, "sixty-four": 64}
+GPUS_PER_NODE = 8  # a typical server ("an H200 node", "a DGX H100") holds eight GPUs
 
 # number with optional k/m suffix: "8k", "128K", "1.5k", "8,192", "1M"
 _NUM = r"(\d+(?:[.,]\d+)*\s?[kKmM]?)\b"
@@ -52,6 +60,8 @@ class Workload:
     unknown_gpu: str | None = None
     unknown_model: str | None = None
     model_size_b: float | None = None
+    # fields assumed from a hint in the text ("a consumer GPU", "an H200 node"); a follow-up turn keeps them
+    hinted: set[str] = field(default_factory=set)
 
     def origin(self, name: str) -> str:
         return self.origins.get(name, FieldOrigin(origin="assumed")).origin
@@ -99,13 +109,26 @@ _OUTPUT_PATTERNS = [
     re.compile(_NUM + r"\s*(?:new\s*)?(?:output\s*)?tokens?\s*(?:out|of output)\b", re.I),
 ]
 _BARE_TOKENS = re.compile(_NUM + r"[\s-]*tokens?\b", re.I)
+# a count in digits or words; "a"/"an" alone is not a count of users ("a user asked")
+_COUNT = r"(\d+|" + "|".join(w for w in NUM_WORDS if w not in ("a", "an", "pair", "couple")) + r")"
+_PER_TIME = r"(?:per|/|an?|each)\s*(?:second|sec|s|minute|min|hour|hr|h|day)\b"
 _BATCH_PATTERNS = [
-    re.compile(r"(\d+)\s*(?:concurrent|simultaneous|parallel|active)?\s*(?:users|requests|sessions|streams|clients|conversations|sequences)\b", re.I),
-    re.compile(r"\bbatch(?:\s*size)?\s*(?:of|=|:|is)?\s*(\d+)", re.I),
-    re.compile(r"\bconcurrency\s*(?:of|=|:|is)?\s*(\d+)", re.I),
+    re.compile(r"\b" + _COUNT + r"[\s-]*(?:concurrent|simultaneous|parallel|active)?[\s-]*(?:users?|requests?|sessions?|"
+               r"streams?|clients?|conversations?|sequences?)\b(?!\s*" + _PER_TIME + ")", re.I),
+    re.compile(r"\b(?:batch(?:[\s-]*size)?|bs)\s*(?:of|=|:|is)?\s*" + _COUNT + r"\b", re.I),
+    re.compile(r"\bconcurrency\s*(?:of|=|:|is)?\s*" + _COUNT + r"\b", re.I),
+    # no number at all, but the load is one request at a time
+    re.compile(r"\b(?:no|without) batching\b|\bunbatched\b|\bone at a time\b|\bjust (?:me|myself)\b", re.I),
 ]
-_QPS = re.compile(r"(\d+(?:\.\d+)?)\s*(?:qps|rps|requests?\s*(?:per|/|a)\s*(?:second|sec|s)\b)", re.I)
-_GPU_COUNT_GENERIC = re.compile(r"\b(\d+|two|four|eight|sixteen|a|one|single)\s*(?:x\s*)?(?:gpus?|cards?|accelerators?|devices?)\b", re.I)
+_QPS_PATTERNS = [  # (pattern, divisor to requests per second)
+    (re.compile(r"(\d+(?:\.\d+)?)\s*(?:qps|rps|req(?:uest)?s?\s*(?:per|/|an?)\s*(?:second|sec|s)\b)", re.I), 1.0),
+    (re.compile(r"\b(?:qps|rps|requests per second)\s*(?:of|=|:|is|at|around|about|~|>=|≥)?\s*(\d+(?:\.\d+)?)", re.I), 1.0),
+    (re.compile(r"(\d+(?:\.\d+)?)\s*req(?:uest)?s?\s*(?:per|/|an?)\s*min(?:ute)?\b", re.I), 60.0),
+]
+_GPU_ADJ = r"(?:(?:consumer|gaming|older|old|identical|more|extra|spare|local|cloud|nvidia|amd|datacenter|data-center)[\s-]+)?"
+_GPU_COUNT_GENERIC = re.compile(r"\b(\d+|" + "|".join(NUM_WORDS) + r")[\s-]*(?:x\s*)?" + _GPU_ADJ
+                                + r"(?:gpus?|cards?|accelerators?|devices?)\b", re.I)
+_NODE_AFTER = re.compile(r"s?\s*(?:nodes?|servers?|boxe?s?|machines?)\b", re.I)
 _NODES = re.compile(r"\b(\d+)\s*nodes?\b", re.I)
 _SIZE = re.compile(r"\b(\d+(?:\.\d+)?)\s?([bB])(?:illion)?\b(?:[\s-]*(?:param(?:eter)?s?|model|llm|dense))?")
 _GPU_LIKE = re.compile(r"\b((?:[A-Z]{1,3}|MI|RTX\s?|GTX\s?)\d{2,4}[A-Za-z]{0,3})\b")
@@ -125,12 +148,18 @@ _OBJECTIVE_RULES = [
     ("ttft", re.compile(r"\bttft\b|time[\s-]to[\s-]first[\s-]token|first[\s-]token|prefill (?:latency|time)|prompt processing", re.I)),
     ("tpot", re.compile(r"\btpot\b|\bitl\b|inter[\s-]token|per[\s-]token latency|time per (?:output )?token|decode (?:latency|speed)|tokens?/s per user|tokens per second per user|generation speed|streaming speed", re.I)),
     ("memory", re.compile(r"\bfit\b|\bfits\b|out of memory|\boom\b|memory|vram|\bkv[\s-]?cache (?:size|grows)|too big|doesn'?t fit|won'?t fit", re.I)),
+    # cost stated per unit of work beats the word "tokens" in it ("maximise tokens per dollar")
+    ("cost", re.compile(r"per (?:dollar|\$)|\$\s*(?:/|per)|cost per|cheap", re.I)),
     ("throughput", re.compile(r"throughput|tokens?/s\b|tokens per second|maximi[sz]e .*tokens|more requests|samples per second|\bmfu\b|step time|faster training|train faster|speed up training", re.I)),
     ("cost", re.compile(r"\bcost|cheap|\$|budget|dollar|fewer gpus", re.I)),
     ("quality", re.compile(r"accuracy|quality|perplexity|preserv\w* (?:quality|accuracy)", re.I)),
     ("latency", re.compile(r"latency|fast(?:er)? (?:responses?|answers?)|respon\w+ time|snappy|interactive|real[\s-]?time", re.I)),
 ]
-_LOSSLESS = re.compile(r"without chang\w* (?:the )?outputs?|lossless|exact(?:ly the same)? outputs?|same outputs?|bit[\s-]exact|identical outputs?|no (?:quality|accuracy) (?:loss|drop)|without (?:any )?(?:quality|accuracy) (?:loss|drop)|must not change", re.I)
+_LOSSLESS = re.compile(r"without chang\w* (?:the )?outputs?|lossless|exact(?:ly the same)? outputs?|same outputs?|bit[\s-]exact|identical outputs?|no (?:quality|accuracy) (?:loss|drop)|without (?:any )?(?:quality|accuracy) (?:loss|drop)|must not change"
+                       r"|without (?:hurting|harming|degrading|losing|sacrificing|reducing|compromising|affecting|impacting|"
+                       r"touching|any loss (?:of|in)) (?:the |any |model |its |our )*(?:accuracy|quality|outputs?)"
+                       r"|no (?:loss|drop|degradation) (?:in|of) (?:accuracy|quality)"
+                       r"|(?:can(?:no|')t|cannot|must not|may not) (?:lose|hurt|drop|sacrifice|degrade) (?:any )?(?:accuracy|quality)", re.I)
 _NO_RETRAIN = re.compile(r"no (?:re-?)?training|without (?:any )?(?:re-?)?training|without (?:any )?fine[\s-]?tun\w*|no fine[\s-]?tun\w*|(?:can(?:no|')t|cannot|won'?t|unable to|not allowed to) (?:re-?train|train|fine[\s-]?tune)|no (?:time|budget|compute) (?:for|to) (?:re-?)?train|off[\s-]the[\s-]shelf|post[\s-]training only", re.I)
 # words that only make sense with several GPUs; an unstated count then defaults to one 8-GPU node
 _MULTI_GPU_HINT = re.compile(r"pipeline[\s-]parallel|tensor[\s-]parallel|data[\s-]parallel|expert[\s-]parallel|sequence[\s-]parallel|across (?:\w+ )?(?:gpus|nodes)|all[\s-]?reduce|all[\s-]to[\s-]all|\bnodes?\b|cluster|distributed|multi[\s-]gpu|pipeline (?:bubbles?|stages?|schedule)|different number of gpus|reshard|shard", re.I)
@@ -141,7 +170,8 @@ def _search_int(patterns: list[re.Pattern[str]], text: str) -> tuple[int | None,
     for pattern in patterns:
         m = pattern.search(text)
         if m:
-            value = parse_count(m.group(1))
+            # a pattern without a number group means exactly one ("no batching")
+            value = (parse_count(m.group(1)) or word_number(m.group(1))) if pattern.groups else 1
             if value:
                 return value, m.group(0)
     return None, ""
@@ -154,17 +184,6 @@ def _first_rule(rules: list[tuple[str, re.Pattern[str]]], text: str) -> str | No
     return None
 
 
-def _gpu_count_near(text: str, start: int, end: int) -> int | None:
-    before = text[max(0, start - 16):start].lower()
-    after = text[end:end + 12].lower()
-    m = re.search(r"(\d+|" + "|".join(_NUM_WORDS) + r")\s*(?:x|×|\*)?\s*(?:nvidia\s*)?$", before)
-    if m:
-        word = m.group(1)
-        return int(word) if word.isdigit() else _NUM_WORDS[word]
-    m = re.match(r"s?\s*(?:x|×|\*)\s*(\d+)\b", after) or re.match(r"s?\s*(?:gpus?)?\s*\((\d+)\)", after)
-    return int(m.group(1)) if m else None
-
-
 @dataclass
 class _Found:
     values: dict[str, Any] = field(default_factory=dict)
@@ -174,11 +193,18 @@ class _Found:
     unknown_model: str | None = None
     model_size_b: float | None = None
     multi_gpu_hint: bool = False
+    # values the text hints at without stating them: name -> (value, note)
+    hinted: dict[str, tuple[Any, str]] = field(default_factory=dict)
 
     def put(self, name: str, value: Any, evidence: str) -> None:
         if value is not None and name not in self.values:
             self.values[name] = value
             self.evidence[name] = evidence.strip()
+
+    def hint(self, name: str, value: Any, note: str) -> None:
+        if name not in self.hinted:
+            self.hinted[name] = (value, note)
+            self.notes.append(note)
 
 
 def representative_model(catalog: Any, size_b: float) -> str | None:
@@ -194,23 +220,41 @@ def representative_model(catalog: Any, size_b: float) -> str | None:
     return best
 
 
+def _count_at_mention(text: str, m: Any, found: _Found) -> None:
+    """The GPU count written at one GPU name; "an H200 node" / "a DGX H100" hint at eight GPUs a node."""
+    near = gpu_count_near(text, m.start, m.end)
+    lo = max(0, m.start - 6)
+    after, before = _NODE_AFTER.match(text, m.end), re.search(r"\b[dh]gx\s*$", text[lo:m.start], re.I)
+    if (after or before) and not (near and near[2]):
+        nodes = near[0] if near else 1
+        words = text[near[1] if near else (lo + before.start() if before else m.start):after.end() if after else m.end]
+        found.hint("gpu_count", nodes * GPUS_PER_NODE,
+                   f"'{words.strip()}' taken as {nodes} node{'s' if nodes > 1 else ''} of {GPUS_PER_NODE} GPUs"
+                   f" ({nodes * GPUS_PER_NODE} in all); say how many GPUs if not")
+    elif near and not contrasted(text, near[1]):
+        found.put("gpu_count", near[0], text[near[1]:m.end])
+
+
 def _find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: _Found) -> None:
     mentions = gpu_index.find(text)
     if mentions:
         m = mentions[-1] if len({x.item_id for x in mentions}) > 1 and re.search(r"\b(?:on|to|instead|switch)\b", text[mentions[-1].start - 12:mentions[-1].start]) else mentions[0]
         found.put("gpu", m.item_id, m.text)
-        count = _gpu_count_near(text, m.start, m.end)
-        if count:
-            found.put("gpu_count", count, text[max(0, m.start - 8):m.end + 4])
+        for other in [m, *(x for x in mentions if x.item_id == m.item_id and x is not m)]:
+            _count_at_mention(text, other, found)
     else:
+        kind = gpu_class(text, gpu_index.lookup)
+        if kind:
+            gpu_id, words, cls = kind
+            name = getattr(catalog.gpus.get(gpu_id), "name", gpu_id)
+            found.hint("gpu", gpu_id, f"'{words}' read as {cls.label}: {name} assumed as a representative; {cls.caveat}")
         for cand in _GPU_LIKE.findall(text):
             if not re.fullmatch(r"\d+|[A-Z]\d{1,2}|[Kk]\d+", cand.strip()) and not re.search(r"\d[bB]$", cand):
                 found.unknown_gpu = cand.strip()
                 break
-    m = _GPU_COUNT_GENERIC.search(text)
+    m = first_unnegated(_GPU_COUNT_GENERIC, text)
     if m:
-        word = m.group(1).lower()
-        found.put("gpu_count", int(word) if word.isdigit() else _NUM_WORDS.get(word, 1), m.group(0))
+        found.put("gpu_count", word_number(m.group(1)) or 1, m.group(0))
     nodes = _NODES.search(text)
     if nodes and "gpu_count" in found.values and re.search(r"per node|each|nodes? of", text, re.I):
         found.values["gpu_count"] *= int(nodes.group(1))
@@ -256,14 +300,16 @@ def extract(text: str, catalog: Any, indexes: tuple[NameIndex, NameIndex] | None
         bare = [m for m in _BARE_TOKENS.finditer(text) if parse_count(m.group(1)) != found.values.get("output_tokens")]
         if bare:
             found.put("prompt_tokens", parse_count(bare[0].group(1)), bare[0].group(0))
-    qps = _QPS.search(text)
-    if qps:
-        found.put("qps", float(qps.group(1)), qps.group(0))
-    objective = _first_rule(_OBJECTIVE_RULES, text)
+    for pattern, per_s in _QPS_PATTERNS:
+        qps = pattern.search(text)
+        if qps:
+            found.put("qps", round(float(qps.group(1)) / per_s, 3), qps.group(0))
+    # "without hurting accuracy" is a constraint, not a wish for more accuracy
+    objective = _first_rule(_OBJECTIVE_RULES, _NO_RETRAIN.sub(" ", _LOSSLESS.sub(" ", text)))
     if objective:
         found.put("objective", objective, objective)
     for name, pattern in (("lossless", _LOSSLESS), ("no_retraining", _NO_RETRAIN), ("single_gpu", _SINGLE_GPU)):
-        m = pattern.search(text)
+        m = first_unnegated(pattern, text) if name == "single_gpu" else pattern.search(text)
         if m:
             found.put(name, True, m.group(0))
     for token in re.findall(r"[A-Za-z][A-Za-z.+-]*(?:-LLM|\.cpp)?", text):
@@ -348,9 +394,17 @@ def plan_workload(text: str, catalog: Any, overrides: dict[str, Any] | None = No
         elif name in found.values:
             setattr(w, name, found.values[name])
             origins[name] = FieldOrigin(origin="understood", value=found.values[name], note=found.evidence.get(name, ""))
-        elif previous is not None and previous.origin(name) != "assumed" and name in previous.origins:
+        elif name in found.hinted:
+            value, note = found.hinted[name]
+            setattr(w, name, value)
+            origins[name] = FieldOrigin(origin="assumed", value=value, note=note)
+            w.hinted.add(name)
+        elif previous is not None and name in previous.origins and (
+                previous.origin(name) != "assumed" or name in previous.hinted):
             setattr(w, name, getattr(previous, name))
             origins[name] = previous.origins[name]
+            if name in previous.hinted:
+                w.hinted.add(name)
     _fill_defaults(w, origins, catalog, indexes[0], found.multi_gpu_hint)
     w.origins = {k: origins[k] for k in sorted(origins, key=list(Workload.__dataclass_fields__).index)}
     if w.single_gpu and w.gpu_count > 1 and origins["gpu_count"].origin != "explicit":

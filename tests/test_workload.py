@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.candidates import hardware_problem
 from agent.knowledge.catalog import Catalog
 from agent.workload import Workload, build_indexes, clarify_questions, parse_count, plan_workload
 from index.errors import NotFound
@@ -42,6 +43,14 @@ def test_parse_count(text, value):
     ("H100 x 8 node, fine-tuning", "h100-sxm", 8),
     ("one MI300X running vLLM", "mi300x", 1),
     ("two RTX 3090 cards", "rtx-3090", 2),
+    ("two A100s for serving", "a100-80gb", 2),
+    ("a pair of H100s", "h100-sxm", 2),
+    ("Llama 3 8B on 8xH100", "h100-sxm", 8),
+    ("H100x4 for fine-tuning", "h100-sxm", 4),
+    ("4 x L40S behind vLLM", "l40s", 4),
+    ("serving on an 8xH100 server", "h100-sxm", 8),
+    # a count written at the GPU name wins over a negated "one H100" later on
+    ("Llama 70B on 4 H100s because it doesn't fit on one H100", "h100-sxm", 4),
 ])
 def test_gpu_kind_and_count(catalog, indexes, text, gpu, count):
     w = plan(catalog, indexes, text)
@@ -57,6 +66,69 @@ def test_gpu_kind_and_count(catalog, indexes, text, gpu, count):
 def test_model_by_alias(catalog, indexes, text, model):
     w = plan(catalog, indexes, text)
     assert (w.model, w.origin("model")) == (model, "understood")
+
+
+@pytest.mark.parametrize(("text", "count", "single"), [
+    # a count tied to "GPUs" wins over a later "one GPU" that is negated or contrasted
+    ("How should we split a 70B model across 8 GPUs for serving when it does not fit on one GPU?", 8, False),
+    ("It won't fit on a single GPU, so we bought eight GPUs", 8, False),
+    ("we have 4 GPUs; the model is too big for one GPU", 4, False),
+    ("we need more than one GPU: we have two GPUs", 2, False),
+    ("eight GPUs", 8, False),
+    ("Mixtral 8x7B on 2 identical GPUs", 2, False),
+    ("it has to run on one GPU", 1, True),
+    ("serve it on a single consumer GPU", 1, True),
+])
+def test_gpu_count_ignores_negated_mentions(catalog, indexes, text, count, single):
+    w = plan(catalog, indexes, text)
+    assert (w.gpu_count, w.origin("gpu_count"), w.single_gpu) == (count, "understood", single)
+
+
+@pytest.mark.parametrize(("text", "count", "words"), [
+    ("serving Llama 3 70B on an H200 node", 8, "an H200 node"),
+    ("pre-training on 2 H100 nodes", 16, "2 H100 nodes"),
+    ("we own a DGX H100", 8, "DGX H100"),
+])
+def test_a_node_is_assumed_to_hold_eight_gpus(catalog, indexes, text, count, words):
+    w = plan(catalog, indexes, text)
+    assert (w.gpu_count, w.origin("gpu_count"), w.origin("gpu")) == (count, "assumed", "understood")
+    assert words in w.origins["gpu_count"].note and any(words in note and "8 GPUs" in note for note in w.notes)
+
+
+@pytest.mark.parametrize(("text", "gpus", "words"), [
+    ("Running a 40B model on a laptop with a consumer GPU whose VRAM is too small", {"rtx-3090", "rtx-4090"}, "laptop"),
+    ("2-bit quantization of a 70B model for a single consumer GPU", {"rtx-4090", "rtx-3090"}, "consumer GPU"),
+    ("can I run a 13B model on my gaming card?", {"rtx-4090", "rtx-3090"}, "gaming card"),
+    ("we still pre-train in fp32 on older GPUs", {"v100", "a100-40gb"}, "older GPUs"),
+    ("fine-tuning on previous-generation cards", {"v100", "a100-40gb"}, "previous-generation cards"),
+])
+def test_a_kind_of_gpu_maps_to_a_representative_and_says_so(catalog, indexes, text, gpus, words):
+    w = plan(catalog, indexes, text)
+    assert w.gpu in gpus and w.origin("gpu") == "assumed"
+    note = w.origins["gpu"].note
+    assert words in note and catalog.gpus[w.gpu].name in note and note in w.notes
+    assert any(q.startswith("Which GPU") for q in clarify_questions(w, catalog))
+
+
+@pytest.mark.parametrize(("text", "fp8_allowed"), [
+    ("we still pre-train in fp32 on older GPUs", False),
+    ("run a 7B model on a laptop with a consumer GPU", False),
+    ("serve a 7B model on my gaming card", True),
+])
+def test_fp8_follows_the_representative_gpus_compute_capability(catalog, indexes, text, fp8_allowed):
+    w = plan(catalog, indexes, text)
+    gpu = catalog.gpus[w.gpu]
+    for tech_id in ("fp8-inference", "fp8-training"):
+        assert (hardware_problem(catalog.techniques[tech_id], gpu, w.gpu_count) is None) == fp8_allowed
+
+
+def test_follow_up_keeps_a_hinted_gpu(catalog, indexes):
+    first = plan(catalog, indexes, "fine-tune a 7B model on older GPUs")
+    second = plan(catalog, indexes, "and with 4 GPUs?", previous=first)
+    assert first.gpu in ("v100", "a100-40gb")
+    assert (second.gpu, second.origin("gpu"), second.gpu_count) == (first.gpu, "assumed", 4)
+    named = plan(catalog, indexes, "what about on A100?", previous=first)
+    assert (named.gpu, named.origin("gpu")) == ("a100-80gb", "understood")
 
 
 def test_model_by_size_picks_a_representative_and_says_which(catalog, indexes):
@@ -82,6 +154,9 @@ def test_phase(catalog, indexes, text, phase):
     ("128k tokens of context, generate 256 tokens, batch size 8", 131072, 256, 8),
     ("prompts of 2000 tokens and responses of 300 tokens, 16 requests at once", 2000, 300, 16),
     ("context length 32k with a concurrency of 4", 32768, None, 4),
+    ("128k context, 500 output tokens, 8 concurrent users", 131072, 500, 8),
+    ("32K tokens in, 1 user", 32768, None, 1),
+    ("1M tokens of context, batch size of one", 1048576, None, 1),
 ])
 def test_lengths_and_batch(catalog, indexes, text, prompt, output, batch):
     w = plan(catalog, indexes, text)
@@ -91,9 +166,30 @@ def test_lengths_and_batch(catalog, indexes, text, prompt, output, batch):
     assert w.batch == batch
 
 
-def test_qps(catalog, indexes):
-    w = plan(catalog, indexes, "serve 20 requests per second of Llama 3 8B")
-    assert w.qps == 20.0
+@pytest.mark.parametrize("text", [
+    "serve Llama 3 8B for one user",
+    "a single user chats with Llama 3 8B",
+    "we handle one request at a time",
+    "batch size of one",
+    "bs=1 decoding on an H100",
+    "single-stream generation",
+    "no batching: requests arrive rarely",
+])
+def test_single_user_means_batch_one(catalog, indexes, text):
+    w = plan(catalog, indexes, text)
+    assert (w.batch, w.origin("batch")) == (1, "understood")
+
+
+@pytest.mark.parametrize(("text", "qps"), [
+    ("serve 20 requests per second of Llama 3 8B", 20.0),
+    ("QPS 20 on two A100s", 20.0),
+    ("about 20 req/s at peak", 20.0),
+    ("120 requests per minute", 2.0),
+])
+def test_qps_is_a_rate_not_a_batch(catalog, indexes, text, qps):
+    w = plan(catalog, indexes, text)
+    assert (w.qps, w.origin("qps")) == (qps, "understood")
+    assert w.origin("batch") == "assumed"
 
 
 @pytest.mark.parametrize(("text", "objective"), [
@@ -104,6 +200,9 @@ def test_qps(catalog, indexes):
     ("we must cut cost", "cost"),
     ("latency matters", "latency"),
     ("keep accuracy as high as possible", "quality"),
+    ("p99 TTFT under 200 ms", "ttft"),
+    ("maximise tokens per dollar", "cost"),
+    ("what is the cost per million tokens?", "cost"),
 ])
 def test_objective(catalog, indexes, text, objective):
     w = plan(catalog, indexes, text)
@@ -115,6 +214,9 @@ def test_objective(catalog, indexes, text, objective):
     ("lossless methods only", "lossless", True),
     ("no retraining please", "no_retraining", True),
     ("we cannot fine-tune", "no_retraining", True),
+    ("we can't fine-tune the model", "no_retraining", True),
+    ("speed up decoding without hurting accuracy", "lossless", True),
+    ("make it faster without sacrificing model quality", "lossless", True),
     ("on a single GPU", "single_gpu", True),
     ("we serve with vLLM", "framework", "vllm"),
     ("our stack is TensorRT-LLM", "framework", "tensorrt-llm"),
@@ -123,6 +225,11 @@ def test_objective(catalog, indexes, text, objective):
 def test_constraints(catalog, indexes, text, field, value):
     w = plan(catalog, indexes, text)
     assert getattr(w, field) == value and w.origin(field) == "understood"
+
+
+def test_a_lossless_phrase_is_not_a_quality_objective(catalog, indexes):
+    w = plan(catalog, indexes, "speed up decoding without hurting accuracy")
+    assert w.lossless and w.objective != "quality"
 
 
 def test_defaults_are_marked_assumed_with_values(catalog, indexes):
