@@ -210,6 +210,13 @@ def clash(a: Any, b: Any) -> str | None:
 
 
 def _signature(technique: Any) -> str:
+    # asked for every technique of every run: worked out once per technique within a memo scope (one answer)
+    from agent.costmodel.memo import remembered  # noqa: PLC0415 (lazy, like the estimate functions)
+
+    return remembered(("signature", id(technique)), lambda: _signature_text(technique), (technique,))
+
+
+def _signature_text(technique: Any) -> str:
     cm = technique.cost_model
     return cm.transform + json.dumps(cm.params, sort_keys=True, default=str)
 

@@ -88,8 +88,12 @@ class Answerer:
         if screen.status != "ok":
             return Answer(question=str(question or "")[:500], status="refused", answer=screen.message, warnings=warnings)
         text = screen.question
+        from agent.costmodel.memo import shared_evaluations  # noqa: PLC0415 (lazy: refusals stay cheap)
+
         try:
-            result = self._answer(text, overrides, conversation, warnings)
+            # one answer runs dozens of estimates of one workload: equal cost-model evaluations are shared
+            with shared_evaluations():
+                result = self._answer(text, overrides, conversation, warnings)
         except NotFound as exc:
             result = Answer(question=text, status="unknown-name", answer=str(exc), warnings=warnings)
         except AccelsageError as exc:

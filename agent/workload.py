@@ -12,16 +12,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agent.answer import FieldOrigin, WorkloadView
-from agent.names import (
-    NUM_WORDS,
-    NameIndex,
-    contrasted,
-    first_unnegated,
-    gpu_class,
-    gpu_count_near,
-    normalise,
-    word_number,
+from agent.findings import Found
+from agent.hardware_terms import (
+    GPUS_PER_NODE,
+    MULTI_GPU_HINT,
+    SINGLE_GPU,
+    find_hardware,
 )
+from agent.names import NameIndex, first_unnegated, normalise
+from agent.quantities import find_quantities, parse_count
+
+# names other modules and tests import from here
+__all__ = ["FRAMEWORKS", "GPUS_PER_NODE", "OBJECTIVES", "PHASES", "TRAINING_PHASES", "Workload", "build_indexes",
+           "clarify_questions", "extract", "normalise_overrides", "parse_count", "plan_workload",
+           "representative_model"]
+_Found = Found  # the former private name
 
 PHASES = ("serving", "offline-batch", "edge", "pre-training", "fine-tuning")
 OBJECTIVES = ("ttft", "tpot", "latency", "throughput", "memory", "cost", "quality")
@@ -32,10 +37,6 @@ FRAMEWORKS = {
     "pytorch": "pytorch", "torch": "pytorch", "transformers": "transformers", "huggingface": "transformers",
     "tgi": "tgi", "exllama": "exllama", "mlc": "mlc-llm", "ollama": "llama.cpp", "fsdp": "pytorch",
 }
-GPUS_PER_NODE = 8  # a typical server ("an H200 node", "a DGX H100") holds eight GPUs
-
-# number with optional k/m suffix: "8k", "128K", "1.5k", "8,192", "1M"
-_NUM = r"(\d+(?:[.,]\d+)*\s?[kKmM]?)\b"
 
 
 @dataclass
@@ -82,56 +83,8 @@ class Workload:
         )
 
 
-def parse_count(text: str) -> int | None:
-    """Parse "8k" -> 8192, "1.5k" -> 1536, "8,000" -> 8000, "1M" -> 1048576 (token counts are binary k)."""
-    s = text.strip().replace(" ", "").lower()
-    mult = 1
-    if s.endswith("k"):
-        mult, s = 1024, s[:-1]
-    elif s.endswith("m"):
-        mult, s = 1024 * 1024, s[:-1]
-    s = s.replace(",", "") if re.fullmatch(r"\d{1,3}(,\d{3})+", s) else s.replace(",", ".")
-    try:
-        value = float(s)
-    except ValueError:
-        return None
-    return int(round(value * mult)) if value > 0 else None
 
-
-_PROMPT_PATTERNS = [
-    re.compile(_NUM + r"[\s-]*(?:tokens?[\s-]*)?(?:long[\s-]*)?(?:prompts?|contexts?|inputs?|context windows?|sequences?)\b", re.I),
-    re.compile(_NUM + r"[\s-]*tokens?[\s-]*(?:long[\s-]*)?(?:documents?|articles?|files?|transcripts?)\b", re.I),
-    re.compile(r"\b(?:prompts?|contexts?|inputs?|sequence length|seq(?:uence)? len|context length)\s*(?:length\s*)?(?:of|=|:|is|are|around|about|~|up to|\s)*\s*" + _NUM, re.I),
-]
-_OUTPUT_PATTERNS = [
-    re.compile(_NUM + r"[\s-]*(?:tokens?[\s-]*)?(?:of\s*)?(?:outputs?|generated|generation|completions?|responses?|new tokens|answers?|decode)\b", re.I),
-    re.compile(r"\b(?:outputs?|generate|generating|generation|completions?|responses?|answers?)\s*(?:length\s*)?(?:of|=|:|is|are|around|about|~|up to|\s)*\s*" + _NUM + r"\s*(?:new\s*)?tokens?", re.I),
-    re.compile(_NUM + r"\s*(?:new\s*)?(?:output\s*)?tokens?\s*(?:out|of output)\b", re.I),
-]
-_BARE_TOKENS = re.compile(_NUM + r"[\s-]*tokens?\b", re.I)
-# a count in digits or words; "a"/"an" alone is not a count of users ("a user asked")
-_COUNT = r"(\d+|" + "|".join(w for w in NUM_WORDS if w not in ("a", "an", "pair", "couple")) + r")"
-_PER_TIME = r"(?:per|/|an?|each)\s*(?:second|sec|s|minute|min|hour|hr|h|day)\b"
-_BATCH_PATTERNS = [
-    re.compile(r"\b" + _COUNT + r"[\s-]*(?:concurrent|simultaneous|parallel|active)?[\s-]*(?:users?|requests?|sessions?|"
-               r"streams?|clients?|conversations?|sequences?)\b(?!\s*" + _PER_TIME + ")", re.I),
-    re.compile(r"\b(?:batch(?:[\s-]*size)?|bs)\s*(?:of|=|:|is)?\s*" + _COUNT + r"\b", re.I),
-    re.compile(r"\bconcurrency\s*(?:of|=|:|is)?\s*" + _COUNT + r"\b", re.I),
-    # no number at all, but the load is one request at a time
-    re.compile(r"\b(?:no|without) batching\b|\bunbatched\b|\bone at a time\b|\bjust (?:me|myself)\b", re.I),
-]
-_QPS_PATTERNS = [  # (pattern, divisor to requests per second)
-    (re.compile(r"(\d+(?:\.\d+)?)\s*(?:qps|rps|req(?:uest)?s?\s*(?:per|/|an?)\s*(?:second|sec|s)\b)", re.I), 1.0),
-    (re.compile(r"\b(?:qps|rps|requests per second)\s*(?:of|=|:|is|at|around|about|~|>=|≥)?\s*(\d+(?:\.\d+)?)", re.I), 1.0),
-    (re.compile(r"(\d+(?:\.\d+)?)\s*req(?:uest)?s?\s*(?:per|/|an?)\s*min(?:ute)?\b", re.I), 60.0),
-]
-_GPU_ADJ = r"(?:(?:consumer|gaming|older|old|identical|more|extra|spare|local|cloud|nvidia|amd|datacenter|data-center)[\s-]+)?"
-_GPU_COUNT_GENERIC = re.compile(r"\b(\d+|" + "|".join(NUM_WORDS) + r")[\s-]*(?:x\s*)?" + _GPU_ADJ
-                                + r"(?:gpus?|cards?|accelerators?|devices?)\b", re.I)
-_NODE_AFTER = re.compile(r"s?\s*(?:nodes?|servers?|boxe?s?|machines?)\b", re.I)
-_NODES = re.compile(r"\b(\d+)\s*nodes?\b", re.I)
 _SIZE = re.compile(r"\b(\d+(?:\.\d+)?)\s?([bB])(?:illion)?\b(?:[\s-]*(?:param(?:eter)?s?|model|llm|dense))?")
-_GPU_LIKE = re.compile(r"\b((?:[A-Z]{1,3}|MI|RTX\s?|GTX\s?)\d{2,4}[A-Za-z]{0,3})\b")
 # a named model with a size: a version digit in the name ("Qwen2.5 72B") or a hyphen ("Falcon-180B")
 _MODEL_LIKE = re.compile(r"\b([A-Za-z]{2,}(?:[-\s]?\d+(?:\.\d+)?[-\s]|-)\d+(?:\.\d+)?[bB])\b")
 
@@ -161,20 +114,7 @@ _LOSSLESS = re.compile(r"without chang\w* (?:the )?outputs?|lossless|exact(?:ly 
                        r"|no (?:loss|drop|degradation) (?:in|of) (?:accuracy|quality)"
                        r"|(?:can(?:no|')t|cannot|must not|may not) (?:lose|hurt|drop|sacrifice|degrade) (?:any )?(?:accuracy|quality)", re.I)
 _NO_RETRAIN = re.compile(r"no (?:re-?)?training|without (?:any )?(?:re-?)?training|without (?:any )?fine[\s-]?tun\w*|no fine[\s-]?tun\w*|(?:can(?:no|')t|cannot|won'?t|unable to|not allowed to) (?:re-?train|train|fine[\s-]?tune)|no (?:time|budget|compute) (?:for|to) (?:re-?)?train|off[\s-]the[\s-]shelf|post[\s-]training only", re.I)
-# words that only make sense with several GPUs; an unstated count then defaults to one 8-GPU node
-_MULTI_GPU_HINT = re.compile(r"pipeline[\s-]parallel|tensor[\s-]parallel|data[\s-]parallel|expert[\s-]parallel|sequence[\s-]parallel|across (?:\w+ )?(?:gpus|nodes)|all[\s-]?reduce|all[\s-]to[\s-]all|\bnodes?\b|cluster|distributed|multi[\s-]gpu|pipeline (?:bubbles?|stages?|schedule)|different number of gpus|reshard|shard", re.I)
-_SINGLE_GPU = re.compile(r"single[\s-]gpu|one gpu|\b1 gpu\b|only one (?:gpu|card)|a single (?:\w+ )?(?:gpu|card)", re.I)
 
-
-def _search_int(patterns: list[re.Pattern[str]], text: str) -> tuple[int | None, str]:
-    for pattern in patterns:
-        m = pattern.search(text)
-        if m:
-            # a pattern without a number group means exactly one ("no batching")
-            value = (parse_count(m.group(1)) or word_number(m.group(1))) if pattern.groups else 1
-            if value:
-                return value, m.group(0)
-    return None, ""
 
 
 def _first_rule(rules: list[tuple[str, re.Pattern[str]]], text: str) -> str | None:
@@ -183,28 +123,6 @@ def _first_rule(rules: list[tuple[str, re.Pattern[str]]], text: str) -> str | No
             return name
     return None
 
-
-@dataclass
-class _Found:
-    values: dict[str, Any] = field(default_factory=dict)
-    evidence: dict[str, str] = field(default_factory=dict)
-    notes: list[str] = field(default_factory=list)
-    unknown_gpu: str | None = None
-    unknown_model: str | None = None
-    model_size_b: float | None = None
-    multi_gpu_hint: bool = False
-    # values the text hints at without stating them: name -> (value, note)
-    hinted: dict[str, tuple[Any, str]] = field(default_factory=dict)
-
-    def put(self, name: str, value: Any, evidence: str) -> None:
-        if value is not None and name not in self.values:
-            self.values[name] = value
-            self.evidence[name] = evidence.strip()
-
-    def hint(self, name: str, value: Any, note: str) -> None:
-        if name not in self.hinted:
-            self.hinted[name] = (value, note)
-            self.notes.append(note)
 
 
 def representative_model(catalog: Any, size_b: float) -> str | None:
@@ -220,47 +138,8 @@ def representative_model(catalog: Any, size_b: float) -> str | None:
     return best
 
 
-def _count_at_mention(text: str, m: Any, found: _Found) -> None:
-    """The GPU count written at one GPU name; "an H200 node" / "a DGX H100" hint at eight GPUs a node."""
-    near = gpu_count_near(text, m.start, m.end)
-    lo = max(0, m.start - 6)
-    after, before = _NODE_AFTER.match(text, m.end), re.search(r"\b[dh]gx\s*$", text[lo:m.start], re.I)
-    if (after or before) and not (near and near[2]):
-        nodes = near[0] if near else 1
-        words = text[near[1] if near else (lo + before.start() if before else m.start):after.end() if after else m.end]
-        found.hint("gpu_count", nodes * GPUS_PER_NODE,
-                   f"'{words.strip()}' taken as {nodes} node{'s' if nodes > 1 else ''} of {GPUS_PER_NODE} GPUs"
-                   f" ({nodes * GPUS_PER_NODE} in all); say how many GPUs if not")
-    elif near and not contrasted(text, near[1]):
-        found.put("gpu_count", near[0], text[near[1]:m.end])
 
-
-def _find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: _Found) -> None:
-    mentions = gpu_index.find(text)
-    if mentions:
-        m = mentions[-1] if len({x.item_id for x in mentions}) > 1 and re.search(r"\b(?:on|to|instead|switch)\b", text[mentions[-1].start - 12:mentions[-1].start]) else mentions[0]
-        found.put("gpu", m.item_id, m.text)
-        for other in [m, *(x for x in mentions if x.item_id == m.item_id and x is not m)]:
-            _count_at_mention(text, other, found)
-    else:
-        kind = gpu_class(text, gpu_index.lookup)
-        if kind:
-            gpu_id, words, cls = kind
-            name = getattr(catalog.gpus.get(gpu_id), "name", gpu_id)
-            found.hint("gpu", gpu_id, f"'{words}' read as {cls.label}: {name} assumed as a representative; {cls.caveat}")
-        for cand in _GPU_LIKE.findall(text):
-            if not re.fullmatch(r"\d+|[A-Z]\d{1,2}|[Kk]\d+", cand.strip()) and not re.search(r"\d[bB]$", cand):
-                found.unknown_gpu = cand.strip()
-                break
-    m = first_unnegated(_GPU_COUNT_GENERIC, text)
-    if m:
-        found.put("gpu_count", word_number(m.group(1)) or 1, m.group(0))
-    nodes = _NODES.search(text)
-    if nodes and "gpu_count" in found.values and re.search(r"per node|each|nodes? of", text, re.I):
-        found.values["gpu_count"] *= int(nodes.group(1))
-
-
-def _find_model(text: str, catalog: Any, model_index: NameIndex, found: _Found) -> None:
+def _find_model(text: str, catalog: Any, model_index: NameIndex, found: Found) -> None:
     mentions = model_index.find(text)
     if mentions:
         found.put("model", mentions[0].item_id, mentions[0].text)
@@ -283,32 +162,22 @@ def _find_model(text: str, catalog: Any, model_index: NameIndex, found: _Found) 
             found.unknown_model = named.group(1)
 
 
-def extract(text: str, catalog: Any, indexes: tuple[NameIndex, NameIndex] | None = None) -> _Found:
+def extract(text: str, catalog: Any, indexes: tuple[NameIndex, NameIndex] | None = None) -> Found:
     """Find every workload fact stated in ``text``."""
     gpu_index, model_index = indexes or build_indexes(catalog)
-    found = _Found()
-    _find_hardware(text, catalog, gpu_index, found)
+    found = Found()
+    find_hardware(text, catalog, gpu_index, found)
     _find_model(text, catalog, model_index, found)
     # "we cannot fine-tune" is a constraint, not the phase
     phase = _first_rule(_PHASE_RULES, _NO_RETRAIN.sub(" ", text))
     if phase:
         found.put("phase", phase, phase)
-    for name, patterns in (("prompt_tokens", _PROMPT_PATTERNS), ("output_tokens", _OUTPUT_PATTERNS), ("batch", _BATCH_PATTERNS)):
-        value, ev = _search_int(patterns, text)
-        found.put(name, value, ev)
-    if "prompt_tokens" not in found.values:
-        bare = [m for m in _BARE_TOKENS.finditer(text) if parse_count(m.group(1)) != found.values.get("output_tokens")]
-        if bare:
-            found.put("prompt_tokens", parse_count(bare[0].group(1)), bare[0].group(0))
-    for pattern, per_s in _QPS_PATTERNS:
-        qps = pattern.search(text)
-        if qps:
-            found.put("qps", round(float(qps.group(1)) / per_s, 3), qps.group(0))
+    find_quantities(text, found)
     # "without hurting accuracy" is a constraint, not a wish for more accuracy
     objective = _first_rule(_OBJECTIVE_RULES, _NO_RETRAIN.sub(" ", _LOSSLESS.sub(" ", text)))
     if objective:
         found.put("objective", objective, objective)
-    for name, pattern in (("lossless", _LOSSLESS), ("no_retraining", _NO_RETRAIN), ("single_gpu", _SINGLE_GPU)):
+    for name, pattern in (("lossless", _LOSSLESS), ("no_retraining", _NO_RETRAIN), ("single_gpu", SINGLE_GPU)):
         m = first_unnegated(pattern, text) if name == "single_gpu" else pattern.search(text)
         if m:
             found.put(name, True, m.group(0))
@@ -319,7 +188,7 @@ def extract(text: str, catalog: Any, indexes: tuple[NameIndex, NameIndex] | None
             break
     if found.values.get("single_gpu"):
         found.put("gpu_count", 1, "single GPU")
-    found.multi_gpu_hint = bool(_MULTI_GPU_HINT.search(text))
+    found.multi_gpu_hint = bool(MULTI_GPU_HINT.search(text))
     return found
 
 

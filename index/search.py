@@ -8,8 +8,11 @@ snapshot it started with, so it finishes on consistent data.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from index.embedding import Embedder, load_query_embedder, resolve_model_path
 from index.errors import AccelsageError
@@ -21,6 +24,7 @@ RRF_K = 60  # the usual RRF constant: damps the weight of the very top ranks
 CANDIDATES = 50  # ranks taken from each retriever before fusion
 MODES = ("hybrid", "dense", "lexical")
 MAX_K = 200
+QUERY_VECTORS_CACHED = 64  # recent query texts whose embedding is kept (an embedding costs ~20 ms of CPU)
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,8 @@ class Searcher:
         self.rebuilt_reason = rebuilt_reason
         self._lock = threading.Lock()
         self._snapshot = Snapshot(store, vectors)
+        self._vectors_lock = threading.Lock()
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
     def snapshot(self) -> Snapshot:
@@ -147,12 +153,28 @@ class Searcher:
     def _dense(self, snap: Snapshot, query: str, pool: int) -> list[tuple[int, float]]:
         if snap.vectors.count == 0:
             return []
-        vector = self.query_embedder.embed([query])[0]
+        vector = self._query_vector(query)
         if vector.shape[0] != snap.vectors.dim:
             raise AccelsageError(
                 f"the index has {snap.vectors.dim}-d vectors but the query model gives {vector.shape[0]}; run reindex"
             )
         return snap.vectors.search(vector, pool)
+
+
+    def _query_vector(self, query: str) -> np.ndarray:
+        """The query's embedding; the same text again (a repeated question) is not embedded twice."""
+        with self._vectors_lock:
+            vector = self._query_vectors.get(query)
+            if vector is not None:
+                self._query_vectors.move_to_end(query)
+                return vector
+        vector = self.query_embedder.embed([query])[0]
+        vector.setflags(write=False)  # shared by later searches: nobody may change it
+        with self._vectors_lock:
+            self._query_vectors[query] = vector
+            while len(self._query_vectors) > QUERY_VECTORS_CACHED:
+                self._query_vectors.popitem(last=False)
+        return vector
 
 
 def open_searcher(state: StateDir, model_path: str | Path, query_embedder: Embedder | None = None) -> Searcher:

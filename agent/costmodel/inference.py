@@ -10,6 +10,7 @@ from agent.costmodel.calibration import Calibration
 from agent.costmodel.dtypes import compute_dtype_for, dtype_bytes, weight_bytes_per_param
 from agent.costmodel.forward import Setup
 from agent.costmodel.knobs import Knobs
+from agent.costmodel.memo import remembered
 from agent.costmodel.memory import NCCL_BUFFER_GB, RUNTIME_OVERHEAD_GB
 from agent.costmodel.roofline import rates_for
 from agent.costmodel.serving import Metrics, evaluate
@@ -103,9 +104,28 @@ def _assumptions(setup: Setup, workload: InferenceWorkload, peak_only: bool) -> 
 def build_setup(hw: Hardware, shape: ModelShape, parallel: ParallelConfig, knobs: Knobs,
                 calibration: Calibration | None, peak_only: bool = False) -> Setup:
     """Bundle the fixed inputs of one estimate."""
-    entry = calibration.for_gpu(hw.id, (hw.name, *hw.aliases)) if calibration else None
-    return Setup(hw=hw, shape=shape, split=param_split(shape), counts=layer_counts(shape), parallel=parallel,
-                 rates=rates_for(hw, entry, peak_only=peak_only), knobs=knobs)
+    split, counts, rates = _fixed_inputs(hw, shape, calibration, peak_only)
+    return Setup(hw=hw, shape=shape, split=split, counts=counts, parallel=parallel, rates=rates, knobs=knobs)
+
+
+def _fixed_inputs(hw: Hardware, shape: ModelShape, calibration: Calibration | None, peak_only: bool) -> tuple:
+    """(param split, layer counts, rates): the same for every step of an estimate, and shared within a memo scope."""
+    def compute() -> tuple:
+        entry = calibration.for_gpu(hw.id, (hw.name, *hw.aliases)) if calibration else None
+        return param_split(shape), layer_counts(shape), rates_for(hw, entry, peak_only=peak_only)
+
+    return remembered(("fixed", id(hw), id(shape), id(calibration), peak_only), compute, (hw, shape, calibration))
+
+
+def _evaluate(setup: Setup, workload: InferenceWorkload, calibration: Calibration | None, peak_only: bool) -> Metrics:
+    """``evaluate`` shared within a memo scope: equal hardware, model, layout, knobs and workload give one result."""
+    knobs = tuple(v for k, v in setup.knobs.__dict__.items() if k != "notes")  # notes never change a number
+    try:
+        key = ("evaluate", id(setup.hw), id(setup.shape), id(calibration), peak_only, setup.parallel, workload, knobs)
+        hash(key)
+    except TypeError:  # a knob value that cannot be a key: compute afresh
+        return evaluate(setup, workload)
+    return remembered(key, lambda: evaluate(setup, workload), (setup.hw, setup.shape, calibration))
 
 
 def _speedup(before: float, after: float, higher_is_better: bool = False) -> float | None:
@@ -140,12 +160,14 @@ def estimate_inference(gpu: Any, model: Any, workload: InferenceWorkload, parall
     Returns:
         InferenceEstimate with final metrics, the baseline, one step per technique and the assumptions.
     """
-    hw = gpu if isinstance(gpu, Hardware) else hardware_from_spec(gpu)
-    shape = model if isinstance(model, ModelShape) else shape_from_spec(model)
+    # within a memo scope the same spec objects give the same (immutable) Hardware and ModelShape
+    hw = gpu if isinstance(gpu, Hardware) else remembered(("hw", id(gpu)), lambda: hardware_from_spec(gpu), (gpu,))
+    shape = model if isinstance(model, ModelShape) else remembered(("shape", id(model)),
+                                                                   lambda: shape_from_spec(model), (model,))
     parallel = parallel or ParallelConfig()
     knobs, warnings = base_knobs(hw, workload)
     setup = build_setup(hw, shape, parallel, knobs, calibration, peak_only)
-    baseline = current = evaluate(setup, workload)
+    baseline = current = _evaluate(setup, workload, calibration, peak_only)
     steps = []
     for item in techniques:
         choice = choice_from(item)
@@ -153,7 +175,7 @@ def estimate_inference(gpu: Any, model: Any, workload: InferenceWorkload, parall
         if new_knobs is not knobs:
             knobs = new_knobs
             setup = build_setup(hw, shape, parallel, knobs, calibration, peak_only)
-            after = evaluate(setup, workload)
+            after = _evaluate(setup, workload, calibration, peak_only)
         else:
             after = current
         steps.append(_step(choice, step_warnings, current, after))

@@ -1,0 +1,31 @@
+"""The facts read from one question, before defaults fill the gaps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Found:
+    """Workload facts found in text: stated values with their evidence, plus hints and notes."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    evidence: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    unknown_gpu: str | None = None
+    unknown_model: str | None = None
+    model_size_b: float | None = None
+    multi_gpu_hint: bool = False
+    # values the text hints at without stating them: name -> (value, note)
+    hinted: dict[str, tuple[Any, str]] = field(default_factory=dict)
+
+    def put(self, name: str, value: Any, evidence: str) -> None:
+        if value is not None and name not in self.values:
+            self.values[name] = value
+            self.evidence[name] = evidence.strip()
+
+    def hint(self, name: str, value: Any, note: str) -> None:
+        if name not in self.hinted:
+            self.hinted[name] = (value, note)
+            self.notes.append(note)
