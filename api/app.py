@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -31,7 +32,30 @@ from index.state import StateDir
 
 log = logging.getLogger("accelsage.api")
 
-ANSWER_THREADS = 8  # answering is mostly numpy and SQLite, which release the GIL; more threads only queue
+ANSWER_THREADS = 8  # pool for I/O-ish work (reads, probes) and, with an LLM, answers waiting on the network
+
+
+def answer_threads(workers: int) -> int:
+    """Threads per worker that compute rule-based answers: the usable cores shared among the workers.
+
+    An answer is mostly pure Python under the GIL. Measured with bench/load_ask.py (16 clients, 2 cores,
+    1 worker): 8 answer threads used ~86-93 ms of server CPU per request, 1 thread ~72 ms, at about the
+    same ~14-17 req/s; the extra threads only spent CPU handing the GIL around.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, cores // max(1, workers))
+
+
+def _one_blas_thread() -> None:
+    """One BLAS thread per worker: query matrices are tiny, and per-call limits race between threads."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def _refresh_runner(settings: Settings, state: StateDir,
@@ -105,11 +129,16 @@ def build_services(settings: Settings, metrics: Metrics, query_embedder: Any = N
                        on_finish=metrics.count_refresh)
     background = Background(jobs, schedule, settings.refresh_arxiv, watcher, reload, settings.index_watch_s,
                             last_run_started=lambda: _last_run_started(searcher))
+    _one_blas_thread()
+    # with an LLM an answer mostly waits on the network: then it shares the large pool
+    answer_pool = None if settings.llm else ThreadPoolExecutor(answer_threads(settings.workers),
+                                                               thread_name_prefix="accelsage-answer")
     return Services(settings=settings, state=state, catalog=catalog, searcher=searcher, answerer=answerer,
                     sessions=ChatSessions(settings.chat_sessions_max, settings.chat_session_ttl_s), metrics=metrics,
                     jobs=jobs, background=background, calibration=calibration,
                     answer_cache=AnswerCache(settings.answer_cache_size),
-                    executor=ThreadPoolExecutor(ANSWER_THREADS, thread_name_prefix="accelsage-answer"))
+                    executor=ThreadPoolExecutor(ANSWER_THREADS, thread_name_prefix="accelsage-io"),
+                    answer_executor=answer_pool)
 
 
 def create_app(settings: Settings | None = None, *, query_embedder: Any = None,
@@ -135,6 +164,8 @@ def create_app(settings: Settings | None = None, *, query_embedder: Any = None,
             services.background.stop()
             services.jobs.wait(timeout_s=30)
             services.executor.shutdown(wait=False, cancel_futures=True)
+            if services.answer_executor is not None:
+                services.answer_executor.shutdown(wait=False, cancel_futures=True)
             app.state.services = None
 
     app = FastAPI(

@@ -42,6 +42,9 @@ class Services:
     background: Background
     executor: ThreadPoolExecutor
     calibration: Any = None
+    # Answers are mostly pure Python (cost model, ranking) that holds the GIL: a small pool sized to
+    # the cores avoids threads fighting over the GIL. None: answers share ``executor``.
+    answer_executor: ThreadPoolExecutor | None = None
     answer_cache: Any = None  # api.routes.ask.AnswerCache
     plot_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -50,8 +53,19 @@ class Services:
 
         The thread cannot be killed; it finishes in the background and its result is dropped.
         """
+        return await self._run_in(self.executor, fn, *args, **kwargs)
+
+    async def run_answer(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Like :meth:`run`, in the answer pool: for work that computes an answer (CPU-bound Python)."""
+        return await self._run_in(self.answer_pool, fn, *args, **kwargs)
+
+    @property
+    def answer_pool(self) -> ThreadPoolExecutor:
+        return self.answer_executor or self.executor
+
+    async def _run_in(self, executor: ThreadPoolExecutor, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(self.executor, functools.partial(fn, *args, **kwargs))
+        future = loop.run_in_executor(executor, functools.partial(fn, *args, **kwargs))
         try:
             return await asyncio.wait_for(future, self.settings.request_timeout_s)
         except asyncio.TimeoutError:

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import resource
 import secrets
 import socket
 import statistics
@@ -35,6 +36,7 @@ QUESTIONS = [
     "Qwen2.5-72B on 8x H100, offline batch summarisation of 16k-token documents: maximise tokens per second.",
     "Fine-tuning Llama-3.1-8B on one A100 40GB runs out of memory: what should I use?",
 ]
+STAGGER_S = 0.05  # between client starts
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -53,10 +55,36 @@ def free_port() -> int:
 def start_server(home: Path, port: int, token: str, workers: int) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCELSAGE_")}
     env.update(ACCELSAGE_HOME=str(home), ACCELSAGE_RATE_LIMIT_PER_MIN="0", ACCELSAGE_ADMIN_TOKEN=token,
-               ACCELSAGE_INDEX_WATCH_S="0", PYTHONPATH=str(REPO))
+               ACCELSAGE_INDEX_WATCH_S="0", ACCELSAGE_WORKERS=str(workers), PYTHONPATH=str(REPO))
     command = [sys.executable, "-m", "uvicorn", "api.commands.serve:app_factory", "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning", "--workers", str(workers)]
     return subprocess.Popen(command, cwd=REPO, env=env)
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its direct children (uvicorn workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def fields(p: str) -> list[str]:
+        with open(f"/proc/{p}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
+
+    total = 0.0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            stat = fields(name)
+        except OSError:
+            continue
+        if int(name) == pid or int(stat[1]) == pid:  # stat[1] is the parent pid
+            total += (int(stat[11]) + int(stat[12])) / tick
+    return total
+
+
+def client_cpu_s() -> float:
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
 
 
 def wait_ready(base: str, process: subprocess.Popen, timeout_s: float = 120) -> None:
@@ -79,6 +107,9 @@ def wait_ready(base: str, process: subprocess.Popen, timeout_s: float = 120) -> 
 async def client_loop(client: httpx.AsyncClient, index: int, stop_at: float, budget: list[int],
                       latencies_ms: list[float], errors: list[str], unique: bool) -> None:
     turn = index
+    # Clients join one by one: opened in one burst, every connection lands on the uvicorn worker whose
+    # event loop wakes first (asyncio accepts the whole backlog at once) and --workers 2 measures one.
+    await asyncio.sleep(index * STAGGER_S)
     while time.monotonic() < stop_at and budget[0] > 0:
         budget[0] -= 1
         question = QUESTIONS[turn % len(QUESTIONS)]
@@ -110,7 +141,8 @@ async def refresh_during(client: httpx.AsyncClient, token: str, delay_s: float) 
 
 
 async def phase(base: str, clients: int, duration_s: float, budget: list[int], token: str | None,
-                unique: bool) -> dict:
+                unique: bool, server_pid: int | None = None) -> dict:
+    server_cpu, client_cpu = (tree_cpu_s(server_pid) if server_pid else 0.0), client_cpu_s()
     latencies_ms: list[float] = []
     errors: list[str] = []
     limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
@@ -124,6 +156,11 @@ async def phase(base: str, clients: int, duration_s: float, budget: list[int], t
         refresh = await refresh_task if refresh_task else None
     result = {"clients": clients, "seconds": round(elapsed, 2), "requests": len(latencies_ms) + len(errors),
               "errors": len(errors), "throughput_rps": round(len(latencies_ms) / elapsed, 1)}
+    answered = max(1, len(latencies_ms) + len(errors))
+    # CPU per request shows where the machine's cores went: the server's answers or this client
+    result["client_cpu_ms_per_request"] = round((client_cpu_s() - client_cpu) * 1000 / answered, 1)
+    if server_pid:
+        result["server_cpu_ms_per_request"] = round((tree_cpu_s(server_pid) - server_cpu) * 1000 / answered, 1)
     if latencies_ms:
         result.update({f"p{q}_ms": round(percentile(latencies_ms, q), 1) for q in (50, 95, 99)})
         result["mean_ms"] = round(statistics.fmean(latencies_ms), 1)
@@ -154,12 +191,14 @@ def main() -> None:
         wait_ready(base, process)
         budget = [args.max_requests]
         asyncio.run(phase(base, 2, 2.0, [50], None, args.unique))  # warm-up: first requests load lazy parts
-        results = {"steady": asyncio.run(phase(base, args.clients, duration, budget, None, args.unique)),
-                   "with_refresh": asyncio.run(phase(base, args.clients, duration, budget, token, args.unique))}
+        results = {"steady": asyncio.run(phase(base, args.clients, duration, budget, None, args.unique, process.pid)),
+                   "with_refresh": asyncio.run(phase(base, args.clients, duration, budget, token, args.unique,
+                                                     process.pid))}
     finally:
         process.terminate()
         process.wait(30)
     results["machine"] = {"cpus": os.cpu_count(), "workers": args.workers, "unique_questions": args.unique,
+                          "client": "httpx.AsyncClient", "load_avg_after": [round(x, 2) for x in os.getloadavg()],
                           "python": sys.version.split()[0]}
     if args.json:
         print(json.dumps(results, indent=2))
@@ -168,7 +207,8 @@ def main() -> None:
         r = results[name]
         print(f"{name:13s} clients {r['clients']}  {r['requests']} requests in {r['seconds']} s  "
               f"{r['throughput_rps']} req/s  p50 {r.get('p50_ms')} ms  p95 {r.get('p95_ms')} ms  "
-              f"p99 {r.get('p99_ms')} ms  errors {r['errors']}")
+              f"p99 {r.get('p99_ms')} ms  errors {r['errors']}  CPU/request: server "
+              f"{r.get('server_cpu_ms_per_request')} ms, client {r['client_cpu_ms_per_request']} ms")
         if "refresh" in r:
             print(f"{'':13s} refresh: {r['refresh']}")
         for line in r.get("first_errors", []):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 
@@ -34,6 +36,8 @@ def serve(host: str | None, port: int | None, workers: int | None, log_level: st
     host = host or settings.host
     port = settings.port if port is None else port
     workers = workers or settings.workers
+    # worker processes read their settings afresh: tell them how many share the cores (answer pool size)
+    os.environ["ACCELSAGE_WORKERS"] = str(workers)
     click.echo(f"accelsage serving on http://{host}:{port} ({workers} worker{'s' if workers > 1 else ''})", err=True)
     uvicorn.run("api.commands.serve:app_factory", factory=True, host=host, port=port, workers=workers,
                 log_level=log_level, timeout_graceful_shutdown=10)

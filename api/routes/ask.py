@@ -73,5 +73,5 @@ async def ask(body: AskRequest, services: ServicesDep) -> Response:
     """
     question = check_question(services, body.question)
     overrides = check_names(services, body.overrides())
-    content, hit = await services.run(_answer_json, services, question, overrides)
+    content, hit = await services.run_answer(_answer_json, services, question, overrides)
     return Response(content, media_type="application/json", headers={"X-Accelsage-Cache": "hit" if hit else "miss"})

@@ -49,7 +49,7 @@ async def chat(body: ChatRequest, services: ServicesDep,
     check_names(services, body.overrides())
     session = services.sessions.open(body.session_id)
     if not wants_stream(body.stream, accept):
-        return await services.run(_turn, services, session, body, None)
+        return await services.run_answer(_turn, services, session, body, None)
 
     async def events():
         yield sse("session", {"session_id": session.session_id})

@@ -147,7 +147,7 @@ async def chat_completions(body: ChatCompletionRequest, services: ServicesDep,
     check_question(services, question)
     completion_id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
     if not wants_stream(body.stream, accept):
-        answer = await services.run(_answer, services, question, earlier)
+        answer = await services.run_answer(_answer, services, question, earlier)
         return _completion(body, answer, completion_id)
 
     async def chunks():

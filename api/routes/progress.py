@@ -89,7 +89,7 @@ async def stream_events(run: Callable[[Emit], Any], services: Any,
     def emit(event: str, data: dict) -> None:
         loop.call_soon_threadsafe(queue.put_nowait, (event, data))
 
-    future = loop.run_in_executor(services.executor, run, emit)
+    future = loop.run_in_executor(services.answer_pool, run, emit)
     # scheduled after every emit of the run, so the queue drains in order before this arrives
     future.add_done_callback(lambda _: queue.put_nowait((_DONE, None)))
     deadline = loop.time() + services.settings.request_timeout_s
