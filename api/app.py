@@ -98,27 +98,19 @@ def _last_run_started(searcher: Any) -> datetime | None:
 def build_services(settings: Settings, metrics: Metrics, query_embedder: Any = None,
                    embedder_factory: Callable[[], Any] | None = None) -> Services:
     """Open the corpus and build everything the routes use."""
-    from agent.knowledge.catalog import Catalog
     from agent.service import Answerer
+    from api.wiring import build_llm, load_calibration, load_catalog
     from index.search import open_searcher
 
     state = StateDir(settings.home).ensure()
     schedule = CronSchedule(settings.refresh_schedule) if settings.refresh_schedule else None  # bad cron: fail now
-    catalog = Catalog.load(settings.data_dir)
+    catalog = load_catalog(settings)
     searcher = open_searcher(state, settings.embedding_model, query_embedder=query_embedder)
     if searcher.rebuilt_reason:
         log.info("index rebuilt on start: %s", searcher.rebuilt_reason)
-    calibration = None
-    if state.calibration_path.is_file():
-        from agent.costmodel.calibration import load_calibration
-
-        calibration = load_calibration(state.calibration_path)
-    answerer = Answerer(searcher, catalog, calibration=calibration, max_question_chars=settings.max_question_chars)
-    if settings.llm:
-        from agent.llm.planner import LlmPlanner  # LangChain loads only with an LLM configured
-
-        answerer.llm = LlmPlanner.from_spec(settings.llm, base_url=settings.llm_base_url,
-                                            api_key=settings.llm_api_key, timeout_s=settings.llm_timeout_s)
+    calibration = load_calibration(settings)
+    answerer = Answerer(searcher, catalog, llm=build_llm(settings), calibration=calibration,
+                        max_question_chars=settings.max_question_chars)
     watcher = IndexWatcher(state.index_meta_path)
 
     def reload() -> None:

@@ -15,15 +15,14 @@ from index.errors import AccelsageError
 
 OBJECTIVES = ["ttft", "tpot", "latency", "throughput", "memory", "cost", "quality"]
 PHASES = ["serving", "offline-batch", "edge", "pre-training", "fine-tuning"]
-CATALOG_CACHE_DIR = "cache"  # inside the state directory
 # Answer statuses that mean no recommendation was made because of the input itself.
 NOT_ANSWERED = frozenset({"refused", "unknown-name"})
 
 
 def build_answerer(settings: Any) -> Any:
     """An Answerer wired from settings: catalog, searcher over the state dir, optional LLM planner."""
-    from agent.knowledge.catalog import Catalog
     from agent.service import Answerer
+    from api.wiring import build_llm, load_calibration, load_catalog
     from index.search import open_searcher
     from index.state import StateDir
     from index.store import Store
@@ -35,20 +34,7 @@ def build_answerer(settings: Any) -> Any:
         if store.chunk_count() == 0:
             raise AccelsageError(f"the corpus in {settings.home} is empty: run `accelsage refresh` first")
     searcher = open_searcher(state, settings.embedding_model)
-    llm = None
-    if settings.llm:
-        from agent.llm.planner import LlmPlanner  # only here: LangChain loads only with an LLM configured
-
-        llm = LlmPlanner.from_spec(settings.llm, base_url=settings.llm_base_url, api_key=settings.llm_api_key,
-                                   timeout_s=settings.llm_timeout_s)
-    calibration = None
-    if state.calibration_path.is_file():
-        from agent.costmodel.calibration import load_calibration
-
-        calibration = load_calibration(state.calibration_path)
-    # parsed catalog YAML is cached in the state dir: re-parsing every file cost a cold ask ~0.1-0.8 s
-    catalog = Catalog.load(settings.data_dir, cache_dir=state.root / CATALOG_CACHE_DIR)
-    return Answerer(searcher, catalog, llm=llm, calibration=calibration,
+    return Answerer(searcher, load_catalog(settings), llm=build_llm(settings), calibration=load_calibration(settings),
                     max_question_chars=settings.max_question_chars)
 
 

@@ -16,10 +16,10 @@ from agent.knowledge.schemas import FAMILIES
 
 
 def _catalog() -> Any:
-    from agent.knowledge.catalog import Catalog
     from api.settings import load_settings
+    from api.wiring import load_catalog
 
-    return Catalog.load(load_settings().data_dir)
+    return load_catalog(load_settings())
 
 
 def format_table(headers: list[str], rows: Iterable[list[Any]]) -> str:

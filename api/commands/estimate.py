@@ -10,18 +10,17 @@ import click
 
 
 def _catalog() -> Any:
-    from agent.knowledge.catalog import Catalog
     from api.settings import load_settings
+    from api.wiring import load_catalog
 
-    return Catalog.load(load_settings().data_dir)
+    return load_catalog(load_settings())
 
 
 def _calibration() -> Any:
-    from agent.costmodel.calibration import load_calibration
     from api.settings import load_settings
-    from index.state import StateDir
+    from api.wiring import load_calibration
 
-    return load_calibration(StateDir(Path(load_settings().home)).calibration_path)
+    return load_calibration(load_settings())
 
 
 def table(headers: list[str], rows: Iterable[list[Any]]) -> str:

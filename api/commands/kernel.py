@@ -10,10 +10,9 @@ import click
 
 
 def _gpu(name: str) -> Any:
-    from agent.knowledge.catalog import Catalog
-    from api.settings import load_settings
+    from api.commands.estimate import _catalog
 
-    return Catalog.load(load_settings().data_dir).resolve_gpu(name)
+    return _catalog().resolve_gpu(name)
 
 
 def _show(result: Any, as_json: bool) -> None:
