@@ -99,7 +99,8 @@ class EffectModel:
         from copy import copy  # noqa: PLC0415
 
         other = copy(self)
-        other.reference = list(self.reference) + [t for t in extra if t not in self.reference]
+        present = {t.id for t in self.reference}
+        other.reference = list(self.reference) + [t for t in extra if t.id not in present]
         return other
 
     # ------------------------------------------------------------ running the cost model
@@ -115,7 +116,7 @@ class EffectModel:
             return estimate_training(gpu, model, tw, calibration=self.calibration).to_dict()
         iw = InferenceWorkload(batch=max(1, w.batch), prompt_len=max(1, w.prompt_tokens), output_len=max(1, w.output_tokens))
         parallel = ParallelConfig(gpus=w.gpu_count, tp=_largest_divisor_at_most(w.gpu_count, 8))
-        return estimate_inference(gpu, model, iw, parallel, techniques=tuple(techniques), calibration=self.calibration).to_dict()
+        return estimate_inference(gpu, model, iw, parallel, techniques=tuple(techniques), calibration=self.calibration).summary_dict()
 
     def _run(self, techniques: list[Any]) -> dict | None:
         # techniques with the same transform and params give the same estimate: run it once
@@ -210,10 +211,19 @@ def clash(a: Any, b: Any) -> str | None:
 
 
 def _signature(technique: Any) -> str:
-    # asked for every technique of every run: worked out once per technique within a memo scope (one answer)
-    from agent.costmodel.memo import remembered  # noqa: PLC0415 (lazy, like the estimate functions)
+    # asked for every technique of every run (~170 times an answer): worked out once per technique object
+    entry = _SIGNATURES.get(id(technique))
+    if entry is None or entry[0] is not technique:  # holding the object keeps its id from being reused
+        if len(_SIGNATURES) >= _SIGNATURES_KEPT:
+            _SIGNATURES.clear()
+        entry = _SIGNATURES[id(technique)] = (technique, _signature_text(technique))
+    return entry[1]
 
-    return remembered(("signature", id(technique)), lambda: _signature_text(technique), (technique,))
+
+# catalog techniques are read-only: their signatures are kept for the process (bounded for test runs that
+# load many catalogs)
+_SIGNATURES: dict[int, tuple[Any, str]] = {}
+_SIGNATURES_KEPT = 4096
 
 
 def _signature_text(technique: Any) -> str:

@@ -187,9 +187,10 @@ class Answerer:
         """Candidates to rank on top of the fitted setup: not in the fitting stack; disaggregation only when each
         pool can hold the model."""
         out = []
+        fitting = {t.id for t in fit.techniques}
         for s in prior:
             tech = s.technique
-            if tech in fit.techniques:
+            if tech.id in fitting:
                 continue
             if tech.cost_model.transform == "disaggregation":
                 problem = _pool_problem(model)

@@ -146,7 +146,7 @@ def build_stack(ranked: list[Scored], workload: Workload, effects_model: Any, fi
     added: list[Any] = []
     for s in ranked:
         tech = s.technique
-        if tech in chosen or len(chosen) >= MAX_STACK or s.score <= 0 or not s.candidate.phase_match:
+        if any(tech.id == c.id for c in chosen) or len(chosen) >= MAX_STACK or s.score <= 0 or not s.candidate.phase_match:
             continue
         helps = (s.effect is not None and s.effect.speedup is not None and s.effect.speedup > 1.01
                  and "assumed" not in s.parts)

@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import resource
 import secrets
 import socket
@@ -26,6 +27,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+from raw_http import HttpError, KeepAliveConnection
 
 REPO = Path(__file__).resolve().parents[1]
 QUESTIONS = [
@@ -104,12 +107,20 @@ def wait_ready(base: str, process: subprocess.Popen, timeout_s: float = 120) -> 
     raise SystemExit("the server did not become ready")
 
 
-async def client_loop(client: httpx.AsyncClient, index: int, stop_at: float, budget: list[int],
+async def client_loop(port: int, index: int, stop_at: float, budget: list[int],
                       latencies_ms: list[float], errors: list[str], unique: bool) -> None:
-    turn = index
     # Clients join one by one: opened in one burst, every connection lands on the uvicorn worker whose
     # event loop wakes first (asyncio accepts the whole backlog at once) and --workers 2 measures one.
     await asyncio.sleep(index * STAGGER_S)
+    connection = KeepAliveConnection("127.0.0.1", port)
+    try:
+        await _client_requests(connection, index, stop_at, budget, latencies_ms, errors, unique)
+    finally:
+        await connection.close()
+
+
+async def _client_requests(connection: KeepAliveConnection, turn: int, stop_at: float, budget: list[int],
+                           latencies_ms: list[float], errors: list[str], unique: bool) -> None:
     while time.monotonic() < stop_at and budget[0] > 0:
         budget[0] -= 1
         question = QUESTIONS[turn % len(QUESTIONS)]
@@ -118,11 +129,11 @@ async def client_loop(client: httpx.AsyncClient, index: int, stop_at: float, bud
         turn += 1
         started = time.perf_counter()
         try:
-            response = await client.post("/v1/ask", json={"question": question})
-            ok = response.status_code == 200 and response.json().get("status") == "ok"
+            status, body = await connection.post_json("/v1/ask", {"question": question})
+            ok = status == 200 and json.loads(body).get("status") == "ok"
             if not ok:
-                errors.append(f"{response.status_code}: {response.text[:120]}")
-        except httpx.HTTPError as exc:
+                errors.append(f"{status}: {body[:120].decode(errors='replace')}")
+        except (HttpError, ValueError) as exc:
             errors.append(f"{exc.__class__.__name__}: {exc}")
             continue
         latencies_ms.append((time.perf_counter() - started) * 1000)
@@ -140,22 +151,46 @@ async def refresh_during(client: httpx.AsyncClient, token: str, delay_s: float) 
             "store_run_id": job.get("store_run_id"), "message": job.get("message")}
 
 
+def connections_per_worker(port: int) -> list[int]:
+    """How many established client connections each server process holds (from ``ss``), largest first.
+
+    uvicorn's workers share one listening socket and a keep-alive connection stays with the worker that
+    accepted it: an uneven split leaves one worker's clients queueing while the other worker idles.
+    """
+    try:
+        listing = subprocess.run(["ss", "-tnpH", "state", "established", f"( sport = :{port} )"],
+                                 capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    counts: dict[str, int] = {}
+    for pid in re.findall(r"pid=(\d+)", listing):
+        counts[pid] = counts.get(pid, 0) + 1
+    return sorted(counts.values(), reverse=True)
+
+
 async def phase(base: str, clients: int, duration_s: float, budget: list[int], token: str | None,
                 unique: bool, server_pid: int | None = None) -> dict:
     server_cpu, client_cpu = (tree_cpu_s(server_pid) if server_pid else 0.0), client_cpu_s()
     latencies_ms: list[float] = []
     errors: list[str] = []
-    limits = httpx.Limits(max_connections=clients + 2, max_keepalive_connections=clients + 2)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
+    port = int(base.rsplit(":", 1)[1])
+    split: list[int] = []
+
+    async def look_at_connections() -> None:  # once every client has joined
+        await asyncio.sleep(min(duration_s / 2, clients * STAGGER_S + 0.5))
+        split.extend(await asyncio.to_thread(connections_per_worker, port))
+
+    async with httpx.AsyncClient(base_url=base, timeout=60) as admin:
         started = time.monotonic()
         stop_at = started + duration_s
-        tasks = [client_loop(client, i, stop_at, budget, latencies_ms, errors, unique) for i in range(clients)]
-        refresh_task = asyncio.ensure_future(refresh_during(client, token, duration_s / 4)) if token else None
-        await asyncio.gather(*tasks)
+        tasks = [client_loop(port, i, stop_at, budget, latencies_ms, errors, unique) for i in range(clients)]
+        refresh_task = asyncio.ensure_future(refresh_during(admin, token, duration_s / 4)) if token else None
+        await asyncio.gather(look_at_connections(), *tasks)
         elapsed = time.monotonic() - started
         refresh = await refresh_task if refresh_task else None
     result = {"clients": clients, "seconds": round(elapsed, 2), "requests": len(latencies_ms) + len(errors),
-              "errors": len(errors), "throughput_rps": round(len(latencies_ms) / elapsed, 1)}
+              "errors": len(errors), "throughput_rps": round(len(latencies_ms) / elapsed, 1),
+              "connections_per_worker": split}
     answered = max(1, len(latencies_ms) + len(errors))
     # CPU per request shows where the machine's cores went: the server's answers or this client
     result["client_cpu_ms_per_request"] = round((client_cpu_s() - client_cpu) * 1000 / answered, 1)
@@ -198,7 +233,7 @@ def main() -> None:
         process.terminate()
         process.wait(30)
     results["machine"] = {"cpus": os.cpu_count(), "workers": args.workers, "unique_questions": args.unique,
-                          "client": "httpx.AsyncClient", "load_avg_after": [round(x, 2) for x in os.getloadavg()],
+                          "client": "bench/raw_http.py keep-alive", "load_avg_after": [round(x, 2) for x in os.getloadavg()],
                           "python": sys.version.split()[0]}
     if args.json:
         print(json.dumps(results, indent=2))
@@ -208,7 +243,8 @@ def main() -> None:
         print(f"{name:13s} clients {r['clients']}  {r['requests']} requests in {r['seconds']} s  "
               f"{r['throughput_rps']} req/s  p50 {r.get('p50_ms')} ms  p95 {r.get('p95_ms')} ms  "
               f"p99 {r.get('p99_ms')} ms  errors {r['errors']}  CPU/request: server "
-              f"{r.get('server_cpu_ms_per_request')} ms, client {r['client_cpu_ms_per_request']} ms")
+              f"{r.get('server_cpu_ms_per_request')} ms, client {r['client_cpu_ms_per_request']} ms  "
+              f"connections per worker {r['connections_per_worker']}")
         if "refresh" in r:
             print(f"{'':13s} refresh: {r['refresh']}")
         for line in r.get("first_errors", []):

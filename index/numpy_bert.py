@@ -21,18 +21,32 @@ _AS_P = 0.3275911
 _AS_A = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
 
 
-def _erf(x: np.ndarray) -> np.ndarray:
-    sign = np.sign(x)
-    ax = np.abs(x)
-    t = 1.0 / (1.0 + _AS_P * ax)
+def _gelu_inplace(x: np.ndarray) -> np.ndarray:
+    """The erf form of GELU (BERT's ``hidden_act: gelu``), written into ``x``.
+
+    The operations and their order are those of ``0.5 * x * (1 + erf(x / sqrt(2)))`` with erf from the
+    rational approximation below, so the result is bit-identical to the plain expression; working in
+    place saves the temporaries (a query's feed-forward activations are ~0.25 MB each).
+    """
+    z = x * np.float32(0.7071067811865476)
+    sign = np.sign(z)
+    ax = np.abs(z, out=z)
+    t = ax * _AS_P
+    t += 1.0
+    np.divide(1.0, t, out=t)
     a1, a2, a3, a4, a5 = _AS_A
-    poly = ((((a5 * t + a4) * t + a3) * t + a2) * t + a1) * t
-    return sign * (1.0 - poly * np.exp(-ax * ax))
-
-
-def _gelu(x: np.ndarray) -> np.ndarray:
-    """The erf form of GELU (BERT's ``hidden_act: gelu``)."""
-    return 0.5 * x * (1.0 + _erf(x * np.float32(0.7071067811865476)))
+    poly = t * a5
+    for a in (a4, a3, a2, a1):
+        poly += a
+        poly *= t
+    ax *= -ax  # (-ax) * ax: the exponent of exp(-ax^2)
+    poly *= np.exp(ax, out=ax)
+    np.subtract(1.0, poly, out=poly)
+    poly *= sign  # erf(z)
+    poly += 1.0
+    x *= 0.5
+    x *= poly
+    return x
 
 
 def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float) -> np.ndarray:
@@ -101,28 +115,39 @@ class NumpyBert:
             ln2_b=w[p + "output.LayerNorm.bias"],
         )
 
-    def _encode_layer(self, x: np.ndarray, bias: np.ndarray, layer: _Layer) -> np.ndarray:
+    def _encode_layer(self, x: np.ndarray, bias: np.ndarray | None, layer: _Layer) -> np.ndarray:
         batch, length, hidden = x.shape
         head_dim = hidden // self.heads
-        qkv = x @ layer.qkv_w + layer.qkv_b
+        qkv = x @ layer.qkv_w
+        qkv += layer.qkv_b
         qkv = qkv.reshape(batch, length, 3, self.heads, head_dim).transpose(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
-        scores = (q @ k.transpose(0, 1, 3, 2)) * np.float32(1.0 / np.sqrt(head_dim)) + bias
+        scores = q @ k.transpose(0, 1, 3, 2)
+        scores *= np.float32(1.0 / np.sqrt(head_dim))
+        if bias is not None:
+            scores += bias
         scores -= scores.max(axis=-1, keepdims=True)
-        probs = np.exp(scores)
+        probs = np.exp(scores, out=scores)
         probs /= probs.sum(axis=-1, keepdims=True)
         context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, length, hidden)
-        x = _layer_norm(context @ layer.out_w + layer.out_b + x, layer.ln1_w, layer.ln1_b, self.eps)
-        ff = _gelu(x @ layer.up_w + layer.up_b) @ layer.down_w + layer.down_b
-        return _layer_norm(ff + x, layer.ln2_w, layer.ln2_b, self.eps)
+        attended = context @ layer.out_w
+        attended += layer.out_b
+        attended += x
+        x = _layer_norm(attended, layer.ln1_w, layer.ln1_b, self.eps)
+        up = x @ layer.up_w
+        up += layer.up_b
+        ff = _gelu_inplace(up) @ layer.down_w
+        ff += layer.down_b
+        ff += x
+        return _layer_norm(ff, layer.ln2_w, layer.ln2_b, self.eps)
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Mean-pooled, L2-normalised embeddings of a padded batch."""
         length = ids.shape[1]
         x = self.word[ids] + self.position[:length][None] + self.token_type[0]
         x = _layer_norm(x, *self.emb_ln, self.eps)
-        # Padding keys get a large negative score so softmax gives them ~0 weight.
-        bias = ((1.0 - mask[:, None, None, :]) * np.float32(-1e9)).astype(np.float32)
+        # Padding keys get a large negative score so softmax gives them ~0 weight; none without padding.
+        bias = ((1.0 - mask[:, None, None, :]) * np.float32(-1e9)).astype(np.float32) if not mask.all() else None
         for layer in self.layers:
             x = self._encode_layer(x, bias, layer)
         weights = mask[:, :, None]

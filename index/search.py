@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +25,9 @@ CANDIDATES = 50  # ranks taken from each retriever before fusion
 MODES = ("hybrid", "dense", "lexical")
 MAX_K = 200
 QUERY_VECTORS_CACHED = 64  # recent query texts whose embedding is kept (an embedding costs ~20 ms of CPU)
+# recent (query, k, mode) results kept per snapshot: every answer cites techniques with the same
+# name queries (a lexical one costs ~1-4 ms of SQLite), and a new snapshot starts with none
+RESULTS_CACHED = 512
 
 
 @dataclass(frozen=True)
@@ -49,10 +52,33 @@ class Hit:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """What one search reads: a store and the vector index built from it."""
+    """What one search reads: a store and the vector index built from it, and recent results on them."""
 
     store: Store
     vectors: VectorIndex
+    results: "ResultCache" = field(default_factory=lambda: ResultCache(RESULTS_CACHED), compare=False, repr=False)
+
+
+class ResultCache:
+    """A bounded, thread-safe LRU of search results (tuples of frozen hits) for one snapshot."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._lock = threading.Lock()
+        self._items: OrderedDict[tuple, tuple[Hit, ...]] = OrderedDict()
+
+    def get(self, key: tuple) -> tuple[Hit, ...] | None:
+        with self._lock:
+            hits = self._items.get(key)
+            if hits is not None:
+                self._items.move_to_end(key)
+            return hits
+
+    def put(self, key: tuple, hits: tuple[Hit, ...]) -> None:
+        with self._lock:
+            self._items[key] = hits
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
 
 def rrf_fuse(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:
@@ -125,7 +151,15 @@ class Searcher:
         if not 1 <= int(k) <= MAX_K:
             raise AccelsageError(f"k must be between 1 and {MAX_K}")
         snap = self.snapshot  # read once: the whole query runs on this snapshot
-        pool = max(CANDIDATES, int(k))
+        key = (query, int(k), mode)
+        cached = snap.results.get(key)
+        if cached is None:
+            cached = tuple(self._search(snap, query, int(k), mode))
+            snap.results.put(key, cached)
+        return list(cached)
+
+    def _search(self, snap: Snapshot, query: str, k: int, mode: str) -> list[Hit]:
+        pool = max(CANDIDATES, k)
         lexical = snap.store.lexical_search(query, pool) if mode != "dense" else []
         dense = self._dense(snap, query, pool) if mode != "lexical" else []
         lexical_rank = {cid: rank for rank, (cid, _) in enumerate(lexical, start=1)}
@@ -134,7 +168,7 @@ class Searcher:
             ranked = rrf_fuse([[cid for cid, _ in lexical], [cid for cid, _ in dense]])
         else:
             ranked = lexical or dense
-        top = ranked[: int(k)]
+        top = ranked[:k]
         rows = {row["id"]: row for row in snap.store.get_chunks([cid for cid, _ in top])}
         hits = []
         for cid, score in top:

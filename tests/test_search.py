@@ -139,6 +139,21 @@ def test_reload_swaps_snapshot_and_in_flight_search_finishes_on_old(tmp_path):
     assert [h.paper_id for h in searcher.search("eagle bird", k=2)] == ["moe"]
 
 
+def test_repeated_search_is_served_from_the_snapshot_cache(tmp_path):
+    state = StateDir(tmp_path / "state").ensure()
+    store = _build(state)
+    searcher = Searcher(store, build_from_store(store, query_embedder().model_id), query_embedder())
+    calls = []
+    real = store.lexical_search
+    store.lexical_search = lambda query, k: calls.append(query) or real(query, k)
+    first = searcher.search("speculative decoding draft model", k=3, mode="lexical")
+    first.append("junk")  # the caller owns the list it got: the cache keeps its own
+    again = searcher.search("speculative decoding draft model", k=3, mode="lexical")
+    assert again == first[:-1] and len(calls) == 1
+    searcher.search("speculative decoding draft model", k=2, mode="lexical")  # another k is another search
+    assert len(calls) == 2
+
+
 def test_reload_from_state_picks_up_a_refresh(tmp_path):
     state = StateDir(tmp_path / "state").ensure()
     _build(state).close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Iterable
 
 from agent.costmodel import comm
@@ -22,7 +23,11 @@ from agent.costmodel.workload import GPUS_PER_NODE, InferenceWorkload, ParallelC
 
 @dataclass
 class InferenceEstimate:
-    """The result: final metrics, per-technique steps, and the assumptions behind them."""
+    """The result: final metrics, per-technique steps, and the assumptions behind them.
+
+    The steps' and assumptions' text is written when first read: the agent runs dozens of estimates per
+    answer and reads only the final metrics (:meth:`summary_dict`).
+    """
 
     gpu: Hardware
     model: ModelShape
@@ -30,17 +35,33 @@ class InferenceEstimate:
     parallel: ParallelConfig
     metrics: Metrics
     baseline: Metrics
-    steps: list[dict] = field(default_factory=list)
-    assumptions: list[str] = field(default_factory=list)
+    applied: list[tuple] = field(default_factory=list)  # (choice, warnings, before, after) per technique
+    setup: Setup | None = None  # the final configuration, for the assumptions
     warnings: list[str] = field(default_factory=list)
     kv_bytes_per_token: float = 0.0
     peak_only: bool = False
 
     def __getattr__(self, name: str) -> Any:
         # ttft_ms, tpot_ms, memory, ... read through to the final metrics
-        if name.startswith("__") or name == "metrics":
+        if name.startswith("__") or name in ("metrics", "applied", "setup"):
             raise AttributeError(name)
         return getattr(self.metrics, name)
+
+    @cached_property
+    def steps(self) -> list[dict]:
+        """One dict per technique: its metrics before and after, speedups, memory change and warnings."""
+        return [_step(*applied) for applied in self.applied]
+
+    @cached_property
+    def assumptions(self) -> list[str]:
+        """What the numbers assume, in words."""
+        return _assumptions(self.setup, self.workload, self.peak_only) if self.setup else []
+
+    def summary_dict(self) -> dict:
+        """The final metrics and warnings only (no steps, baseline or assumptions)."""
+        out = self.metrics.to_dict()
+        out["warnings"] = list(self.warnings)
+        return out
 
     def to_dict(self) -> dict:
         """The JSON the CLI and the API return."""
@@ -168,7 +189,7 @@ def estimate_inference(gpu: Any, model: Any, workload: InferenceWorkload, parall
     knobs, warnings = base_knobs(hw, workload)
     setup = build_setup(hw, shape, parallel, knobs, calibration, peak_only)
     baseline = current = _evaluate(setup, workload, calibration, peak_only)
-    steps = []
+    applied = []
     for item in techniques:
         choice = choice_from(item)
         new_knobs, step_warnings = apply_transform(knobs, choice, hw, shape, parallel)
@@ -178,13 +199,13 @@ def estimate_inference(gpu: Any, model: Any, workload: InferenceWorkload, parall
             after = _evaluate(setup, workload, calibration, peak_only)
         else:
             after = current
-        steps.append(_step(choice, step_warnings, current, after))
+        applied.append((choice, step_warnings, current, after))
         current = after
     if not current.memory.fits:
         warnings.append(f"does not fit: {current.memory.total_gb:.1f} GB needed per GPU, "
                         f"{current.memory.capacity_gb:.1f} GB available")
     return InferenceEstimate(
         gpu=hw, model=shape, workload=workload, parallel=parallel, metrics=current, baseline=baseline,
-        steps=steps, assumptions=_assumptions(setup, workload, peak_only), warnings=warnings,
+        applied=applied, setup=setup, warnings=warnings,
         kv_bytes_per_token=kv_bytes_per_token(shape, knobs.kv_bytes), peak_only=peak_only,
     )
