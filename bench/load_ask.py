@@ -4,7 +4,11 @@ Runs two phases of a fixed duration each: steady load, then the same load with a
 a quarter of the way in (the server swaps the index while answering). Prints throughput,
 p50/p95/p99 latency and errors per phase.
 
-    .venv/bin/python bench/load_ask.py --home ~/.accelsage --clients 16 --duration 20
+    .venv/bin/python bench/load_ask.py --home ~/.accelsage --clients 16 --duration 20 [--unique]
+
+By default the clients cycle through six questions, so after the first round answers come from the
+server's answer cache; ``--unique`` makes every question different, which measures uncached answers.
+The client is bench/raw_http.py (about 1 ms of CPU per request), since it shares the cores it measures.
 
 The state dir must hold a corpus (`accelsage refresh`). Rate limiting is off for the run. Runs are
 bounded by ``--duration`` per phase and ``--max-requests`` in all.
@@ -213,7 +217,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="Concurrent clients.")
     parser.add_argument("--duration", type=float, default=20.0, help="Seconds per phase (at most 300).")
     parser.add_argument("--max-requests", type=int, default=20_000, help="Requests in all, across both phases.")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
+                        help="uvicorn worker processes (default: one per usable core, as the README advises).")
     parser.add_argument("--unique", action="store_true",
                         help="Make every question unique, so no answer comes from the server's answer cache.")
     parser.add_argument("--json", action="store_true", help="Print JSON only.")
