@@ -64,7 +64,7 @@ def _refresh_runner(settings: Settings, state: StateDir,
 
     def run(include_arxiv: bool) -> Any:
         from index.embedding import load_batch_embedder, resolve_model_path
-        from ingest.arxiv_feed import ArxivFeed
+        from api.wiring import build_feed
         from ingest.refresh import refresh
         from ingest.sources import load_papers
 
@@ -72,8 +72,7 @@ def _refresh_runner(settings: Settings, state: StateDir,
         factory = embedder_factory or (lambda: load_batch_embedder(model_path))
         feed = None
         if include_arxiv:
-            feed = ArxivFeed(settings.arxiv_api_url, settings.arxiv_allowed_hosts, delay_s=settings.arxiv_delay_s,
-                             retries=settings.arxiv_retries)
+            feed = build_feed(settings)
         try:
             return refresh(state, load_papers(settings.data_dir / "papers.yaml"), settings.data_dir / "cards",
                            embedder_factory=factory, feed=feed, include_arxiv=include_arxiv,

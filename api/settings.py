@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     )
     arxiv_delay_s: float = Field(3.0, description="Seconds between arXiv API calls (arXiv asks for at least 3).")
     arxiv_retries: int = Field(4, description="Retries with backoff on 429, 5xx and empty pages.")
+    max_download_mb: float = Field(
+        100.0, gt=0, description="Largest arXiv response (a PDF) the refresh reads, in MB; a bigger one is skipped with a reason."
+    )
     watch_queries: list[str] = Field(
         default_factory=list,
         description="arXiv search queries whose new results are added on each refresh, e.g. 'cat:cs.CL AND abs:\"speculative decoding\"'.",

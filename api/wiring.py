@@ -41,3 +41,11 @@ def build_llm(settings: Any) -> Any:
 
     return LlmPlanner.from_spec(settings.llm, base_url=settings.llm_base_url, api_key=settings.llm_api_key,
                                 timeout_s=settings.llm_timeout_s)
+
+
+def build_feed(settings: Any) -> Any:
+    """The arXiv client the refresh uses, with the allow-list, pacing, retries and download limit of ``settings``."""
+    from ingest.arxiv_feed import ArxivFeed
+
+    return ArxivFeed(settings.arxiv_api_url, settings.arxiv_allowed_hosts, delay_s=settings.arxiv_delay_s,
+                     retries=settings.arxiv_retries, max_bytes=int(settings.max_download_mb * 1e6))

@@ -138,7 +138,8 @@ class ArxivFeed:
         retries: extra tries on 429, 5xx, connection errors and empty pages.
         page_size: results per API page (at most 100 ids per id-list call either way).
         http: an ``httpx.Client`` to share; by default one single-connection client.
-        backoff_s, sleep, clock: retry backoff base and test hooks, passed to the transport.
+        backoff_s, max_bytes, sleep, clock: retry backoff base, largest response body, and test hooks,
+            passed to the transport.
     """
 
     def __init__(

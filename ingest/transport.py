@@ -3,7 +3,8 @@
 It enforces, for every request and every redirect hop: the host allow-list (a refused URL is never
 fetched), the politeness delay between requests (arXiv asks for one request per 3 s on one
 connection), and retries with exponential backoff on 429, 5xx, connection errors and arXiv's
-empty pages (HTTP 200 with no entries where entries were expected).
+empty pages (HTTP 200 with no entries where entries were expected). A response body over the size
+limit is refused while it streams in, so a huge or endless download never fills memory.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ log = logging.getLogger(__name__)
 _ATOM_ENTRY = "{http://www.w3.org/2005/Atom}entry"
 _MAX_REDIRECTS = 5
 _MAX_RETRY_AFTER_S = 120.0
+DEFAULT_MAX_BYTES = 100_000_000  # arXiv PDFs are rarely over 50 MB
+_CHUNK_BYTES = 1 << 16
 USER_AGENT = "accelsage-refresh/0.1 (research corpus; polite client)"
 
 
@@ -76,6 +79,7 @@ class PoliteTransport:
         delay_s: least time between the start of two requests.
         retries: extra tries after the first on a retryable failure.
         backoff_s: first backoff; doubles each retry (defaults to ``delay_s``).
+        max_bytes: largest response body accepted (as sent, before any content decoding).
         http: an ``httpx.Client`` to use; by default one with a single connection.
         sleep, clock: injectable for tests (record sleeps instead of waiting).
     """
@@ -86,6 +90,7 @@ class PoliteTransport:
         delay_s: float = 3.0,
         retries: int = 4,
         backoff_s: float | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         http: httpx.Client | None = None,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -94,6 +99,7 @@ class PoliteTransport:
         self.delay_s = max(float(delay_s), 0.0)
         self.retries = max(int(retries), 0)
         self.backoff_s = self.delay_s if backoff_s is None else max(float(backoff_s), 0.0)
+        self.max_bytes = max(int(max_bytes), 1)
         self._owns_http = http is None
         self.http = http or httpx.Client(
             timeout=httpx.Timeout(60.0, connect=15.0),
@@ -123,7 +129,7 @@ class PoliteTransport:
 
         Raises:
             HostNotAllowed: the URL (or a redirect target) is outside the allow-list.
-            FetchError: a non-retryable status, or every try failed.
+            FetchError: a non-retryable status, a body over ``max_bytes``, or every try failed.
         """
         self.check_host(url)
         for attempt in range(self.retries + 1):
@@ -159,12 +165,30 @@ class PoliteTransport:
                 self._sleep(wait_s)
         try:
             # Redirects are followed by _try_once, hop by hop, never by httpx behind the allow-list.
-            return self.http.get(url, follow_redirects=False)
+            with self.http.stream("GET", url, follow_redirects=False) as response:
+                body = self._read_capped(url, response)
+            # a complete response again, with the raw bytes: httpx decodes them (if encoded) on .content
+            return httpx.Response(response.status_code, headers=response.headers, content=body,
+                                  request=response.request)
         except httpx.TransportError as exc:
             raise _Retryable(f"connection error: {exc.__class__.__name__}: {exc}") from None
         finally:
             self._last_request_at = self._clock()
             self.requests_sent += 1
+
+    def _read_capped(self, url: str, response: httpx.Response) -> bytes:
+        """The raw body, refused as soon as it is declared or found to be over ``max_bytes``."""
+        limit_mb = self.max_bytes / 1e6
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise FetchError(f"{url} is {int(declared) / 1e6:.1f} MB, over the {limit_mb:g} MB download limit")
+        parts, size = [], 0
+        for part in response.iter_raw(_CHUNK_BYTES):
+            size += len(part)
+            if size > self.max_bytes:
+                raise FetchError(f"{url} sent more than the {limit_mb:g} MB download limit; stopped reading")
+            parts.append(part)
+        return b"".join(parts)
 
     @staticmethod
     def _classify(url: str, response: httpx.Response, expect_entries: bool) -> httpx.Response:

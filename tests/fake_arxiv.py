@@ -121,6 +121,7 @@ def make_paper_pdf(title: str, sections: list[tuple[str, str]], references: list
 
 
 CORRUPT_PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 2 0 R >>\nthis is not a real object table\n%%EOF\n"
+OVERSIZED_BYTES = 3_000_000  # over the 1 MB limit the size tests give the feed
 
 
 @dataclass
@@ -176,7 +177,8 @@ class FakeArxiv:
         self.papers[arxiv_id].version += 1
 
     def enqueue(self, kind: str, *actions: object) -> None:
-        """Answer the next ``kind`` ("api" or "pdf") requests with these actions: 429, 503, "empty"."""
+        """Answer the next ``kind`` ("api" or "pdf") requests with these actions: 429, 503, "empty",
+        "oversized" (a declared length of ``OVERSIZED_BYTES``) or "unsized" (as many bytes with no length)."""
         self.script[kind].extend(actions)
 
     def hold_pdf(self, arxiv_id: str) -> threading.Event:
@@ -219,6 +221,19 @@ class FakeArxiv:
         action = self.script[kind].popleft()
         if action == "empty":
             self._send(req, 200, self._feed([], 0, 0).encode(), "application/atom+xml")
+        elif action == "oversized":  # declares a body of OVERSIZED_BYTES
+            self._send(req, 200, b"%PDF-" + b"0" * (OVERSIZED_BYTES - 5), "application/pdf")
+        elif action == "unsized":  # no Content-Length: streams OVERSIZED_BYTES, then closes the connection
+            req.close_connection = True
+            req.send_response(200)
+            req.send_header("Content-Type", "application/pdf")
+            req.send_header("Connection", "close")
+            req.end_headers()
+            try:
+                for _ in range(OVERSIZED_BYTES // 65536):
+                    req.wfile.write(b"0" * 65536)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client stopped reading at its limit
         else:
             self._send(req, int(action), b"try again later", "text/plain")
         return True

@@ -198,3 +198,22 @@ def test_shared_http_client_cannot_bypass_the_allow_list(fake_arxiv: FakeArxiv) 
         feed = make_feed(fake_arxiv, http=http)
         with pytest.raises(HostNotAllowed):
             feed.download_pdf(f"{fake_arxiv.base_url}/redirect?to=http://evil.example.com/x.pdf")
+
+
+@pytest.mark.parametrize("action", ["oversized", "unsized"])
+def test_a_download_over_the_size_limit_is_refused_and_not_retried(fake_arxiv: FakeArxiv, action: str) -> None:
+    feed = make_feed(fake_arxiv, max_bytes=1_000_000)
+    fake_arxiv.enqueue("pdf", action)
+    with pytest.raises(FetchError, match="1 MB download limit"):
+        feed.download_pdf(f"{fake_arxiv.base_url}/pdf/2406.16858v1")
+    assert fake_arxiv.counts["pdf"] == 1
+    # the connection is still usable: the next download (under the limit) arrives whole
+    assert feed.download_pdf(f"{fake_arxiv.base_url}/pdf/2406.16858v1").startswith(b"%PDF")
+
+
+def test_the_size_limit_counts_the_bytes_sent(fake_arxiv: FakeArxiv) -> None:
+    pdf = fake_arxiv.pdf_bytes(fake_arxiv.papers["2406.16858"])
+    url = f"{fake_arxiv.base_url}/pdf/2406.16858v1"
+    assert make_feed(fake_arxiv, max_bytes=len(pdf)).download_pdf(url) == pdf
+    with pytest.raises(FetchError, match="download limit"):
+        make_feed(fake_arxiv, max_bytes=len(pdf) - 1).download_pdf(url)

@@ -124,6 +124,13 @@ def test_corrupt_pdf_fails_only_that_paper(corpus: Corpus, fake_arxiv: FakeArxiv
     assert run["failures"][0][0] == "2307.08691"
 
 
+def test_oversized_pdf_fails_only_that_paper(corpus: Corpus, fake_arxiv: FakeArxiv) -> None:
+    fake_arxiv.enqueue("pdf", "oversized")  # whichever PDF is fetched first
+    report = corpus.run(feed=make_feed(fake_arxiv, max_bytes=1_000_000), include_arxiv=True)
+    assert len(report.failed) == 1 and "over the 1 MB download limit" in report.failed[0][1]
+    assert len([p for p in report.added if p in ARXIV_IDS]) == 2 and report.status == "partial"
+
+
 def test_foreign_pdf_url_fails_that_paper_unfetched(corpus: Corpus, fake_arxiv: FakeArxiv) -> None:
     fake_arxiv.papers["2309.06180"].pdf_url = "http://evil.example.com/pdf/2309.06180v1"
     report = _arxiv_run(corpus, fake_arxiv)

@@ -57,7 +57,7 @@ def refresh(include_arxiv: bool, status: bool, limit: int, as_json: bool, verbos
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
         logging.getLogger("ingest").setLevel(logging.INFO)  # our progress, not every library's
     from index.embedding import load_batch_embedder, resolve_model_path
-    from ingest.arxiv_feed import ArxivFeed
+    from api.wiring import build_feed
     from ingest.refresh import refresh as run_refresh
     from ingest.sources import load_papers
 
@@ -65,8 +65,7 @@ def refresh(include_arxiv: bool, status: bool, limit: int, as_json: bool, verbos
     papers = load_papers(settings.data_dir / "papers.yaml")
     feed = None
     if include_arxiv:
-        feed = ArxivFeed(settings.arxiv_api_url, settings.arxiv_allowed_hosts, delay_s=settings.arxiv_delay_s,
-                         retries=settings.arxiv_retries)
+        feed = build_feed(settings)
     try:
         report = run_refresh(
             state, papers, settings.data_dir / "cards",
