@@ -25,9 +25,10 @@ CANDIDATES = 50  # ranks taken from each retriever before fusion
 MODES = ("hybrid", "dense", "lexical")
 MAX_K = 200
 QUERY_VECTORS_CACHED = 64  # recent query texts whose embedding is kept (an embedding costs ~20 ms of CPU)
-# recent (query, k, mode) results kept per snapshot: every answer cites techniques with the same
-# name queries (a lexical one costs ~1-4 ms of SQLite), and a new snapshot starts with none
-RESULTS_CACHED = 512
+# hits kept per snapshot, over all cached (query, k, mode) results: every answer cites techniques with
+# the same name queries (a lexical one costs ~1-4 ms of SQLite), and a new snapshot starts with none.
+# A hit holds its chunk's text (at most 230 tokens, ~1.2 kB), so this bounds the cache near 15 MB a worker.
+RESULTS_CACHED_HITS = 10_000
 
 
 @dataclass(frozen=True)
@@ -56,29 +57,34 @@ class Snapshot:
 
     store: Store
     vectors: VectorIndex
-    results: "ResultCache" = field(default_factory=lambda: ResultCache(RESULTS_CACHED), compare=False, repr=False)
+    results: "ResultCache" = field(default_factory=lambda: ResultCache(RESULTS_CACHED_HITS), compare=False,
+                                   repr=False)
 
 
 class ResultCache:
-    """A bounded, thread-safe LRU of search results (tuples of frozen hits) for one snapshot."""
+    """A thread-safe LRU of search results (tuples of frozen hits) for one snapshot, bounded by total hits."""
 
-    def __init__(self, size: int) -> None:
-        self.size = size
+    def __init__(self, max_hits: int) -> None:
+        self.max_hits = max_hits
+        self.hits = 0
         self._lock = threading.Lock()
         self._items: OrderedDict[tuple, tuple[Hit, ...]] = OrderedDict()
 
     def get(self, key: tuple) -> tuple[Hit, ...] | None:
         with self._lock:
-            hits = self._items.get(key)
-            if hits is not None:
+            found = self._items.get(key)
+            if found is not None:
                 self._items.move_to_end(key)
-            return hits
+            return found
 
-    def put(self, key: tuple, hits: tuple[Hit, ...]) -> None:
+    def put(self, key: tuple, found: tuple[Hit, ...]) -> None:
         with self._lock:
-            self._items[key] = hits
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
+            if key in self._items or len(found) > self.max_hits:
+                return
+            self._items[key] = found
+            self.hits += len(found)
+            while self.hits > self.max_hits:
+                self.hits -= len(self._items.popitem(last=False)[1])
 
 
 def rrf_fuse(rankings: list[list[int]], k: int = RRF_K) -> list[tuple[int, float]]:

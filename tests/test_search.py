@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from index.errors import AccelsageError
-from index.search import Hit, Searcher, open_searcher, rrf_fuse
+from index.search import Hit, ResultCache, Searcher, open_searcher, rrf_fuse
 from index.state import StateDir
 from index.store import Store
 from index.vectors import build_from_store
@@ -152,6 +152,20 @@ def test_repeated_search_is_served_from_the_snapshot_cache(tmp_path):
     assert again == first[:-1] and len(calls) == 1
     searcher.search("speculative decoding draft model", k=2, mode="lexical")  # another k is another search
     assert len(calls) == 2
+
+
+def test_result_cache_is_bounded_by_total_hits_and_evicts_least_recent():
+    def hits(n: int) -> tuple[Hit, ...]:
+        return tuple(Hit(i, "p", None, "", "text", None, None, "card", 0.0, None, None) for i in range(n))
+
+    cache = ResultCache(max_hits=10)
+    cache.put(("a",), hits(4))
+    cache.put(("b",), hits(4))
+    assert cache.get(("a",)) is not None  # "a" is now the most recent
+    cache.put(("c",), hits(4))  # 12 hits: the least recent ("b") goes
+    assert cache.get(("b",)) is None and cache.get(("a",)) and cache.get(("c",)) and cache.hits == 8
+    cache.put(("huge",), hits(11))  # bigger than the whole cache: not kept, nothing evicted for it
+    assert cache.get(("huge",)) is None and cache.hits == 8
 
 
 def test_reload_from_state_picks_up_a_refresh(tmp_path):
