@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
 
+from api.answer_processes import AnswerProcesses, resolve_processes, usable_cores
 from api.deps import Services
 from api.metrics import Metrics, MetricsMiddleware
 from api.middleware_errors import install_error_handlers
@@ -42,11 +42,7 @@ def answer_threads(workers: int) -> int:
     1 worker): 8 answer threads used ~86-93 ms of server CPU per request, 1 thread ~72 ms, at about the
     same ~14-17 req/s; the extra threads only spent CPU handing the GIL around.
     """
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, cores // max(1, workers))
+    return max(1, usable_cores() // max(1, workers))
 
 
 def _one_blas_thread() -> None:
@@ -124,12 +120,16 @@ def build_services(settings: Settings, metrics: Metrics, query_embedder: Any = N
     # with an LLM an answer mostly waits on the network: then it shares the large pool
     answer_pool = None if settings.llm else ThreadPoolExecutor(answer_threads(settings.workers),
                                                                thread_name_prefix="accelsage-answer")
+    processes = resolve_processes(settings.answer_processes, settings.workers, settings.llm)
+    answer_processes = AnswerProcesses(settings, processes) if processes else None
+    if answer_processes is not None:
+        log.info("answer processes started: pids %s", answer_processes.start())
     return Services(settings=settings, state=state, catalog=catalog, searcher=searcher, answerer=answerer,
                     sessions=ChatSessions(settings.chat_sessions_max, settings.chat_session_ttl_s), metrics=metrics,
                     jobs=jobs, background=background, calibration=calibration,
                     answer_cache=AnswerCache(settings.answer_cache_size),
                     executor=ThreadPoolExecutor(ANSWER_THREADS, thread_name_prefix="accelsage-io"),
-                    answer_executor=answer_pool)
+                    answer_executor=answer_pool, answer_processes=answer_processes)
 
 
 def create_app(settings: Settings | None = None, *, query_embedder: Any = None,
@@ -157,6 +157,8 @@ def create_app(settings: Settings | None = None, *, query_embedder: Any = None,
             services.executor.shutdown(wait=False, cancel_futures=True)
             if services.answer_executor is not None:
                 services.answer_executor.shutdown(wait=False, cancel_futures=True)
+            if services.answer_processes is not None:
+                services.answer_processes.shutdown()
             app.state.services = None
 
     app = FastAPI(

@@ -10,7 +10,7 @@ import asyncio
 import functools
 import hmac
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
@@ -46,6 +46,8 @@ class Services:
     # the cores avoids threads fighting over the GIL. None: answers share ``executor``.
     answer_executor: ThreadPoolExecutor | None = None
     answer_cache: Any = None  # api.routes.ask.AnswerCache
+    # api.answer_processes.AnswerProcesses: /v1/ask answers computed in worker processes (None: in threads)
+    answer_processes: Any = None
     plot_lock: threading.Lock = field(default_factory=threading.Lock)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -59,17 +61,30 @@ class Services:
         """Like :meth:`run`, in the answer pool: for work that computes an answer (CPU-bound Python)."""
         return await self._run_in(self.answer_pool, fn, *args, **kwargs)
 
+    async def answer_json(self, question: str, overrides: dict[str, Any]) -> bytes:
+        """One stateless answer as JSON: in the answer processes when there are some, else in the answer pool."""
+        if self.answer_processes is None:
+            return await self.run_answer(_answer_json, self.answerer, question, overrides)
+        # cancelling the wrapper on a timeout drops the question if no process has taken it yet
+        return await self._within_timeout(asyncio.wrap_future(self.answer_processes.submit(question, overrides)))
+
     @property
     def answer_pool(self) -> ThreadPoolExecutor:
         return self.answer_executor or self.executor
 
     async def _run_in(self, executor: ThreadPoolExecutor, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
-        future = loop.run_in_executor(executor, functools.partial(fn, *args, **kwargs))
+        return await self._within_timeout(loop.run_in_executor(executor, functools.partial(fn, *args, **kwargs)))
+
+    async def _within_timeout(self, future: Awaitable[T]) -> T:
         try:
             return await asyncio.wait_for(future, self.settings.request_timeout_s)
         except asyncio.TimeoutError:
             raise RequestTimeout(f"the request took longer than {self.settings.request_timeout_s:g} s") from None
+
+
+def _answer_json(answerer: Any, question: str, overrides: dict[str, Any]) -> bytes:
+    return answerer.answer(question, overrides=overrides).model_dump_json().encode()
 
 
 def get_services(request: Request) -> Services:

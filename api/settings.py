@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         False, description="Scheduled refreshes also fetch arXiv full text and watch queries (not only bundled cards)."
     )
     workers: int = Field(1, ge=1, le=64, description="Worker processes `accelsage serve` starts (uvicorn --workers).")
+    answer_processes: int | None = Field(
+        None, ge=0, le=64,
+        description="Processes per server worker that compute answers to /v1/ask; 0 answers in the worker's threads. "
+                    "Unset: one per core shared among the workers (none for a single core or with an LLM).",
+    )
     rate_limit_burst: int | None = Field(
         None, ge=1, description="Token-bucket size per client address; unset means one minute's worth of requests."
     )

@@ -59,24 +59,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(home: Path, port: int, token: str, workers: int) -> subprocess.Popen:
+def start_server(home: Path, port: int, token: str, workers: int, answer_processes: int | None) -> subprocess.Popen:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCELSAGE_")}
     env.update(ACCELSAGE_HOME=str(home), ACCELSAGE_RATE_LIMIT_PER_MIN="0", ACCELSAGE_ADMIN_TOKEN=token,
                ACCELSAGE_INDEX_WATCH_S="0", ACCELSAGE_WORKERS=str(workers), PYTHONPATH=str(REPO))
+    if answer_processes is not None:
+        env["ACCELSAGE_ANSWER_PROCESSES"] = str(answer_processes)
     command = [sys.executable, "-m", "uvicorn", "api.commands.serve:app_factory", "--factory", "--host", "127.0.0.1",
                "--port", str(port), "--log-level", "warning", "--workers", str(workers)]
     return subprocess.Popen(command, cwd=REPO, env=env)
 
 
 def tree_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) used so far by a process and its direct children (uvicorn workers)."""
+    """CPU seconds (user + system) used so far by a process and all its descendants (uvicorn workers,
+    answer processes). Descendants that already exited are not counted."""
     tick = os.sysconf("SC_CLK_TCK")
 
     def fields(p: str) -> list[str]:
         with open(f"/proc/{p}/stat") as f:
             return f.read().rsplit(")", 1)[1].split()  # after the command name, which may hold spaces
 
-    total = 0.0
+    parent, used = {}, {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
@@ -84,9 +87,17 @@ def tree_cpu_s(pid: int) -> float:
             stat = fields(name)
         except OSError:
             continue
-        if int(name) == pid or int(stat[1]) == pid:  # stat[1] is the parent pid
-            total += (int(stat[11]) + int(stat[12])) / tick
-    return total
+        parent[int(name)] = int(stat[1])  # stat[1] is the parent pid
+        used[int(name)] = (int(stat[11]) + int(stat[12])) / tick
+
+    def descends(p: int) -> bool:
+        while p > 1:
+            if p == pid:
+                return True
+            p = parent.get(p, 0)
+        return False
+
+    return sum(seconds for p, seconds in used.items() if descends(p))
 
 
 def client_cpu_s() -> float:
@@ -217,8 +228,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16, help="Concurrent clients.")
     parser.add_argument("--duration", type=float, default=20.0, help="Seconds per phase (at most 300).")
     parser.add_argument("--max-requests", type=int, default=20_000, help="Requests in all, across both phases.")
-    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)),
-                        help="uvicorn worker processes (default: one per usable core, as the README advises).")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
+    parser.add_argument("--answer-processes", type=int, default=None,
+                        help="ACCELSAGE_ANSWER_PROCESSES for the server (default: unset, the server's choice).")
     parser.add_argument("--unique", action="store_true",
                         help="Make every question unique, so no answer comes from the server's answer cache.")
     parser.add_argument("--json", action="store_true", help="Print JSON only.")
@@ -226,7 +238,7 @@ def main() -> None:
     duration = max(1.0, min(args.duration, 300.0))
     port, token = free_port(), secrets.token_urlsafe(16)
     base = f"http://127.0.0.1:{port}"
-    process = start_server(args.home, port, token, args.workers)
+    process = start_server(args.home, port, token, args.workers, args.answer_processes)
     try:
         wait_ready(base, process)
         budget = [args.max_requests]
@@ -237,7 +249,8 @@ def main() -> None:
     finally:
         process.terminate()
         process.wait(30)
-    results["machine"] = {"cpus": os.cpu_count(), "workers": args.workers, "unique_questions": args.unique,
+    results["machine"] = {"cpus": os.cpu_count(), "workers": args.workers, "answer_processes": args.answer_processes,
+                          "unique_questions": args.unique,
                           "client": "bench/raw_http.py keep-alive", "load_avg_after": [round(x, 2) for x in os.getloadavg()],
                           "python": sys.version.split()[0]}
     if args.json:

@@ -82,9 +82,11 @@ def bundled_state(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
 
 
 def make_settings(state: StateDir, **overrides: object) -> Settings:
-    """Settings for a test app over ``state``: no .env, no rate limit, no schedule, no index polling."""
+    """Settings for a test app over ``state``: no .env, no rate limit, no schedule, no index polling, answers in
+    threads (a test that wants answer processes asks for them)."""
     values: dict[str, object] = {"home": state.root, "data_dir": DATA, "rate_limit_per_min": 0, "admin_token": None,
-                                 "refresh_schedule": None, "index_watch_s": 0, "llm": None, "cors_origins": []}
+                                 "refresh_schedule": None, "index_watch_s": 0, "llm": None, "cors_origins": [],
+                                 "answer_processes": 0}
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 

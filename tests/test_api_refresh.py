@@ -78,8 +78,10 @@ def test_refresh_is_202_then_reports_its_run(env) -> None:
         assert 'accelsage_refresh_runs_total{status="ok"} 1' in client.get("/metrics").text
 
 
-def test_refresh_while_clients_query_loses_no_query(env) -> None:
+@pytest.mark.parametrize("answer_processes", [0, 1])  # answers in the server's threads, or in a worker process
+def test_refresh_while_clients_query_loses_no_query(env, answer_processes) -> None:
     settings, data = env
+    settings = settings.model_copy(update={"answer_processes": answer_processes})
     (data / "cards" / "test-quokka-kernels.md").write_text(NEW_CARD, encoding="utf-8")
     outcomes: list[int] = []
     stop = threading.Event()
@@ -88,8 +90,12 @@ def test_refresh_while_clients_query_loses_no_query(env) -> None:
             while not stop.is_set():
                 outcomes.append(client.request("POST" if "json" in kwargs else "GET", path, **kwargs).status_code)
 
-        threads = [threading.Thread(target=hammer, args=("/v1/ask",),
-                                    kwargs={"json": {"question": "How do I speed up attention on an H100?"}}),
+        def ask() -> None:  # a new question each time: every one is answered, none comes from the cache
+            while not stop.is_set():
+                question = f"How do I speed up attention on an H100 for {len(outcomes) + 2} users?"
+                outcomes.append(client.post("/v1/ask", json={"question": question}).status_code)
+
+        threads = [threading.Thread(target=ask),
                    threading.Thread(target=hammer, args=("/v1/search",), kwargs={"params": {"q": "marsupial softmax"}})]
         for thread in threads:
             thread.start()

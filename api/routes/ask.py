@@ -47,17 +47,17 @@ class AnswerCache:
                 self._items.popitem(last=False)
 
 
-def _answer_json(services: Services, question: str, overrides: dict[str, Any]) -> tuple[bytes, bool]:
+async def _answer_json(services: Services, question: str, overrides: dict[str, Any]) -> tuple[bytes, bool]:
     """(the answer's JSON, came from the cache); JSON is cached so a hit costs no serialisation either."""
     cache: AnswerCache | None = getattr(services, "answer_cache", None)
     if cache is None or services.answerer.llm is not None:
-        return services.answerer.answer(question, overrides=overrides).model_dump_json().encode(), False
+        return await services.answer_json(question, overrides), False
     key = json.dumps([question, overrides], sort_keys=True, default=str)
     snapshot = services.searcher.snapshot  # read before answering: a swap meanwhile only makes this entry stale
     cached = cache.get(key, snapshot)
     if cached is not None:
         return cached, True
-    body = services.answerer.answer(question, overrides=overrides).model_dump_json().encode()
+    body = await services.answer_json(question, overrides)
     cache.put(key, snapshot, body)
     return body, False
 
@@ -73,5 +73,5 @@ async def ask(body: AskRequest, services: ServicesDep) -> Response:
     """
     question = check_question(services, body.question)
     overrides = check_names(services, body.overrides())
-    content, hit = await services.run_answer(_answer_json, services, question, overrides)
+    content, hit = await _answer_json(services, question, overrides)
     return Response(content, media_type="application/json", headers={"X-Accelsage-Cache": "hit" if hit else "miss"})
