@@ -227,7 +227,7 @@ def main() -> None:
                         help="State dir with a built corpus.")
     parser.add_argument("--clients", type=int, default=16, help="Concurrent clients.")
     parser.add_argument("--duration", type=float, default=20.0, help="Seconds per phase (at most 300).")
-    parser.add_argument("--max-requests", type=int, default=20_000, help="Requests in all, across both phases.")
+    parser.add_argument("--max-requests", type=int, default=100_000, help="Requests in all, across both phases.")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes.")
     parser.add_argument("--answer-processes", type=int, default=None,
                         help="ACCELSAGE_ANSWER_PROCESSES for the server (default: unset, the server's choice).")
