@@ -2,7 +2,8 @@
 
 An uncached answer is ~55 ms of CPU, most of it Python under the GIL. Threads in one server process
 share one core's worth of Python; uvicorn's ``--workers`` spread the load only as evenly as the
-keep-alive connections happen to land on the workers (12 clients split 8/4 raised p95 by a fifth).
+keep-alive connections happen to land on the workers (bench/load_ask.py, 12 clients: p95 664 ms with the
+connections split 8/4, 544 ms split 6/6).
 Here the server process keeps HTTP, the answer cache and the routes, and hands each question to a
 ``ProcessPoolExecutor``: whichever process is free takes the next question.
 
@@ -62,10 +63,11 @@ def _start_worker(settings_values: dict[str, Any]) -> None:
                      daemon=True).start()
     settings = Settings(_env_file=None, **settings_values)  # type: ignore[call-arg]
     state = StateDir(settings.home)
+    # watching starts before the index is opened: a rewrite in between is then seen as a change
+    _worker["watcher"] = IndexWatcher(state.index_meta_path)
     searcher = open_searcher(state, settings.embedding_model)
     _worker["answerer"] = Answerer(searcher, load_catalog(settings), calibration=load_calibration(settings),
                                    max_question_chars=settings.max_question_chars)
-    _worker["watcher"] = IndexWatcher(state.index_meta_path)
 
 
 def _exit_with_parent(parent_pid: int) -> None:
@@ -93,6 +95,7 @@ class AnswerProcesses:
 
     def __init__(self, settings: Any, processes: int) -> None:
         self.processes = processes
+        self.pids: list[int] = []
         # spawn, not fork: the server process already runs threads (fork would copy their locks mid-use)
         self._executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=_start_worker,
@@ -111,10 +114,12 @@ class AnswerProcesses:
             pids |= {ping.result(timeout=max(0.1, deadline - time.monotonic())) for ping in pings}
             if len(pids) < self.processes and time.monotonic() > deadline:
                 raise TimeoutError(f"only {len(pids)} of {self.processes} answer processes started")
-        return sorted(pids)
+        self.pids = sorted(pids)
+        return self.pids
 
     def submit(self, question: str, overrides: dict[str, Any]) -> Future:
         return self._executor.submit(_answer_json, question, overrides)
 
-    def shutdown(self) -> None:
-        self._executor.shutdown(wait=True, cancel_futures=True)  # in-flight answers take ~0.1 s
+    def shutdown(self, wait: bool = True) -> None:
+        """Stop the processes; by default after the answers in flight (~0.1 s each)."""
+        self._executor.shutdown(wait=wait, cancel_futures=True)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import hmac
+import logging
 import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Annotated, Any, TypeVar
 
@@ -24,6 +26,7 @@ from api.scheduler import Background, RefreshJobs
 from api.settings import Settings
 from index.state import StateDir
 
+log = logging.getLogger("accelsage.api")
 T = TypeVar("T")
 
 
@@ -63,10 +66,16 @@ class Services:
 
     async def answer_json(self, question: str, overrides: dict[str, Any]) -> bytes:
         """One stateless answer as JSON: in the answer processes when there are some, else in the answer pool."""
-        if self.answer_processes is None:
-            return await self.run_answer(_answer_json, self.answerer, question, overrides)
-        # cancelling the wrapper on a timeout drops the question if no process has taken it yet
-        return await self._within_timeout(asyncio.wrap_future(self.answer_processes.submit(question, overrides)))
+        processes = self.answer_processes
+        if processes is not None:
+            try:
+                # cancelling the wrapper on a timeout drops the question if no process has taken it yet
+                return await self._within_timeout(asyncio.wrap_future(processes.submit(question, overrides)))
+            except BrokenProcessPool:  # a process died (killed, out of memory): keep answering, in threads
+                log.error("an answer process died; answers are computed in the server's threads from now on")
+                self.answer_processes = None
+                processes.shutdown(wait=False)
+        return await self.run_answer(_answer_json, self.answerer, question, overrides)
 
     @property
     def answer_pool(self) -> ThreadPoolExecutor:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -101,3 +103,19 @@ def test_workers_leave_when_the_server_is_killed(bundled_state):  # noqa: F811
     while _running(worker) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _running(worker)
+
+
+@pytest.mark.slow
+def test_a_dead_answer_process_does_not_stop_the_answers(bundled_state):  # noqa: F811
+    settings = make_settings(bundled_state, answer_processes=1)
+    with TestClient(create_app(settings, query_embedder=query_embedder())) as client:
+        services = client.app.state.services
+        (pid,) = services.answer_processes.pids
+        os.kill(pid, signal.SIGKILL)  # as the out-of-memory killer would
+        deadline = time.monotonic() + 15
+        while _running(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        for n in range(3):
+            answered = client.post("/v1/ask", json={"question": f"{QUESTION} We expect about {n + 5} users."})
+            assert answered.status_code == 200 and answered.json()["status"] == "ok"
+        assert services.answer_processes is None  # answered in the server's threads since
