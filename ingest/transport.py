@@ -166,6 +166,9 @@ class PoliteTransport:
         try:
             # Redirects are followed by _try_once, hop by hop, never by httpx behind the allow-list.
             with self.http.stream("GET", url, follow_redirects=False) as response:
+                if response.is_stream_consumed:  # a transport that hands the body over read (httpx.MockTransport)
+                    self._check_size(url, len(response.content))
+                    return response
                 body = self._read_capped(url, response)
             # a complete response again, with the raw bytes: httpx decodes them (if encoded) on .content
             return httpx.Response(response.status_code, headers=response.headers, content=body,
@@ -178,17 +181,21 @@ class PoliteTransport:
 
     def _read_capped(self, url: str, response: httpx.Response) -> bytes:
         """The raw body, refused as soon as it is declared or found to be over ``max_bytes``."""
-        limit_mb = self.max_bytes / 1e6
         declared = response.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_bytes:
-            raise FetchError(f"{url} is {int(declared) / 1e6:.1f} MB, over the {limit_mb:g} MB download limit")
+        if declared.isdigit():
+            self._check_size(url, int(declared))
         parts, size = [], 0
         for part in response.iter_raw(_CHUNK_BYTES):
             size += len(part)
             if size > self.max_bytes:
-                raise FetchError(f"{url} sent more than the {limit_mb:g} MB download limit; stopped reading")
+                raise FetchError(f"{url} sent more than the {self.max_bytes / 1e6:g} MB download limit; "
+                                 "stopped reading")
             parts.append(part)
         return b"".join(parts)
+
+    def _check_size(self, url: str, size: int) -> None:
+        if size > self.max_bytes:
+            raise FetchError(f"{url} is {size / 1e6:.1f} MB, over the {self.max_bytes / 1e6:g} MB download limit")
 
     @staticmethod
     def _classify(url: str, response: httpx.Response, expect_entries: bool) -> httpx.Response:

@@ -8,6 +8,7 @@ how many API pages and PDFs were requested. Import the fixtures into a test modu
 
 from __future__ import annotations
 
+import gzip
 import io
 import re
 import threading
@@ -178,7 +179,8 @@ class FakeArxiv:
 
     def enqueue(self, kind: str, *actions: object) -> None:
         """Answer the next ``kind`` ("api" or "pdf") requests with these actions: 429, 503, "empty",
-        "oversized" (a declared length of ``OVERSIZED_BYTES``) or "unsized" (as many bytes with no length)."""
+        "gzip" (the first paper's PDF, compressed), "oversized" (a declared length of ``OVERSIZED_BYTES``)
+        or "unsized" (as many bytes with no length)."""
         self.script[kind].extend(actions)
 
     def hold_pdf(self, arxiv_id: str) -> threading.Event:
@@ -221,6 +223,14 @@ class FakeArxiv:
         action = self.script[kind].popleft()
         if action == "empty":
             self._send(req, 200, self._feed([], 0, 0).encode(), "application/atom+xml")
+        elif action == "gzip":  # the real PDF, sent with Content-Encoding: gzip
+            body = gzip.compress(self.pdf_bytes(next(iter(self.papers.values()))))
+            req.send_response(200)
+            req.send_header("Content-Type", "application/pdf")
+            req.send_header("Content-Encoding", "gzip")
+            req.send_header("Content-Length", str(len(body)))
+            req.end_headers()
+            req.wfile.write(body)
         elif action == "oversized":  # declares a body of OVERSIZED_BYTES
             self._send(req, 200, b"%PDF-" + b"0" * (OVERSIZED_BYTES - 5), "application/pdf")
         elif action == "unsized":  # no Content-Length: streams OVERSIZED_BYTES, then closes the connection

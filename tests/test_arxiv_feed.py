@@ -217,3 +217,19 @@ def test_the_size_limit_counts_the_bytes_sent(fake_arxiv: FakeArxiv) -> None:
     assert make_feed(fake_arxiv, max_bytes=len(pdf)).download_pdf(url) == pdf
     with pytest.raises(FetchError, match="download limit"):
         make_feed(fake_arxiv, max_bytes=len(pdf) - 1).download_pdf(url)
+
+
+def test_a_compressed_download_arrives_decoded(fake_arxiv: FakeArxiv) -> None:
+    fake_arxiv.enqueue("pdf", "gzip")
+    pdf = fake_arxiv.pdf_bytes(next(iter(fake_arxiv.papers.values())))
+    assert make_feed(fake_arxiv).download_pdf(f"{fake_arxiv.base_url}/pdf/2406.16858v1") == pdf
+
+
+def test_a_transport_that_hands_the_body_over_read_is_still_capped() -> None:
+    body = b"%PDF-1.4 " + b"0" * 2000
+    mock = httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200, content=body)))
+    feed = ArxivFeed("http://127.0.0.1/api/query", ["127.0.0.1"], delay_s=0, http=mock, max_bytes=len(body))
+    assert feed.download_pdf("http://127.0.0.1/pdf/1") == body
+    feed.transport.max_bytes = len(body) - 1
+    with pytest.raises(FetchError, match="download limit"):
+        feed.download_pdf("http://127.0.0.1/pdf/1")
