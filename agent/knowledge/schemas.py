@@ -17,7 +17,7 @@ from agent.knowledge.model_shape import ModelSpec
 
 __all__ = [
     "BOTTLENECKS", "DTYPES", "FAMILIES", "PHASES", "ROLES", "TRANSFORM_PARAMS", "CardMeta", "CostModelSpec",
-    "DtypeTflops", "Efficiency", "GpuSpec", "Interconnect", "ModelSpec", "PaperEntry", "Quality",
+    "DtypeTflops", "Efficiency", "GpuSpec", "Interconnect", "ModelSpec", "PaperEntry", "PaperFacts", "Quality",
     "Relations", "Requirements", "Technique", "normalize_dtype",
 ]
 
@@ -126,8 +126,8 @@ class Technique(Strict):
 
 # ---------------------------------------------------------------- papers and cards
 
-class PaperEntry(Strict):
-    """One entry of data/papers.yaml."""
+class PaperFacts(Strict):
+    """What both data/papers.yaml and a card's front matter say about a paper."""
 
     id: str
     arxiv_id: str | None = None
@@ -137,28 +137,23 @@ class PaperEntry(Strict):
     venue: str | None = None
     topic: str
     kind: str
+
+    _ids = field_validator("id", "arxiv_id", mode="before")(as_str)
+
+
+class PaperEntry(PaperFacts):
+    """One entry of data/papers.yaml."""
+
     verified: bool = False
     listed_in: list[str] = []
     card: str | None = None
     no_arxiv_reason: str | None = None
 
-    _ids = field_validator("id", "arxiv_id", mode="before")(as_str)
 
-
-class CardMeta(Strict):
+class CardMeta(PaperFacts):
     """YAML front matter of a bundled card, data/cards/<id>.md."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    id: str
-    arxiv_id: str | None = None
-    title: str
-    first_author: str | None = None
-    year: int | None = None
-    venue: str | None = None
-    topic: str
-    kind: str
     role: Literal[ROLES]  # type: ignore[valid-type]
     techniques: list[str] = []
-
-    _ids = field_validator("id", "arxiv_id", mode="before")(as_str)
