@@ -82,12 +82,17 @@ def _ready() -> int:
     return os.getpid()
 
 
-def _answer_json(question: str, overrides: dict[str, Any]) -> bytes:
+def answer_json(answerer: Any, question: str, overrides: dict[str, Any]) -> bytes:
+    """One answer as the JSON ``/v1/ask`` returns, wherever it is computed."""
+    return answerer.answer(question, overrides=overrides).model_dump_json().encode()
+
+
+def _worker_answer_json(question: str, overrides: dict[str, Any]) -> bytes:
     """The answer's JSON, on this process's answerer (reloaded first if the index changed on disk)."""
     answerer = _worker["answerer"]
     if _worker["watcher"].changed():
         answerer.searcher.reload()
-    return answerer.answer(question, overrides=overrides).model_dump_json().encode()
+    return answer_json(answerer, question, overrides)
 
 
 class AnswerProcesses:
@@ -118,7 +123,7 @@ class AnswerProcesses:
         return self.pids
 
     def submit(self, question: str, overrides: dict[str, Any]) -> Future:
-        return self._executor.submit(_answer_json, question, overrides)
+        return self._executor.submit(_worker_answer_json, question, overrides)
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop the processes; by default after the answers in flight (~0.1 s each)."""

@@ -20,6 +20,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from api.answer_processes import answer_json
 from api.metrics import Metrics
 from api.middleware_errors import RequestTimeout
 from api.scheduler import Background, RefreshJobs
@@ -75,7 +76,7 @@ class Services:
                 log.error("an answer process died; answers are computed in the server's threads from now on")
                 self.answer_processes = None
                 processes.shutdown(wait=False)
-        return await self.run_answer(_answer_json, self.answerer, question, overrides)
+        return await self.run_answer(answer_json, self.answerer, question, overrides)
 
     @property
     def answer_pool(self) -> ThreadPoolExecutor:
@@ -90,10 +91,6 @@ class Services:
             return await asyncio.wait_for(future, self.settings.request_timeout_s)
         except asyncio.TimeoutError:
             raise RequestTimeout(f"the request took longer than {self.settings.request_timeout_s:g} s") from None
-
-
-def _answer_json(answerer: Any, question: str, overrides: dict[str, Any]) -> bytes:
-    return answerer.answer(question, overrides=overrides).model_dump_json().encode()
 
 
 def get_services(request: Request) -> Services:

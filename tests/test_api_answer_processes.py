@@ -63,12 +63,12 @@ def test_a_worker_reloads_when_the_index_changes_on_disk(env):  # noqa: F811
     try:
         searcher = answer_processes._worker["answerer"].searcher
         before = searcher.snapshot
-        answer_processes._answer_json(QUESTION, {})
+        answer_processes._worker_answer_json(QUESTION, {})
         assert searcher.snapshot is before  # nothing changed on disk: no reload
         (data / "cards" / "test-quokka-kernels.md").write_text(NEW_CARD, encoding="utf-8")
         with app_client(settings) as client:  # another server process refreshes the shared state
             assert wait_for(client, client.post("/v1/refresh", headers=AUTH).json()["run_id"])["status"] == "ok"
-        assert json.loads(answer_processes._answer_json(QUESTION, {}))["status"] == "ok"
+        assert json.loads(answer_processes._worker_answer_json(QUESTION, {}))["status"] == "ok"
         assert searcher.snapshot is not before
         assert searcher.search("quokka marsupial softmax braid", k=3)[0].paper_id == "test-quokka-kernels"
     finally:

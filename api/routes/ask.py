@@ -47,7 +47,7 @@ class AnswerCache:
                 self._items.popitem(last=False)
 
 
-async def _answer_json(services: Services, question: str, overrides: dict[str, Any]) -> tuple[bytes, bool]:
+async def _cached_answer_json(services: Services, question: str, overrides: dict[str, Any]) -> tuple[bytes, bool]:
     """(the answer's JSON, came from the cache); JSON is cached so a hit costs no serialisation either."""
     cache: AnswerCache | None = getattr(services, "answer_cache", None)
     if cache is None or services.answerer.llm is not None:
@@ -73,5 +73,5 @@ async def ask(body: AskRequest, services: ServicesDep) -> Response:
     """
     question = check_question(services, body.question)
     overrides = check_names(services, body.overrides())
-    content, hit = await _answer_json(services, question, overrides)
+    content, hit = await _cached_answer_json(services, question, overrides)
     return Response(content, media_type="application/json", headers={"X-Accelsage-Cache": "hit" if hit else "miss"})
