@@ -15,6 +15,25 @@ class FieldOrigin(BaseModel):
     note: str = ""
 
 
+class MeasuredComparison(BaseModel):
+    """A figure the user measured next to the cost model's figure for the same thing."""
+
+    metric: str = Field(description="What was measured, in words.")
+    key: str = Field(description="The workload.measured key: ttft_ms, tpot_ms, latency_ms, throughput_tok_s, mfu, memory_gb.")
+    measured: float
+    modelled: float | None = None
+    ratio: float | None = Field(None, description="measured / modelled.")
+    note: str = ""
+
+
+class StackEntry(BaseModel):
+    """A technique running in the user's stack today, and how that is known."""
+
+    technique: str
+    name: str
+    origin: str = Field(description="'<framework> <version> default', 'stated' (the question says so) or 'assumed baseline'.")
+
+
 class WorkloadView(BaseModel):
     """The workload the answer planned for, with which fields were assumed."""
 
@@ -36,6 +55,12 @@ class WorkloadView(BaseModel):
     fields: dict[str, FieldOrigin] = Field(default_factory=dict)
     assumed: list[str] = Field(default_factory=list, description="Names of the fields that were assumed (defaults).")
     notes: list[str] = Field(default_factory=list)
+    stack: list[StackEntry] = Field(default_factory=list, description="Techniques running today: the framework's "
+                                    "defaults and those the question says are on; the cost model's 'before'.")
+    measured: dict[str, float] = Field(default_factory=dict, description="Figures the user measured: ttft_ms, tpot_ms, "
+                                       "latency_ms, throughput_tok_s, mfu (a fraction), memory_gb.")
+    slo: dict[str, float] = Field(default_factory=dict, description="Stated latency targets: ttft_ms, tpot_ms, latency_ms.")
+    memory_budget_gb: float | None = Field(None, description="A memory cap the question states, in GB.")
 
 
 class PaperRef(BaseModel):
@@ -111,6 +136,8 @@ class Answer(BaseModel):
     clarify: list[str] = Field(default_factory=list)
     excluded: dict[str, str] = Field(default_factory=dict, description="technique id -> why the setup or constraints rule it out")
     warnings: list[str] = Field(default_factory=list)
+    measured: list[MeasuredComparison] = Field(default_factory=list, description="The user's own figures next to the "
+                                               "cost model's for their stack, with the ratio and a likely reason.")
     answered_by: str = Field("rules", description="'rules' (default path) or 'llm' (prose written by the LLM, checked)")
     answer_citations: list[Citation] = Field(default_factory=list, description="Passages the LLM prose cites, verified.")
     timings_ms: dict[str, float] = Field(default_factory=dict)

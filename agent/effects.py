@@ -110,7 +110,7 @@ class EffectModel:
 
         w = self.workload
         gpu = self.catalog.gpus[w.gpu]
-        model = self.catalog.models[w.model]
+        model = w.model_shape(self.catalog)
         if self.training:
             tw = training_layout(w, model, TrainingWorkload, techniques)
             return estimate_training(gpu, model, tw, calibration=self.calibration).to_dict()
@@ -232,10 +232,18 @@ def _signature_text(technique: Any) -> str:
 
 
 def reference_stack(catalog: Any, workload: Workload, transforms: tuple[str, ...] = REFERENCE_TRANSFORMS) -> list[Any]:
-    """The default stack's techniques (one per transform) present in the catalog that this setup can run."""
+    """The "before" of every effect: the user's stack (framework defaults plus what they say runs) when known,
+    else the default stack's techniques (one per transform) that this setup can run."""
     from agent.candidates import hardware_problem  # noqa: PLC0415
 
     gpu = catalog.gpus.get(workload.gpu)
+    if workload.stack:
+        skip = INFERENCE_ONLY_TRANSFORMS if workload.phase in TRAINING_PHASES else TRAINING_ONLY_TRANSFORMS
+        # a prefix cache only pays when requests share a prefix: a framework default alone does not say they do
+        stack = [catalog.techniques[t] for t, origin in workload.stack.items() if t in catalog.techniques
+                 and (catalog.techniques[t].cost_model.transform != "prefix_cache" or origin == "stated")]
+        return [t for t in stack if t.cost_model.transform not in skip
+                and (gpu is None or hardware_problem(t, gpu, workload.gpu_count) is None)]
     out = []
     for transform in transforms:
         options = sorted((t for t in catalog.techniques.values() if t.cost_model.transform == transform),

@@ -12,7 +12,7 @@ _GPU_PREFIXES = ("nvidia", "geforce", "rtx", "amd", "instinct", "radeon", "tesla
 # Suffixes of a form factor; "H100" should still reach the default H100 entry.
 _GPU_SUFFIXES = ("sxm5", "sxm4", "sxm", "pcie", "nvl", "80gb", "40gb", "24gb", "141gb", "192gb")
 
-_TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]*")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9.+]*")
 _NOT_ALNUM = re.compile(r"[^a-z0-9]")
 # a count glued to a name: "8xH100" -> "8x" + "H100", "H100x8" -> "H100" + "x8" (not "8x7B": a digit follows the x)
 _GLUED_COUNT = re.compile(r"^(\d+[x×])(?=[A-Za-z])|(?<=\d)([x×]\d+)$")
@@ -30,14 +30,14 @@ def word_number(word: str) -> int | None:
 
 
 # words before a statement that contrasts with or negates it: "does not fit on one GPU", "more than a single GPU"
-_CONTRAST = re.compile(r"(?:n['’]t|\bnot|\bnever|\bcannot|\bno longer|\btoo (?:big|large|much) for|\bmore than|\bbeyond|"
+CONTRAST = re.compile(r"(?:n['’]t|\bnot|\bnever|\bcannot|\bno longer|\btoo (?:big|large|much) for|\bmore than|\bbeyond|"
                        r"\bexceed\w*|\b(?:larger|bigger) than|\binstead of|\brather than|\boutgr\w+)\b", re.I)
 
 
 def contrasted(text: str, pos: int) -> bool:
     """Whether the words just before ``pos``, in the same clause, negate or contrast it ("does not fit on one GPU")."""
     clause = re.split(r"[.;:!?,]|\bbut\b|\bso\b|\band\b", text[max(0, pos - 48):pos])[-1]
-    return bool(_CONTRAST.search(clause))
+    return bool(CONTRAST.search(clause))
 
 
 def first_unnegated(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
@@ -113,7 +113,7 @@ def _variants(name: str, strip_gpu_words: bool) -> list[str]:
 class NameIndex:
     """Aliases of one kind of catalog item (GPUs or models), normalised, for lookup in free text."""
 
-    def __init__(self, items: dict[str, Any], strip_gpu_words: bool = False, max_words: int = 5) -> None:
+    def __init__(self, items: dict[str, Any], strip_gpu_words: bool = False, max_words: int = 6) -> None:
         self.max_words = max_words
         self.exact: dict[str, str] = {}
         derived: dict[str, str] = {}
@@ -148,8 +148,8 @@ class NameIndex:
                 start, end = tokens[i][1], tokens[i + n - 1][2]
                 words = text[start:end]
                 item_id = self.lookup(words)
-                # one bare digit or letter is never a name on its own
-                if item_id and len(normalise(words)) >= 2:
+                # one bare digit or letter is never a name on its own, nor is "a 10" (an article and a number)
+                if item_id and len(normalise(words)) >= 2 and not re.match(r"[A-Za-z]\s+\d", words):
                     hit = Mention(item_id, words, start, end)
                     i += n
                     break

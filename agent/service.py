@@ -12,6 +12,7 @@ from agent.citations import cite_technique
 from agent.answer import FieldOrigin
 from agent.effects import EffectModel, describe_fit, gpus_that_fit, lookup, more_gpus_model
 from agent.guard import screen_question
+from agent.measured import compare_measured
 from agent.intents import read_explicit, read_intents
 from agent.names import closest
 from agent.ranking import Scored, knob_of, quality_tier, rank_candidates, why_text
@@ -107,13 +108,13 @@ class Answerer:
         return text
 
     def _unknown_names(self, w: Workload, text: str) -> Answer | None:
-        if w.unknown_gpu and w.origin("gpu") == "assumed":
+        if w.unknown_gpu and w.origin("gpu") == "assumed" and not w.origins["gpu"].note.startswith("no specs for"):
             names = closest(w.unknown_gpu, [g.name for g in self.catalog.gpus.values()] + list(self.catalog.gpus))
             return Answer(question=text, status="unknown-name",
                           answer=f"I don't have specs for the GPU '{w.unknown_gpu}', so I can't give numbers for it. "
                                  f"Known GPUs include: {', '.join(names or sorted(self.catalog.gpus)[:8])}.",
                           clarify=[f"Which of the known GPUs is closest to {w.unknown_gpu}? (pass --gpu NAME)"])
-        far = w.model_size_b and w.unknown_model and w.model and not _size_close(self.catalog.models[w.model], w.model_size_b)
+        far = w.model_size_b and w.unknown_model and w.model and not _size_close(w.model_shape(self.catalog), w.model_size_b)
         if w.unknown_model and (far or not w.model_size_b) and w.origin("model") != "explicit":
             names = closest(w.unknown_model, [m.name for m in self.catalog.models.values()] + list(self.catalog.models))
             return Answer(question=text, status="unknown-name",
@@ -165,9 +166,17 @@ class Answerer:
         named = mentioned_techniques(context, self.catalog)
         answer.warnings += [f"{self.catalog.techniques[t].name} is ruled out: {selection.excluded[t]}."
                             for t in sorted(named) if t in selection.excluded]
-        answer.warnings += [f"{self.catalog.techniques[t].name} is already part of the assumed baseline "
+        answer.warnings += [f"{self.catalog.techniques[t].name} already runs in your stack "
+                            f"({w.stack[t]}); the gains shown are on top of it." if t in w.stack else
+                            f"{self.catalog.techniques[t].name} is already part of the assumed baseline "
                             f"({' + '.join(answer.baseline)}); the gains shown are on top of it."
                             for t in sorted(named & baseline)]
+        if w.unknown_gpu and w.origins["gpu"].note.startswith("no specs for"):
+            answer.warnings.append(f"I have no specs for '{w.unknown_gpu}': {w.origins['gpu'].note}.")
+        if not w.stack and answer.baseline:
+            answer.warnings.append(f"No framework or stack named: the numbers assume a baseline of "
+                                   f"{' + '.join(answer.baseline)}; say what you run for a baseline that matches it.")
+        answer.measured = compare_measured(w, effects_model.baseline())
         answer.answer = summary_text(answer)
         return answer
 
@@ -179,9 +188,11 @@ class Answerer:
         same = {t.id for t in ref} | {old for t in ref for old in t.relations.supersedes
                                       if old in self.catalog.techniques
                                       and _same_effect(self.catalog.techniques[old], t)}
-        keep = [c for c in cands if c.technique.id not in same or c.named
-                or intents.get(c.technique.id, 0.0) >= BASELINE_MISSING_INTENT]
-        return keep, same
+        # what the user's stack already runs is never recommended, even when the question names it
+        running = set(effects_model.workload.stack)
+        keep = [c for c in cands if c.technique.id not in running and (
+            c.technique.id not in same or c.named or intents.get(c.technique.id, 0.0) >= BASELINE_MISSING_INTENT)]
+        return keep, same | running
 
     def _on_top(self, prior: list[Scored], fit: FitPlan, model: EffectModel, excluded: dict[str, str]) -> list[Scored]:
         """Candidates to rank on top of the fitted setup: not in the fitting stack; disaggregation only when each

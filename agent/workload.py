@@ -1,42 +1,51 @@
-"""Read the workload out of a question without an LLM: regexes plus catalog aliases.
+"""Read the workload out of a question without an LLM, then fill what it does not say.
 
-Every field records whether it was given explicitly (flag / API field), understood from the text,
-or assumed (with the default used). Explicit values win over extracted ones.
+``extract`` runs the readers of ``agent/reading/`` (hardware, model, phase, lengths and load, targets, objective,
+constraints, stack), each of which reads a mention within the scope of its clause. ``plan_workload`` merges explicit
+fields (flags, API fields), what was read, a previous turn's facts and defaults; every field records whether it was
+explicit, understood from the text, or assumed (with the default used). Explicit values win.
 """
 
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from agent.answer import FieldOrigin, WorkloadView
-from agent.findings import Found
-from agent.hardware_terms import (
-    GPUS_PER_NODE,
-    MULTI_GPU_HINT,
-    SINGLE_GPU,
-    find_hardware,
-)
-from agent.names import NameIndex, first_unnegated, normalise
-from agent.quantities import find_quantities, parse_count
+from agent.answer import FieldOrigin, StackEntry, WorkloadView
+from agent.names import NameIndex
+from agent.reading.findings import Found
+from agent.reading.hardware import GPUS_PER_NODE, find_hardware
+from agent.reading.models import ModelIndex, find_model
+from agent.reading.quantities import find_quantities, parse_count
+from agent.reading.scope import Scope
+from agent.reading.situation import read_constraints, read_objective, read_phase
+from agent.reading.stack import build_framework_index, build_technique_index, read_framework, read_techniques
+from agent.reading.targets import find_targets
 
 # names other modules and tests import from here
-__all__ = ["FRAMEWORKS", "GPUS_PER_NODE", "OBJECTIVES", "PHASES", "TRAINING_PHASES", "Workload", "build_indexes",
+__all__ = ["GPUS_PER_NODE", "OBJECTIVES", "PHASES", "TRAINING_PHASES", "Indexes", "Workload", "build_indexes",
            "clarify_questions", "extract", "normalise_overrides", "parse_count", "plan_workload",
            "representative_model"]
-_Found = Found  # the former private name
 
 PHASES = ("serving", "offline-batch", "edge", "pre-training", "fine-tuning")
 OBJECTIVES = ("ttft", "tpot", "latency", "throughput", "memory", "cost", "quality")
 TRAINING_PHASES = ("pre-training", "fine-tuning")
-FRAMEWORKS = {
-    "vllm": "vllm", "sglang": "sglang", "tensorrtllm": "tensorrt-llm", "trtllm": "tensorrt-llm",
-    "llamacpp": "llama.cpp", "deepspeed": "deepspeed", "megatron": "megatron", "megatronlm": "megatron",
-    "pytorch": "pytorch", "torch": "pytorch", "transformers": "transformers", "huggingface": "transformers",
-    "tgi": "tgi", "exllama": "exllama", "mlc": "mlc-llm", "ollama": "llama.cpp", "fsdp": "pytorch",
-}
+# scalar fields in the order they are planned and shown
+FIELDS = ("gpu", "gpu_count", "model", "phase", "prompt_tokens", "output_tokens", "batch", "qps", "objective",
+          "lossless", "no_retraining", "single_gpu", "framework", "slo_ttft_ms", "slo_tpot_ms", "slo_latency_ms",
+          "memory_budget_gb")
+# fields that stay unset (not assumed) when nobody states them
+OPTIONAL_FIELDS = ("slo_ttft_ms", "slo_tpot_ms", "slo_latency_ms", "memory_budget_gb")
+
+
+class Indexes(NamedTuple):
+    """Alias indexes the reader looks names up in (build once per catalog: building walks it)."""
+
+    gpus: NameIndex
+    models: NameIndex
+    frameworks: NameIndex
+    techniques: NameIndex
 
 
 @dataclass
@@ -56,11 +65,21 @@ class Workload:
     no_retraining: bool = False
     single_gpu: bool = False
     framework: str | None = None
+    slo_ttft_ms: float | None = None
+    slo_tpot_ms: float | None = None
+    slo_latency_ms: float | None = None
+    memory_budget_gb: float | None = None
     origins: dict[str, FieldOrigin] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     unknown_gpu: str | None = None
     unknown_model: str | None = None
     model_size_b: float | None = None
+    # a shape the catalog does not hold (built from a size, or read from a config.json)
+    model_spec: Any = None
+    # techniques running today: id -> where that is known from ("framework default", "stated", "assumed baseline")
+    stack: dict[str, str] = field(default_factory=dict)
+    # figures the user measured: ttft_ms, tpot_ms, latency_ms, throughput_tok_s, mfu, memory_gb
+    measured: dict[str, float] = field(default_factory=dict)
     # fields assumed from a hint in the text ("a consumer GPU", "an H200 node"); a follow-up turn keeps them
     hinted: set[str] = field(default_factory=set)
 
@@ -70,59 +89,28 @@ class Workload:
     def assumed(self) -> list[str]:
         return [k for k, v in self.origins.items() if v.origin == "assumed"]
 
+    def model_shape(self, catalog: Any) -> Any:
+        """The model's shape: the catalog entry, or the derived one."""
+        if self.model_spec is not None and self.model_spec.id == self.model:
+            return self.model_spec
+        return catalog.models.get(self.model) if self.model else None
+
     def view(self, catalog: Any) -> WorkloadView:
         """The JSON view, with display names from the catalog."""
         gpu = catalog.gpus.get(self.gpu) if self.gpu else None
-        model = catalog.models.get(self.model) if self.model else None
+        model = self.model_shape(catalog)
+        slo = {"ttft_ms": self.slo_ttft_ms, "tpot_ms": self.slo_tpot_ms, "latency_ms": self.slo_latency_ms}
         return WorkloadView(
             gpu=self.gpu, gpu_name=getattr(gpu, "name", None), gpu_count=self.gpu_count, model=self.model,
             model_name=getattr(model, "name", None), phase=self.phase, prompt_tokens=self.prompt_tokens,
             output_tokens=self.output_tokens, batch=self.batch, qps=self.qps, objective=self.objective,
             lossless=self.lossless, no_retraining=self.no_retraining, single_gpu=self.single_gpu,
             framework=self.framework, fields=dict(self.origins), assumed=self.assumed(), notes=list(self.notes),
+            stack=[StackEntry(technique=t, name=getattr(catalog.techniques.get(t), "name", t), origin=o)
+                   for t, o in self.stack.items()],
+            measured=dict(self.measured), slo={k: v for k, v in slo.items() if v is not None},
+            memory_budget_gb=self.memory_budget_gb,
         )
-
-
-
-_SIZE = re.compile(r"\b(\d+(?:\.\d+)?)\s?([bB])(?:illion)?\b(?:[\s-]*(?:param(?:eter)?s?|model|llm|dense))?")
-# a named model with a size: a version digit in the name ("Qwen2.5 72B") or a hyphen ("Falcon-180B")
-_MODEL_LIKE = re.compile(r"\b([A-Za-z]{2,}(?:[-\s]?\d+(?:\.\d+)?[-\s]|-)\d+(?:\.\d+)?[bB])\b")
-
-_PHASE_RULES = [
-    ("fine-tuning", re.compile(r"fine[\s-]?tun|\blora\b|\bqlora\b|\bsft\b|\brlhf\b|instruction[\s-]tun|\bpeft\b", re.I)),
-    ("pre-training", re.compile(r"pre[\s-]?train|train(?:ing)? (?:from scratch|a \d|an? (?:\d|llm|model|moe))|\btraining (?:run|step|job|throughput|on|across|with|in|at|from|runs out)\b|\bwe (?:still )?train\b|\b(?:data|tensor|pipeline)[\s-]parallel\w* (?:pre-?)?training|\btraining an?\b", re.I)),
-    ("edge", re.compile(r"\bedge\b|on[\s-]device|laptop|phone|mobile|jetson|macbook|raspberry|consumer (?:gpu|card)|\bdesktop\b", re.I)),
-    ("offline-batch", re.compile(r"offline|batch inference|batch job|bulk|whole dataset|overnight|embarrassingly|evaluat\w* (?:on|over) a", re.I)),
-    ("serving", re.compile(r"serv|deploy|users|chat|\bqps\b|requests?|production|endpoint|inference|decode|generat|latency|ttft|tpot|prompts?\b", re.I)),
-    # a bare "train"/"training" counts only when nothing says serving
-    ("pre-training", re.compile(r"\btrain\b|\btraining\b|\bgradients?\b|optimi[sz]er states?", re.I)),
-]
-_OBJECTIVE_RULES = [
-    ("ttft", re.compile(r"\bttft\b|time[\s-]to[\s-]first[\s-]token|first[\s-]token|prefill (?:latency|time)|prompt processing", re.I)),
-    ("tpot", re.compile(r"\btpot\b|\bitl\b|inter[\s-]token|per[\s-]token latency|time per (?:output )?token|decode (?:latency|speed)|tokens?/s per user|tokens per second per user|generation speed|streaming speed", re.I)),
-    ("memory", re.compile(r"\bfit\b|\bfits\b|out of memory|\boom\b|memory|vram|\bkv[\s-]?cache (?:size|grows)|too big|doesn'?t fit|won'?t fit", re.I)),
-    # cost stated per unit of work beats the word "tokens" in it ("maximise tokens per dollar")
-    ("cost", re.compile(r"per (?:dollar|\$)|\$\s*(?:/|per)|cost per|cheap", re.I)),
-    ("throughput", re.compile(r"throughput|tokens?/s\b|tokens per second|maximi[sz]e .*tokens|more requests|samples per second|\bmfu\b|step time|faster training|train faster|speed up training", re.I)),
-    ("cost", re.compile(r"\bcost|cheap|\$|budget|dollar|fewer gpus", re.I)),
-    ("quality", re.compile(r"accuracy|quality|perplexity|preserv\w* (?:quality|accuracy)", re.I)),
-    ("latency", re.compile(r"latency|fast(?:er)? (?:responses?|answers?)|respon\w+ time|snappy|interactive|real[\s-]?time", re.I)),
-]
-_LOSSLESS = re.compile(r"without chang\w* (?:the )?outputs?|lossless|exact(?:ly the same)? outputs?|same outputs?|bit[\s-]exact|identical outputs?|no (?:quality|accuracy) (?:loss|drop)|without (?:any )?(?:quality|accuracy) (?:loss|drop)|must not change"
-                       r"|without (?:hurting|harming|degrading|losing|sacrificing|reducing|compromising|affecting|impacting|"
-                       r"touching|any loss (?:of|in)) (?:the |any |model |its |our )*(?:accuracy|quality|outputs?)"
-                       r"|no (?:loss|drop|degradation) (?:in|of) (?:accuracy|quality)"
-                       r"|(?:can(?:no|')t|cannot|must not|may not) (?:lose|hurt|drop|sacrifice|degrade) (?:any )?(?:accuracy|quality)", re.I)
-_NO_RETRAIN = re.compile(r"no (?:re-?)?training|without (?:any )?(?:re-?)?training|without (?:any )?fine[\s-]?tun\w*|no fine[\s-]?tun\w*|(?:can(?:no|')t|cannot|won'?t|unable to|not allowed to) (?:re-?train|train|fine[\s-]?tune)|no (?:time|budget|compute) (?:for|to) (?:re-?)?train|off[\s-]the[\s-]shelf|post[\s-]training only", re.I)
-
-
-
-def _first_rule(rules: list[tuple[str, re.Pattern[str]]], text: str) -> str | None:
-    for name, pattern in rules:
-        if pattern.search(text):
-            return name
-    return None
-
 
 
 def representative_model(catalog: Any, size_b: float) -> str | None:
@@ -133,68 +121,43 @@ def representative_model(catalog: Any, size_b: float) -> str | None:
         if not params or getattr(model, "architecture", "dense") != "dense":
             continue
         gap = abs(math.log(params / (size_b * 1e9)))
-        if gap < best_gap - 1e-9 or (abs(gap - best_gap) < 1e-9 and "llama" in model_id and "llama" not in (best or "")):
+        if gap < best_gap - 1e-9 or (abs(gap - best_gap) < 1e-9 and model_id.startswith("llama")
+                                     and not (best or "").startswith("llama")):
             best, best_gap = model_id, gap
     return best
 
 
-
-def _find_model(text: str, catalog: Any, model_index: NameIndex, found: Found) -> None:
-    mentions = model_index.find(text)
-    if mentions:
-        found.put("model", mentions[0].item_id, mentions[0].text)
-        return
-    size = _SIZE.search(text)
-    if size:
-        size_b = float(size.group(1))
-        found.model_size_b = size_b
-        named = _MODEL_LIKE.search(text)
-        if named and not model_index.lookup(named.group(1)):
-            found.unknown_model = named.group(1)
-        rep = representative_model(catalog, size_b)
-        if rep:
-            found.put("model", rep, size.group(0))
-            rep_name = getattr(catalog.models[rep], "name", rep)
-            found.notes.append(f"'{size.group(0).strip()}' taken as the shape of {rep_name} (closest dense model in the catalog)")
-    else:
-        named = _MODEL_LIKE.search(text)
-        if named:
-            found.unknown_model = named.group(1)
-
-
-def extract(text: str, catalog: Any, indexes: tuple[NameIndex, NameIndex] | None = None) -> Found:
-    """Find every workload fact stated in ``text``."""
-    gpu_index, model_index = indexes or build_indexes(catalog)
+def extract(text: str, catalog: Any, indexes: Indexes | None = None) -> Found:
+    """Find every workload fact stated in ``text``, each read within its clause's scope."""
+    ix = indexes or build_indexes(catalog)
     found = Found()
-    find_hardware(text, catalog, gpu_index, found)
-    _find_model(text, catalog, model_index, found)
-    # "we cannot fine-tune" is a constraint, not the phase
-    phase = _first_rule(_PHASE_RULES, _NO_RETRAIN.sub(" ", text))
-    if phase:
-        found.put("phase", phase, phase)
+    scope = Scope(text)
+    find_hardware(text, catalog, ix.gpus, found, scope)
+    find_model(text, catalog, ix.models, found, scope)
+    read_phase(text, scope, found)
     find_quantities(text, found)
-    # "without hurting accuracy" is a constraint, not a wish for more accuracy
-    objective = _first_rule(_OBJECTIVE_RULES, _NO_RETRAIN.sub(" ", _LOSSLESS.sub(" ", text)))
-    if objective:
-        found.put("objective", objective, objective)
-    for name, pattern in (("lossless", _LOSSLESS), ("no_retraining", _NO_RETRAIN), ("single_gpu", SINGLE_GPU)):
-        m = first_unnegated(pattern, text) if name == "single_gpu" else pattern.search(text)
-        if m:
-            found.put(name, True, m.group(0))
-    for token in re.findall(r"[A-Za-z][A-Za-z.+-]*(?:-LLM|\.cpp)?", text):
-        fw = FRAMEWORKS.get(normalise(token))
-        if fw:
-            found.put("framework", fw, token)
-            break
-    if found.values.get("single_gpu"):
-        found.put("gpu_count", 1, "single GPU")
-    found.multi_gpu_hint = bool(MULTI_GPU_HINT.search(text))
+    find_targets(text, found)
+    read_objective(text, scope, found)
+    read_constraints(text, scope, found)
+    read_framework(text, scope, ix.frameworks, found)
+    read_techniques(text, scope, ix.techniques, found)
+    _phase_from_hardware(catalog, found)
     return found
 
 
-def build_indexes(catalog: Any) -> tuple[NameIndex, NameIndex]:
-    """Alias indexes for GPUs and models (cache them: building walks the whole catalog)."""
-    return NameIndex(catalog.gpus, strip_gpu_words=True), NameIndex(catalog.models)
+def _phase_from_hardware(catalog: Any, found: Found) -> None:
+    """Apple and Jetson parts are edge devices: serving on them is edge inference."""
+    gpu = catalog.gpus.get(found.values.get("gpu") or "")
+    if gpu is not None and found.values.get("phase") in (None, "serving") and (
+            getattr(gpu, "vendor", "") == "apple" or "jetson" in gpu.id):
+        found.values["phase"] = "edge"
+        found.evidence["phase"] = gpu.name
+
+
+def build_indexes(catalog: Any) -> Indexes:
+    """Alias indexes for GPUs, models, frameworks and techniques (cache them: building walks the whole catalog)."""
+    return Indexes(NameIndex(catalog.gpus, strip_gpu_words=True), ModelIndex(catalog.models),
+                   build_framework_index(catalog), build_technique_index(catalog))
 
 
 _OVERRIDE_ALIASES = {"gpus": "gpu_count", "prompt": "prompt_tokens", "output": "output_tokens",
@@ -229,7 +192,9 @@ def normalise_overrides(overrides: dict[str, Any] | None, catalog: Any) -> dict[
         if value is None or value == "":
             continue
         key = _OVERRIDE_ALIASES.get(key, key)
-        if key == "gpu":
+        if key == "model_spec":  # a shape from the user's config.json: it names the model too
+            out["model"] = value.id
+        elif key == "gpu":
             value = catalog.resolve_gpu(str(value)).id
         elif key == "model":
             value = catalog.resolve_model(str(value)).id
@@ -246,17 +211,17 @@ def normalise_overrides(overrides: dict[str, Any] | None, catalog: Any) -> dict[
 
 
 def plan_workload(text: str, catalog: Any, overrides: dict[str, Any] | None = None,
-                  previous: Workload | None = None,
-                  indexes: tuple[NameIndex, NameIndex] | None = None) -> Workload:
+                  previous: Workload | None = None, indexes: Indexes | None = None) -> Workload:
     """Build the workload: explicit overrides, then facts read from ``text``, then a previous turn's facts, then defaults."""
     indexes = indexes or build_indexes(catalog)
     found = extract(text, catalog, indexes)
     explicit = normalise_overrides(overrides, catalog)
     w = Workload(notes=list(found.notes), unknown_gpu=found.unknown_gpu, unknown_model=found.unknown_model,
-                 model_size_b=found.model_size_b)
+                 model_size_b=found.model_size_b, model_spec=explicit.pop("model_spec", None) or found.model_spec)
+    if previous is not None and w.model_spec is None and "model" not in found.values:
+        w.model_spec = previous.model_spec
     origins: dict[str, FieldOrigin] = {}
-    for name in ("gpu", "gpu_count", "model", "phase", "prompt_tokens", "output_tokens", "batch", "qps",
-                 "objective", "lossless", "no_retraining", "single_gpu", "framework"):
+    for name in FIELDS:
         if name in explicit:
             setattr(w, name, explicit[name])
             origins[name] = FieldOrigin(origin="explicit", value=explicit[name])
@@ -274,11 +239,29 @@ def plan_workload(text: str, catalog: Any, overrides: dict[str, Any] | None = No
             origins[name] = previous.origins[name]
             if name in previous.hinted:
                 w.hinted.add(name)
-    _fill_defaults(w, origins, catalog, indexes[0], found.multi_gpu_hint)
+    _fill_defaults(w, origins, catalog, indexes.gpus, found.multi_gpu_hint)
     w.origins = {k: origins[k] for k in sorted(origins, key=list(Workload.__dataclass_fields__).index)}
     if w.single_gpu and w.gpu_count > 1 and origins["gpu_count"].origin != "explicit":
         w.gpu_count = 1
+    w.measured = dict(found.measured) or (dict(previous.measured) if previous is not None else {})
+    w.stack = _stack(w, found, catalog, previous)
     return w
+
+
+def _stack(w: Workload, found: Found, catalog: Any, previous: Workload | None) -> dict[str, str]:
+    """What runs today: the framework's defaults plus techniques stated, less those said to be off."""
+    if not found.stack and not found.absent and w.origin("framework") == "assumed" and previous is not None:
+        return dict(previous.stack)
+    out: dict[str, str] = {}
+    framework = catalog.frameworks.get(w.framework or "")
+    if framework is not None:
+        for tech in framework.defaults:
+            out[tech] = f"{framework.name} {framework.version} default"
+    for tech in found.stack:
+        out[tech] = "stated"
+    for tech in found.absent:
+        out.pop(tech, None)
+    return out
 
 
 def _fill_defaults(w: Workload, origins: dict[str, FieldOrigin], catalog: Any, gpu_index: NameIndex,
@@ -305,6 +288,8 @@ def _fill_defaults(w: Workload, origins: dict[str, FieldOrigin], catalog: Any, g
         assume(flag, False)
     assume("framework", None)
     assume("qps", None)
+    for name in OPTIONAL_FIELDS:
+        origins.pop(name, None) if getattr(w, name) is None else None
 
 
 def clarify_questions(w: Workload, catalog: Any) -> list[str]:

@@ -46,10 +46,16 @@ def test_refusals_carry_no_numbers(answerer, question):
     assert not re.search(r"\d+(\.\d+)?\s*(ms\b|GB\b|tokens/s|×)", answer.answer)
 
 
-def test_unknown_gpu_says_so_and_suggests_known_names(answerer):
-    answer = answerer.answer("Serving Llama 3 8B on a H1000 accelerator, what should I use?")
-    assert answer.status == "unknown-name" and "H1000" in answer.answer
-    assert "H100" in answer.answer or "h100" in answer.answer
+@pytest.mark.parametrize(("question", "name"), [
+    ("Serving Llama 3 8B on a H1000 accelerator, what should I use?", "H1000"),
+    ("mistral 7b on two a40 cards, 16 users", "a40"),
+])
+def test_an_unknown_gpu_is_answered_on_the_nearest_known_one_and_says_so(answerer, question, name):
+    answer = answerer.answer(question)
+    w = answer.workload
+    assert answer.status == "ok" and answer.recommendations
+    assert w.fields["gpu"].origin == "assumed" and w.gpu_name in w.fields["gpu"].note
+    assert any(f"no specs for '{name}'" in warning and w.gpu_name in warning for warning in answer.warnings)
 
 
 def test_unknown_gpu_flag_suggests_names(answerer):

@@ -132,19 +132,31 @@ def test_hopper_efficiency_matches_measurement(catalog: Catalog, gpu_id: str, ge
 # ---------------------------------------------------------------- models
 
 def _params_from_shape(m: ModelSpec) -> tuple[float, float]:
-    """Weights of a (non-MLA) transformer from its shape: embeddings, attention, MLP or experts."""
+    """Weights of a (non-MLA) transformer from its shape: embeddings, attention, MLP or experts.
+
+    Norms, biases, routers and attention sinks are left out (well under 1%). q/o projections are
+    heads x head_dim wide, which differs from hidden_size in Gemma, Qwen3 and gpt-oss. Routed experts are
+    moe_intermediate_size wide (Mixtral-style configs reuse intermediate_size); shared experts run for every
+    token, shared_expert_intermediate_size wide where the config gives it (Qwen2-MoE: one such expert).
+    """
     h = m.hidden_size
+    matrices = 3 if m.gated_mlp else 2
     embeddings = m.vocab_size * h * (1 if m.tie_word_embeddings else 2)
     attention = 2 * h * m.num_attention_heads * m.head_dim + 2 * h * m.kv_heads * m.head_dim
-    mlp = (3 if m.gated_mlp else 2) * h * m.intermediate_size
+    mlp = matrices * h * (m.intermediate_size or 0)
+    expert = matrices * h * (m.moe_intermediate_size or m.intermediate_size or 0)
+    n_shared = m.n_shared_experts or (1 if m.shared_expert_intermediate_size else 0)
+    shared = n_shared * matrices * h * (m.shared_expert_intermediate_size or m.moe_intermediate_size
+                                        or m.intermediate_size or 0)
     moe_layers = m.moe_layer_count
     dense_layers = m.num_hidden_layers - moe_layers
-    base = embeddings + m.attention_layer_count * attention + dense_layers * mlp
-    experts_total = moe_layers * (m.num_experts or 0) * mlp
-    experts_active = moe_layers * (m.num_experts_per_tok or 0) * mlp
+    base = embeddings + m.attention_layer_count * attention + dense_layers * mlp + moe_layers * shared
+    experts_total = moe_layers * (m.num_experts or 0) * expert
+    experts_active = moe_layers * (m.num_experts_per_tok or 0) * expert
     return base + experts_total, base + experts_active
 
 
+# MLA attention (DeepSeek) and SSM mixers (Mamba, Jamba) have other weight shapes than q/k/v/o projections.
 SHAPE_CHECKED = sorted(p.stem for p in MODEL_FILES if p.stem not in {"deepseek-v3", "mamba-2.8b", "jamba-v0.1"})
 
 

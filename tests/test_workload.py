@@ -131,11 +131,15 @@ def test_follow_up_keeps_a_hinted_gpu(catalog, indexes):
     assert (named.gpu, named.origin("gpu")) == ("a100-80gb", "understood")
 
 
-def test_model_by_size_picks_a_representative_and_says_which(catalog, indexes):
-    w = plan(catalog, indexes, "serving a 7B model on an H100")
-    assert w.origin("model") == "understood"
-    assert 6e9 <= catalog.models[w.model].params_total <= 8.5e9
-    assert any("7B" in note and catalog.models[w.model].name in note for note in w.notes)
+@pytest.mark.parametrize(("text", "size_b"), [
+    ("serving a 7B model on an H100", 7), ("our 13B llama-style model", 13), ("a 350M model on a T4", 0.35),
+])
+def test_a_size_alone_builds_an_assumed_shape_and_says_so(catalog, indexes, text, size_b):
+    w = plan(catalog, indexes, text)
+    shape = w.model_shape(catalog)
+    assert w.origin("model") == "understood" and w.model not in catalog.models
+    assert shape.params_total == pytest.approx(size_b * 1e9, rel=0.1) and "assumed" in shape.source
+    assert any("assumed" in note and f"{size_b:g}B" in note for note in w.notes)
 
 
 @pytest.mark.parametrize(("text", "phase"), [
@@ -269,3 +273,75 @@ def test_follow_up_keeps_previous_facts_and_applies_the_change(catalog, indexes)
 def test_unknown_names_are_flagged(catalog, indexes, text, unknown_gpu, unknown_model):
     w = plan(catalog, indexes, text)
     assert (w.unknown_gpu, w.unknown_model) == (unknown_gpu, unknown_model)
+
+
+@pytest.mark.parametrize(("text", "field", "value"), [
+    # the scope of a mention: negated and proposed phases say nothing about what the user does now
+    ("Not training. We could fine-tune a small draft if needed. Llama 3 8B on an L4", "phase", "serving"),
+    ("we trained it last month, now we need to serve it", "phase", "serving"),
+    ("I don't care about latency at all, it's an offline job", "objective", "throughput"),
+    ("Outputs must stay bit-identical to fp16, no quantization allowed", "lossless", True),
+    ("we can fine-tune if needed", "no_retraining", False),
+    # counts that compose with what stands between them and the GPU name
+    ("How can I fit Llama 3 70B on a single 24GB RTX 4090?", "gpu_count", 1),
+    ("four 48GB L40S cards", "gpu_count", 4),
+    ("4 nodes × 8 H100", "gpu_count", 32),
+    ("2 nodes of 8 H100s", "gpu_count", 16),
+    ("DeepSpeed ZeRO-1 on 64 A100s (8 nodes)", "gpu_count", 64),
+    ("RTX A6000 x4 for LoRA", "gpu_count", 4),
+    # lengths in every style, and numbers that are not lengths
+    ("Mixtral, 512 in / 256 out", "output_tokens", 256),
+    ("prompt length 1,500 tokens, generate 300", "output_tokens", 300),
+    ("llama405b / 8xh100 / 2k-512 / c=64", "output_tokens", 512),
+    ("ISL 2048 OSL 128 on vLLM", "prompt_tokens", 2048),
+    ("outputs are long, like 6k tokens each", "output_tokens", 6144),
+    # the stack running today
+    ("moving our chatbot from HuggingFace TGI to vLLM", "framework", "tgi"),
+    ("should we try SGLang for this?", "framework", None),
+    ("Jamba on one H200", "model", "jamba-v0.1"),
+    ("meta-llama/Llama-3.1-8B-Instruct on an A10G", "model", "llama-3.1-8b"),
+    ("mistral 7b on one a10g (aws g5)", "gpu", "a10g"),
+    # targets and budgets
+    ("p99 TTFT under 1 s please", "slo_ttft_ms", 1000.0),
+    ("TPOT is 45ms now, target is <30ms", "slo_tpot_ms", 30.0),
+    ("at least 20 tok/s per user", "slo_tpot_ms", 50.0),
+    ("it must stay under 20 GB", "memory_budget_gb", 20.0),
+])
+def test_reader_composes_mentions_with_their_scope(catalog, indexes, text, field, value):
+    assert getattr(plan(catalog, indexes, text), field) == value
+
+
+@pytest.mark.parametrize(("text", "key", "value"), [
+    ("decode runs at 45 ms/token", "tpot_ms", 45.0),
+    ("MFU 31% on 64 H100s", "mfu", 0.31),
+    ("TTFT 3 s at 32 users", "ttft_ms", 3000.0),
+    ("we get 2,400 tok/s", "throughput_tok_s", 2400.0),
+    ("it uses 70GB per GPU", "memory_gb", 70.0),
+])
+def test_user_measurements_are_read(catalog, indexes, text, key, value):
+    assert plan(catalog, indexes, text).measured[key] == pytest.approx(value)
+
+
+def test_a_framework_brings_its_default_stack_and_stated_techniques_join_it(catalog, indexes):
+    w = plan(catalog, indexes, "we serve Llama 3 8B with vLLM on an H100, fp8 kv cache is on")
+    assert w.stack["paged-attention"].startswith("vLLM") and w.stack["kv-cache-quantization"] == "stated"
+    hf = plan(catalog, indexes, "We use HF transformers generate() for Llama 3 8B on an A100")
+    assert "continuous-batching" not in hf.stack and "paged-attention" not in hf.stack
+    off = plan(catalog, indexes, "vLLM, but we don't use chunked prefill")
+    assert "chunked-prefill" not in off.stack and "paged-attention" in off.stack
+
+
+def test_an_unknown_gpu_is_assumed_as_the_closest_name_and_said(catalog, indexes):
+    w = plan(catalog, indexes, "mistral 7b on two a40 cards")
+    assert w.unknown_gpu == "a40" and w.origin("gpu") == "assumed" and w.gpu_count == 2
+    assert "no specs for 'a40'" in w.origins["gpu"].note and catalog.gpus[w.gpu].name in w.origins["gpu"].note
+
+
+def test_a_model_config_json_sets_the_shape(catalog, indexes):
+    from agent.knowledge.derived_shape import shape_from_hf_config
+
+    spec = shape_from_hf_config({"hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32,
+                                 "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 128256}, "mine")
+    w = plan(catalog, indexes, "serve it on an H100", {"model_spec": spec})
+    assert w.model == "custom-mine" and w.origin("model") == "explicit"
+    assert w.model_shape(catalog).params_total == pytest.approx(catalog.models["llama-3.1-8b"].params_total, rel=0.01)

@@ -19,6 +19,7 @@ from agent.costmodel.shapes import (
     ParamSplit,
     attention_flops,
     causal_pairs,
+    moe_active_width,
     ssm_scan_flops_per_token,
 )
 from agent.costmodel.specs import Hardware
@@ -82,8 +83,7 @@ def gemm_op(s: Setup, seqs: float, q_len: float, decode: bool, tokens_in_group: 
     experts_read = (s.counts.moe_ffn * _distinct_experts(sh, tokens_in_group) * sp.expert_one * lin * mlp_r
                     / par.expert_shards)
     weights = (dense_read + experts_read) * lf / par.pp + sp.lm_head * vocab_bytes_per_param(k) / par.tp / par.pp
-    inter = sh.intermediate_size if not s.counts.moe_ffn else sh.moe_intermediate_size * (
-        sh.experts_per_tok + sh.n_shared_experts)
+    inter = sh.intermediate_size if not s.counts.moe_ffn else moe_active_width(sh)
     io_per_token = (5 * sh.hidden_size + 3 * inter + 3 * sh.num_attention_heads * sh.head_dim) / par.tp
     acts = tokens * io_per_token * sh.num_hidden_layers * lf / par.pp * k.act_bytes
     kernels = KERNELS_GEMM * sh.num_hidden_layers * lf / par.pp + 1
@@ -143,8 +143,7 @@ def elementwise_op(s: Setup, seqs: float, q_len: float, decode: bool) -> Op:
     k, sh, par = s.knobs, s.shape, s.parallel
     tokens = seqs * q_len
     lf = _layer_fraction(k, decode, seqs)
-    inter = sh.intermediate_size if not s.counts.moe_ffn else sh.moe_intermediate_size * (
-        sh.experts_per_tok + sh.n_shared_experts)
+    inter = sh.intermediate_size if not s.counts.moe_ffn else moe_active_width(sh)
     per_token = (10 * sh.hidden_size + 3 * inter / par.tp) * k.act_bytes
     layers = sh.num_hidden_layers * lf / par.pp
     bytes_ = tokens * per_token * layers * k.elementwise_traffic_factor

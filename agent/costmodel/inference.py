@@ -186,6 +186,9 @@ def estimate_inference(gpu: Any, model: Any, workload: InferenceWorkload, parall
     shape = model if isinstance(model, ModelShape) else remembered(("shape", id(model)),
                                                                    lambda: shape_from_spec(model), (model,))
     parallel = parallel or ParallelConfig()
+    if parallel.tp > 1 or parallel.pp > 1 or parallel.ep > 1:
+        hw.require_gpu_link(f"tp, pp and ep must be 1, only independent replicas (got tp {parallel.tp}, "
+                            f"pp {parallel.pp}, ep {parallel.ep})")
     knobs, warnings = base_knobs(hw, workload)
     setup = build_setup(hw, shape, parallel, knobs, calibration, peak_only)
     baseline = current = _evaluate(setup, workload, calibration, peak_only)

@@ -11,6 +11,7 @@ from agent.costmodel.shapes import (
     ParamSplit,
     kv_bytes_per_token_layer,
     linear_attention_state_bytes_per_seq,
+    moe_active_width,
     ssm_state_bytes_per_seq,
 )
 from agent.costmodel.workload import InferenceWorkload, ParallelConfig
@@ -87,7 +88,7 @@ def activation_bytes_gpu(shape: ModelShape, knobs: Knobs, workload: InferenceWor
     prefill_tokens = knobs.chunk_tokens or workload.prompt_len
     if not knobs.continuous_batching:
         prefill_tokens *= seqs_per_gpu  # static batching prefills the whole batch in one forward
-    inter = max(shape.intermediate_size, shape.moe_intermediate_size * max(shape.experts_per_tok, 1))
+    inter = max(shape.intermediate_size, moe_active_width(shape))
     per_token = (4 * h + 3 * inter / tp + 3 * shape.num_attention_heads * shape.head_dim / tp) * knobs.act_bytes
     scores = 0.0
     if not knobs.attention_fused and not knobs.linear_attention and shape.num_attention_heads:

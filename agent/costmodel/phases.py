@@ -83,3 +83,42 @@ def mixed_step_time(s: Setup, seqs: int, context: float, prefill_tokens: float, 
         ops.append(comm_op(s, 1, seqs + prefill_tokens, False, s.rates.link_gb_s))
     stage = time_ops(ops, s.rates, s.knobs.overhead_factor, s.knobs.comm_hidden_fraction)
     return stage.scaled(pp) if pp > 1 else stage
+
+
+def iteration_time(s: Setup, decode_seqs: float, decode_context: float, prefill_tokens: float = 0.0,
+                   prefill_seqs: float = 0.0, prefill_context: float = 0.0) -> PhaseTime:
+    """One engine iteration of one replica: a decode batch and prefill chunks in one forward (the simulator's step).
+
+    Args:
+        s: the estimate setup.
+        decode_seqs: sequences generating one token each.
+        decode_context: their mean context (tokens attended to).
+        prefill_tokens: prompt tokens computed in this iteration, all chunks together.
+        prefill_seqs: prompts those tokens belong to.
+        prefill_context: mean position the chunks end at (cached tokens plus the chunk: the keys attended to).
+    Returns:
+        The iteration's roofline time. Decode only: :func:`token_step_time` per token yielded (speculation
+        spread evenly over the tokens). Prefill only: the unchunked forward of :func:`prefill_time`.
+        Mixed: one weight read for all tokens, the LM head once per sequence (unlike :func:`mixed_step_time`,
+        which counts it once per step).
+    """
+    if prefill_tokens <= 0:
+        step, per_step = token_step_time(s, decode_seqs, decode_context)
+        return step.scaled(1 / per_step) if per_step != 1 else step
+    seqs_p = max(prefill_seqs, 1.0)
+    q_len = prefill_tokens / seqs_p
+    if decode_seqs <= 0:
+        micro = seqs_p if s.parallel.pp > 1 else 1.0  # each prompt its own micro-batch through the stages
+        stage = forward_time(s, seqs_p / micro, q_len, prefill_context, decode=False)
+        return _pipeline(s, stage, micro, seqs_p / micro * q_len)
+    seqs, tokens = decode_seqs + seqs_p, decode_seqs + prefill_tokens
+    ops = [
+        gemm_op(s, seqs, tokens / seqs, False, tokens),
+        attention_op(s, decode_seqs, 1, decode_context, True),
+        attention_op(s, seqs_p, q_len, prefill_context, False),
+        elementwise_op(s, 1, tokens, False),
+    ]
+    if s.parallel.tp > 1 or s.parallel.ep > 1:
+        ops.append(comm_op(s, 1, tokens, False, s.rates.link_gb_s))
+    stage = time_ops(ops, s.rates, s.knobs.overhead_factor, s.knobs.comm_hidden_fraction)
+    return stage.scaled(s.parallel.pp) if s.parallel.pp > 1 else stage

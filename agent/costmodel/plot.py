@@ -32,7 +32,7 @@ def plot_roofline(estimate: InferenceEstimate, path: Path) -> Path:
     bw = hw.memory_bandwidth_gb_s * hw.efficiency["memory"] * 1e9
     fig, ax = plt.subplots(figsize=(8, 5))
     xs = [10 ** (i / 20) for i in range(-20, 101)]
-    for dtype in ("bf16", "fp8"):
+    for dtype in ("bf16" if hw.dense_tflops.get("bf16") else "fp16", "fp8"):
         peak = hw.dense_tflops.get(dtype)
         if not peak:
             continue

@@ -38,13 +38,15 @@ class Rates:
     kernel_overhead_us: float
     notes: tuple[str, ...] = ()
 
+    def peak_for(self, dtype: str) -> float:
+        """Dense peak TFLOP/s a dtype runs at: its own rate, else bf16, fp16, then fp32 (V100, T4, Apple: no bf16)."""
+        peak = self.peak_tflops.get(dtype) or self.peak_tflops.get("bf16") or self.peak_tflops.get("fp16")
+        return peak or self.peak_tflops.get("fp32", 1.0)
+
     def compute_tflops(self, dtype: str, kind: str = "gemm") -> float:
         """Achievable dense TFLOP/s for a dtype; falls back to bf16 when the GPU has no such rate."""
-        peak = self.peak_tflops.get(dtype) or self.peak_tflops.get("bf16") or self.peak_tflops.get("fp16")
-        if not peak:
-            peak = self.peak_tflops.get("fp32", 1.0)
         eff = self.attention_efficiency if kind == "attention" else self.gemm_efficiency
-        return peak * eff
+        return self.peak_for(dtype) * eff
 
 
 def rates_for(hw: Hardware, calibration: CalibrationEntry | None = None, peak_only: bool = False) -> Rates:

@@ -73,6 +73,12 @@ def expert_params(shape: ModelShape) -> float:
     return 3 * shape.hidden_size * shape.moe_intermediate_size
 
 
+def moe_active_width(shape: ModelShape) -> int:
+    """MLP intermediate width one token runs through in a MoE layer: its routed experts plus the shared ones."""
+    return (shape.experts_per_tok * shape.moe_intermediate_size
+            + shape.n_shared_experts * shape.shared_expert_intermediate_size)
+
+
 @dataclass(frozen=True)
 class ParamSplit:
     """Where the parameters sit; totals are anchored to the model file, the split comes from the config."""
@@ -104,7 +110,7 @@ def param_split(shape: ModelShape) -> ParamSplit:
     one = expert_params(shape) if shape.n_experts else 0.0
     routed_total = counts.moe_ffn * shape.n_experts * one
     routed_active = counts.moe_ffn * shape.experts_per_tok * one
-    shared = counts.moe_ffn * shape.n_shared_experts * one
+    shared = counts.moe_ffn * shape.n_shared_experts * 3 * h * shape.shared_expert_intermediate_size
     dense_mlp = counts.dense_ffn * (3 if shape.gated_mlp else 2) * h * shape.intermediate_size
     vocab = shape.vocab_size * h
     # a tied table is stored once: count it as the LM head (a GEMM), not as a lookup

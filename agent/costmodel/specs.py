@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from index.errors import AccelsageError
+
 GIB = 2**30
 
 # used only when a GPU file has no `efficiency` block; every use is listed in the estimate's assumptions
@@ -60,6 +62,16 @@ class Hardware:
         """Dense tensor peak for a dtype, or None when the GPU has no such path."""
         return self.dense_tflops.get(dtype)
 
+    @property
+    def has_gpu_link(self) -> bool:
+        """False for single-chip parts with no GPU-to-GPU link (Apple silicon, Jetson): no collectives possible."""
+        return self.link_gb_s > 0
+
+    def require_gpu_link(self, consequence: str) -> None:
+        """AccelsageError ('<name> has no GPU-to-GPU link: <consequence>') when the device has no such link."""
+        if not self.has_gpu_link:
+            raise AccelsageError(f"{self.name} has no GPU-to-GPU link: {consequence}")
+
     def has_fp8(self) -> bool:
         """True when the GPU runs FP8 GEMMs on tensor cores."""
         return bool(self.dense_tflops.get("fp8")) and (
@@ -69,19 +81,21 @@ class Hardware:
 
 def hardware_from_spec(gpu: Any) -> Hardware:
     """Build a Hardware from a GpuSpec (or an equivalent dict)."""
+    link = _as_dict(field_of(gpu, "interconnect"))
+    pcie = float(field_of(gpu, "pcie_bandwidth_gb_s_per_direction", 0.0) or 0.0)
+    link_gb_s = float(link.get("bandwidth_gb_s_per_direction") or 0.0) or pcie
     eff_raw = _as_dict(field_of(gpu, "efficiency"))
     eff, defaulted = {}, []
     for key, fallback in DEFAULT_EFFICIENCY.items():
         value = eff_raw.get(key)
         if value is None:
-            defaulted.append(key)
+            # a device with no GPU-to-GPU link (Apple silicon, Jetson) never uses a comm fraction
+            if not (key == "comm" and not link_gb_s):
+                defaulted.append(key)
             value = fallback
         eff[key] = float(value)
     if eff_raw.get("attention") is not None:  # optional: fused-attention fraction of peak, when a file has one
         eff["attention"] = float(eff_raw["attention"])
-    link = _as_dict(field_of(gpu, "interconnect"))
-    pcie = float(field_of(gpu, "pcie_bandwidth_gb_s_per_direction", 0.0) or 0.0)
-    link_gb_s = float(link.get("bandwidth_gb_s_per_direction") or 0.0) or pcie
     cc = field_of(gpu, "compute_capability")
     return Hardware(
         id=str(field_of(gpu, "id", "gpu")),
@@ -127,6 +141,7 @@ class ModelShape:
     experts_per_tok: int = 0
     n_shared_experts: int = 0
     moe_intermediate_size: int = 0
+    shared_expert_intermediate_size: int = 0  # width of one shared expert (defaults to a routed expert's)
     first_k_dense_replace: int = 0
     expert_layer_period: int = 1
     expert_layer_offset: int = 0
@@ -154,6 +169,8 @@ def shape_from_spec(model: Any) -> ModelShape:
     n_experts = int(get("num_local_experts", 0) or get("n_routed_experts", 0) or 0)
     arch = str(get("architecture", "moe" if n_experts else "dense"))
     total = float(get("params_total"))
+    moe_inter = int(get("moe_intermediate_size", 0) or get("intermediate_size", 0))
+    shared_inter = int(get("shared_expert_intermediate_size", 0) or 0)
     return ModelShape(
         id=str(get("id", "model")),
         name=str(get("name", get("id", "model"))),
@@ -173,8 +190,10 @@ def shape_from_spec(model: Any) -> ModelShape:
         gated_mlp=bool(field_of(model, "gated_mlp", True)),
         n_experts=n_experts,
         experts_per_tok=int(get("num_experts_per_tok", 0) or 0),
-        n_shared_experts=int(get("n_shared_experts", 0) or 0),
-        moe_intermediate_size=int(get("moe_intermediate_size", 0) or get("intermediate_size", 0)),
+        # Qwen2-MoE configs give only shared_expert_intermediate_size: one shared expert of that width
+        n_shared_experts=int(get("n_shared_experts", 0) or (1 if shared_inter else 0)),
+        moe_intermediate_size=moe_inter,
+        shared_expert_intermediate_size=shared_inter or moe_inter,
         first_k_dense_replace=int(get("first_k_dense_replace", 0) or 0),
         expert_layer_period=int(get("expert_layer_period", 1) or 1),
         expert_layer_offset=int(get("expert_layer_offset", 0) or 0),

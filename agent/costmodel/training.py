@@ -161,6 +161,8 @@ def estimate_training(gpu: Any, model: Any, workload: TrainingWorkload, calibrat
     arch = str(field_of(gpu, "architecture", "") if not isinstance(gpu, Hardware) else "")
     shape = model if isinstance(model, ModelShape) else shape_from_spec(model)
     w = workload
+    if w.gpus > 1:
+        hw.require_gpu_link(f"cannot train on {w.gpus} of them")
     entry = calibration.for_gpu(hw.id, (hw.name, *hw.aliases)) if calibration else None
     rates = rates_for(hw, entry, peak_only=peak_only)
     dtype = "fp8" if w.dtype == "fp8" and hw.has_fp8() else "bf16"
@@ -173,7 +175,7 @@ def estimate_training(gpu: Any, model: Any, workload: TrainingWorkload, calibrat
     breakdown = {"compute_s": compute_s, "bubble_s": bubble_s, **comms}
     step = sum(breakdown.values())
     memory = training_memory_gb(shape, w, hw.capacity_gb)
-    peak = hw.dense_tflops.get(dtype, 1.0)
+    peak = rates.peak_for(dtype)  # MFU against the rate the GEMMs run at (fp16 where a GPU has no bf16)
     bound_key = max(breakdown, key=breakdown.get)
     bound = {"compute_s": "compute", "bubble_s": "pipeline-bubble", "offload_s": "pcie"}.get(bound_key, "communication")
     assumptions = list(rates.notes) + [

@@ -202,6 +202,8 @@ def unmet_requirements(choice: TechniqueChoice, hw: Hardware, parallel: Parallel
         out.append(f"{hw.name} lacks {', '.join(missing)}")
     if choice.multi_gpu and parallel.gpus < 2:
         out.append("needs more than one GPU")
+    elif choice.multi_gpu and not hw.has_gpu_link:
+        out.append(f"needs a GPU-to-GPU link, {hw.name} has none")
     return out
 
 

@@ -17,14 +17,14 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from agent.knowledge.cache import ParsedCache
-from agent.knowledge.schemas import CardMeta, GpuSpec, ModelSpec, PaperEntry, Technique
+from agent.knowledge.schemas import CardMeta, Framework, GpuSpec, ModelSpec, PaperEntry, Technique
 from index.errors import AccelsageError, NotFound
 
 M = TypeVar("M", bound=BaseModel)
 # Suffixes people add to model names that do not change the shape.
 _MODEL_SUFFIXES = ("instruct", "chat", "hf", "base", "it")
 # Brand words people put before a GPU name ('NVIDIA GeForce RTX 4090', 'AMD Instinct MI300X').
-_GPU_PREFIXES = ("nvidia", "amd", "geforce", "tesla", "instinct")
+_GPU_PREFIXES = ("nvidia", "amd", "apple", "geforce", "tesla", "instinct")
 _ARXIV_RE = re.compile(r"^(?:arxiv:)?(\d{4}\.\d{4,5})(?:v\d+)?$", re.IGNORECASE)
 
 
@@ -124,6 +124,10 @@ class Catalog:
     @functools.cached_property
     def techniques(self) -> dict[str, Technique]:
         return _load_dir(self.data_dir / "techniques", Technique, self.cache)
+
+    @functools.cached_property
+    def frameworks(self) -> dict[str, Framework]:
+        return _load_dir(self.data_dir / "frameworks", Framework, self.cache)
 
     @functools.cached_property
     def papers(self) -> dict[str, PaperEntry]:

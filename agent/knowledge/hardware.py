@@ -47,12 +47,15 @@ class GpuSpec(Strict):
     id: str
     name: str
     aliases: list[str] = []
-    vendor: Literal["nvidia", "amd"]
+    vendor: Literal["nvidia", "amd", "apple"]
     architecture: str
     compute_capability: str | None = None
     gfx: str | None = None
     sm_count: int | None = None
     memory_gib: float
+    unified_memory: bool = Field(
+        False, description="GPU shares system memory with the CPU; capacity is the whole system memory, of which "
+                          "the OS keeps some.")
     memory_type: str
     memory_bandwidth_gb_s: float
     l2_cache_mb: float | None = None

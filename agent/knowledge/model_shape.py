@@ -38,6 +38,9 @@ class ModelSpec(Strict):
     num_experts_per_tok: int | None = None
     n_shared_experts: int | None = None
     moe_intermediate_size: int | None = None
+    # Qwen2-MoE name: width of the shared expert when it differs from a routed one (one shared expert unless
+    # n_shared_experts says otherwise)
+    shared_expert_intermediate_size: int | None = None
     first_k_dense_replace: int | None = None
     # MLA
     kv_lora_rank: int | None = None

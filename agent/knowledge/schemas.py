@@ -17,7 +17,7 @@ from agent.knowledge.model_shape import ModelSpec
 
 __all__ = [
     "BOTTLENECKS", "DTYPES", "FAMILIES", "PHASES", "ROLES", "TRANSFORM_PARAMS", "CardMeta", "CostModelSpec",
-    "DtypeTflops", "Efficiency", "GpuSpec", "Interconnect", "ModelSpec", "PaperEntry", "PaperFacts", "Quality",
+    "DtypeTflops", "Efficiency", "Framework", "GpuSpec", "Interconnect", "ModelSpec", "PaperEntry", "PaperFacts", "Quality",
     "Relations", "Requirements", "Technique", "normalize_dtype",
 ]
 
@@ -122,6 +122,23 @@ class Technique(Strict):
     papers: list[str] = Field(min_length=1)
 
     _lists = field_validator("aliases", "papers", mode="before")(as_str_list)
+
+
+# ---------------------------------------------------------------- frameworks
+
+class Framework(Strict):
+    """A serving or training framework (data/frameworks/<id>.yaml) and the techniques it runs by default."""
+
+    id: str
+    name: str
+    aliases: list[str] = []
+    kind: Literal["serving", "training", "both"]
+    version: str = Field(description="The version whose defaults are listed.")
+    defaults: list[str] = Field(description="Technique ids this version runs without being asked.")
+    sources: dict[str, str]
+    notes: str = ""
+
+    _lists = field_validator("aliases", "defaults", mode="before")(as_str_list)
 
 
 # ---------------------------------------------------------------- papers and cards

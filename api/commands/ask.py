@@ -19,6 +19,22 @@ PHASES = ["serving", "offline-batch", "edge", "pre-training", "fine-tuning"]
 NOT_ANSWERED = frozenset({"refused", "unknown-name"})
 
 
+def read_model_config(path: str) -> Any:
+    """The model shape in a HuggingFace config.json (AccelsageError with one line when it cannot be read)."""
+    from pathlib import Path
+
+    from agent.knowledge.derived_shape import shape_from_hf_config
+
+    try:
+        config = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AccelsageError(f"cannot read --model-config {path}: {exc}") from None
+    if not isinstance(config, dict):
+        raise AccelsageError(f"--model-config {path} is not a JSON object")
+    name = str(config.get("_name_or_path") or Path(path).parent.name or "model")
+    return shape_from_hf_config(config, name)
+
+
 def build_answerer(settings: Any) -> Any:
     """An Answerer wired from settings: catalog, searcher over the state dir, optional LLM planner."""
     from agent.service import Answerer
@@ -52,10 +68,13 @@ def build_answerer(settings: Any) -> Any:
 @click.option("--framework", help="Serving/training framework you use, e.g. vllm.")
 @click.option("--lossless", is_flag=True, default=None, help="Only techniques that keep outputs unchanged.")
 @click.option("--no-retraining", is_flag=True, default=None, help="Only techniques that need no (re)training.")
+@click.option("--model-config", "model_config", type=click.Path(dir_okay=False),
+              help="A HuggingFace config.json for your own model; its shape replaces --model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
 def ask(question: str, gpu: str | None, gpus: int | None, model: str | None, prompt: str | None,
         output_: str | None, batch: int | None, qps: float | None, phase: str | None, objective: str | None,
-        framework: str | None, lossless: bool | None, no_retraining: bool | None, as_json: bool) -> None:
+        framework: str | None, lossless: bool | None, no_retraining: bool | None, model_config: str | None,
+        as_json: bool) -> None:
     """Answer a technique-selection QUESTION with cost-model numbers and citations."""
     from agent.answer import render_markdown
     from api.settings import load_settings
@@ -63,6 +82,8 @@ def ask(question: str, gpu: str | None, gpus: int | None, model: str | None, pro
     overrides = {"gpu": gpu, "gpu_count": gpus, "model": model, "prompt_tokens": prompt, "output_tokens": output_,
                  "batch": batch, "qps": qps, "phase": phase, "objective": objective, "framework": framework,
                  "lossless": lossless, "no_retraining": no_retraining}
+    if model_config:
+        overrides["model_spec"] = read_model_config(model_config)
     answerer = build_answerer(load_settings())
     answer = answerer.answer(question, overrides={k: v for k, v in overrides.items() if v is not None})
     if as_json:

@@ -8,7 +8,7 @@ from typing import Any
 
 @dataclass
 class Found:
-    """Workload facts found in text: stated values with their evidence, plus hints and notes."""
+    """Workload facts found in text: stated values with their evidence, plus hints, measurements and notes."""
 
     values: dict[str, Any] = field(default_factory=dict)
     evidence: dict[str, str] = field(default_factory=dict)
@@ -16,9 +16,17 @@ class Found:
     unknown_gpu: str | None = None
     unknown_model: str | None = None
     model_size_b: float | None = None
+    # the shape built for a model named only by its size (a ModelSpec), or None
+    model_spec: Any = None
     multi_gpu_hint: bool = False
     # values the text hints at without stating them: name -> (value, note)
     hinted: dict[str, tuple[Any, str]] = field(default_factory=dict)
+    # figures the user measured on their own setup: name (ttft_ms, mfu, ...) -> value, with the words read
+    measured: dict[str, float] = field(default_factory=dict)
+    measured_evidence: dict[str, str] = field(default_factory=dict)
+    # techniques the user says they run (id -> words read) and say they do not run
+    stack: dict[str, str] = field(default_factory=dict)
+    absent: set[str] = field(default_factory=set)
 
     def put(self, name: str, value: Any, evidence: str) -> None:
         if value is not None and name not in self.values:
@@ -29,3 +37,8 @@ class Found:
         if name not in self.hinted:
             self.hinted[name] = (value, note)
             self.notes.append(note)
+
+    def measure(self, name: str, value: float, evidence: str) -> None:
+        if name not in self.measured:
+            self.measured[name] = value
+            self.measured_evidence[name] = evidence.strip()

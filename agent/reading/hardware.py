@@ -1,0 +1,224 @@
+"""Read the hardware out of text: which GPU, how many (counts, node layouts), and GPU names we have no specs for.
+
+A count composes with what stands between it and the GPU name: "a single 24GB RTX 4090", "four 48GB L40S cards",
+"2 nodes of 8 H100s", "4 nodes × 8 H100", "an 8-GPU H100 node". A negated or contrasted mention ("it doesn't fit on
+one H100") gives no count.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agent.names import NUM_WORDS, Mention, NameIndex, closest, gpu_class, normalise, word_number
+from agent.reading.findings import Found
+from agent.reading.scope import Scope
+
+GPUS_PER_NODE = 8  # a typical server ("an H200 node", "a DGX H100") holds eight GPUs
+
+_COUNT = r"\b(\d+|" + "|".join(sorted(NUM_WORDS, key=len, reverse=True)) + r")"
+# words that may stand between a count and a GPU name without changing what is counted
+_MODIFIER = (r"(?:\d+\s?gb|\d+\s?gib|nvidia|amd|geforce|rtx|tesla|quadro|instinct|radeon|consumer|gaming|used|old|older|"
+             r"spare|identical|cloud|local|rented|our|my|the|sxm\d?|pcie|nvl|of|x|×|\*|-)")
+_COUNT_BEFORE = re.compile(r"(?:" + _COUNT + r"(?:\s*[x×*])?|\b[x×](\d+))(?:[\s-]+" + _MODIFIER + r"){0,3}[\s-]*$", re.I)
+_COUNT_AFTER = re.compile(r"(?:s|'s)?\s*(?:-?\d+\s?g(?:b|ib)?\b\s*)?(?:(?:gpus?|workstation|box|server|cards?|pcie|sxm\d?)\s*)?"
+                          r"(?:[x×*]\s*(\d+)\b|\((\d+)(?:\s*(?:of them|gpus?|cards?|chips?))?\)|\s*cards?\s*[x×*]\s*(\d+)|"
+                          r"\s*\(?(\d+) of them)", re.I)
+_GPU_NOUN = r"(?:gpus?|cards?|accelerators?|devices?|chips?)"
+_GPU_COUNT_GENERIC = re.compile(_COUNT + r"(?:[\s-]*[x×])?(?:[\s-]+(?:" + _MODIFIER + r"|[a-z]\w+)){0,2}?[\s-]*" + _GPU_NOUN
+                                + r"\b", re.I)
+_NODE_NOUN = r"(?:nodes?|servers?|machines?|boxe?s?|hosts?|pods?|dgx(?:es)?|hgx(?:es)?)"
+# "4 nodes", "two H100 nodes", "2x 8xH100 servers", "a DGX", "an 8-GPU node"
+_NODES = re.compile(_COUNT + r"(?:\s*[x×])?[\s-]+(?:[\w.-]+[\s-]+){0,2}?" + _NODE_NOUN + r"\b", re.I)
+_PER_NODE = re.compile(r"\b(\d+)[\s-]*(?:x\s*)?(?:[\w.]+[\s-]+)?" + _GPU_NOUN + r"?\s*(?:per|each|a|in each|on each|/)\s*"
+                       + _NODE_NOUN + r"|\b(\d+)[\s-]*gpus?[\s-]+(?:[\w.]+[\s-]+)?" + _NODE_NOUN
+                       + r"|" + _NODE_NOUN + r"\s*(?:of|with|[x×*]|each with|each having)\s*(\d+)"
+                       + r"|\b(\d+)\s*(?:gpus?|superchips?|chips?|cards?)\s*(?:each|apiece)\b", re.I)
+_DGX = re.compile(r"\b[dh]gx\b", re.I)
+# "single GPU", "one card", "only one 4090": one device as a stated constraint
+_SINGLE = re.compile(r"\b(?:single|only one|just one|one)[\s-]+(?:" + _MODIFIER + r"[\s-]+){0,2}" + _GPU_NOUN
+                     + r"\b|\bsingle[\s-]+gpu\b", re.I)
+# "a single 24GB RTX 4090": one device when a GPU name follows
+_SINGLE_NAMED = re.compile(r"\b(?:a single|only one|just one|one single|single)\b", re.I)
+# words that only make sense with several GPUs; an unstated count then defaults to one 8-GPU node
+MULTI_GPU_HINT = re.compile(r"pipeline[\s-]parallel|tensor[\s-]parallel|data[\s-]parallel|expert[\s-]parallel|"
+                            r"sequence[\s-]parallel|across (?:\w+ )?(?:gpus|nodes)|all[\s-]?reduce|all[\s-]to[\s-]all|"
+                            r"\bnodes?\b|cluster|distributed|multi[\s-]gpu|pipeline (?:bubbles?|stages?|schedule)|"
+                            r"different number of gpus|reshard|shard", re.I)
+SINGLE_GPU = _SINGLE
+# a token that looks like a GPU model number ("A40", "p100", "rtx 2080 ti", "7900 xtx", "gaudi 2", "tpu v5e")
+_GPU_LIKE = re.compile(r"\b((?:rtx|gtx|quadro|titan|radeon|rx|arc|instinct|gaudi|tpu|mi|tesla)\s?-?[a-z]?\d{1,4}[a-z]{0,3}"
+                       r"(?:\s?(?:ti|super|xtx|xt|max|pro))?|[a-z]{1,2}\d{2,4}[a-z]{0,2}|\d{4}\s?(?:ti|xtx|xt|super))\b", re.I)
+# look-alikes that are not GPUs: dtypes, quant formats, percentiles, versions, sizes, cloud bits
+_NOT_GPU = re.compile(r"^(?:fp\d+|bf\d+|int\d+|q\d\w*|w\d+a\d+|p\d{2,3}|v\d+|k8s|s3|ec2|gpt\d+|o\d|m\d+|x\d+|e\d+m\d+|"
+                      r"mxfp\d|nf\d|tp\d+|pp\d+|ep\d+|dp\d+|cp\d+|sm\d+|cc\d+|cu\d+|py\d+|rocm\d*|h\d|l\d|t\d|a\d|"
+                      r"llama\d+|qwen\d+|phi\d+|gemma\d+|mistral\d*|r\d|cpu\d*|zero\d|gen\d|pcie\d|ddr\d|gddr\d\w?|hbm\d\w?)$",
+                      re.I)
+
+
+def _count_before(text: str, start: int) -> tuple[int, int] | None:
+    """The count written before a GPU name, skipping memory sizes and adjectives: (count, where it starts)."""
+    lo = max(0, start - 40)
+    m = _COUNT_BEFORE.search(text[lo:start])
+    if not m:
+        return None
+    group = 1 if m.group(1) else 2
+    if group == 1 and re.fullmatch(r"\d+", m.group(1)) and re.match(r"\s*(?:gb|gib)\b", text[lo + m.end(1):], re.I):
+        return None
+    return (word_number(m.group(group)) or 1), lo + m.start(group)
+
+
+def gpu_count_near(text: str, start: int, end: int) -> tuple[int, int, bool] | None:
+    """The count written next to a GPU name: (count, where it starts, whether written as a multiplier after it)."""
+    after = _COUNT_AFTER.match(text, end)
+    if after:
+        group = next(i for i, g in enumerate(after.groups(), 1) if g)
+        return int(after.group(group)), after.start(group), True
+    before = _count_before(text, start)
+    return (before[0], before[1], False) if before else None
+
+
+def _node_layout(text: str, scope: Scope, gpu_count: tuple[int, int, bool] | None) -> tuple[int, int, int] | None:
+    """GPUs when the text gives nodes: (total, start, end of the words read); total < 0 means that many nodes of an
+    unstated size. None when it names no nodes.
+
+    Args:
+        gpu_count: the count written at the GPU name (value, where, written as a multiplier after the name).
+    """
+    per = _PER_NODE.search(text)
+    candidates = [m for m in _NODES.finditer(text) if not scope.negated(m.start())]
+    nodes = next((m for m in candidates if not (per and per.start() <= m.start(1) < per.end())),
+                 candidates[0] if candidates else None)
+    per_node = next((int(g) for g in per.groups() if g), None) if per else None
+    if nodes is None and per is None:
+        return None
+    count = (word_number(nodes.group(1)) or 1) if nodes else 1
+    if nodes and per and per.start() <= nodes.start(1) < per.end() and nodes.group(1).isdigit() \
+            and int(nodes.group(1)) == per_node:
+        count = 1  # "an 8-GPU node": the number counts GPUs, not nodes
+    if per_node is None and gpu_count and gpu_count[0] > 1:
+        singular = nodes is not None and not re.search(r"(?:s|es)$", nodes.group(0).strip(), re.I)
+        if nodes is None or gpu_count[1] != nodes.start(1):
+            per_node = gpu_count[0]
+            # "64 A100s (8 nodes)": a count that the nodes divide is the total, unless it sits in the node phrase
+            if nodes is not None and not (nodes.start() <= gpu_count[1] < nodes.end()) and count > 1 \
+                    and gpu_count[0] % count == 0 and gpu_count[0] // count <= 16:
+                return gpu_count[0], nodes.start(), nodes.end()
+        elif gpu_count[2] or singular:  # "H100 x 8 node", "an 8 x 80GB H100 node": one node of eight
+            count, per_node = 1, gpu_count[0]
+    spans = [m.span() for m in (nodes, per) if m]
+    start, end = min(s for s, _ in spans), max(e for _, e in spans)
+    if per_node is None:
+        return None if nodes is None else (-count, start, end)
+    return count * per_node, start, end
+
+
+def _main_mention(text: str, mentions: list[Any], scope: Scope) -> Any:
+    """The GPU the user runs: an asserted mention; with several kinds, the one moved to ("from A100 to H100")."""
+    kinds = {m.item_id for m in mentions}
+    if len(kinds) > 1:
+        last = mentions[-1]
+        if re.search(r"\b(?:on|to|instead|switch)\b", text[max(0, last.start - 12):last.start]) \
+                and not scope.proposed(last.start):
+            return last
+        asserted = [m for m in mentions if not scope.negated(m.start, m.end)]
+        if asserted:
+            return asserted[0]
+    return mentions[0]
+
+
+def _read_count(text: str, scope: Scope, mentions: list[Any], main: Any, found: Found) -> None:
+    counts: list[tuple[int, int, bool, str]] = []
+    for m in [main, *(x for x in mentions if main and x.item_id == main.item_id and x is not main)] if main else []:
+        near = gpu_count_near(text, m.start, m.end)
+        if near and not scope.contrasted(near[1]):
+            counts.append((*near, text[min(near[1], m.start):max(m.end, near[1] + 1)]))
+    if not counts:
+        generic = next((g for g in _GPU_COUNT_GENERIC.finditer(text)
+                        if not scope.contrasted(g.start())), None)
+        if generic:
+            counts.append((word_number(generic.group(1)) or 1, generic.start(), False, generic.group(0)))
+    layout = _node_layout(text, scope, counts[0][:3] if counts else None)
+    dgx = _DGX.search(text[max(0, main.start - 6):main.start]) if main else None
+    if layout:
+        start, end = layout[1], layout[2]
+        if main and 0 <= main.start - end <= 8:
+            end = main.end
+        elif main and 0 <= start - main.end <= 8:
+            start = main.start
+        words = text[start:end].strip()
+    if layout and layout[0] > 0:
+        found.put("gpu_count", layout[0], words)
+    elif layout or dgx:
+        nodes = -layout[0] if layout else 1
+        words = words if layout else text[main.start - 4:main.end].strip()
+        found.hint("gpu_count", nodes * GPUS_PER_NODE,
+                   f"'{words}' taken as {nodes} node{'s' if nodes > 1 else ''} of "
+                   f"{GPUS_PER_NODE} GPUs ({nodes * GPUS_PER_NODE} in all); say how many GPUs if not")
+    elif counts:
+        found.put("gpu_count", counts[0][0], counts[0][3])
+
+
+def _unknown_gpu(text: str, known_spans: list[tuple[int, int]], gpu_index: NameIndex) -> Mention | None:
+    """A GPU-like name that no catalog entry matches ("A40", "rtx 2080 ti")."""
+    for m in _GPU_LIKE.finditer(text):
+        name = m.group(1).strip()
+        if any(s <= m.start() < e for s, e in known_spans) or _NOT_GPU.match(normalise(name)):
+            continue
+        if re.search(r"\d[bBmMkK]$", name) or re.fullmatch(r"\d+", name) or gpu_index.lookup(name):
+            continue
+        # bare model numbers ("2080 ti", "x100") must stand next to a GPU word or a vendor word
+        if not re.match(r"(?:rtx|gtx|quadro|titan|radeon|rx|arc|instinct|gaudi|tpu|mi|tesla)", name, re.I):
+            around = text[max(0, m.start() - 16):m.end() + 16]
+            if not re.search(r"gpus?|cards?|accelerators?|nvidia|amd|intel|\bon (?:an? |one |two |\d+ ?x? ?)?$",
+                             around, re.I) and not re.search(r"\b(?:on|with|using|an?|\d+x?)\s*$", text[:m.start()], re.I):
+                continue
+        return Mention("", name, m.start(1), m.start(1) + len(name))
+    return None
+
+
+def nearest_gpu(name: str, catalog: Any) -> str | None:
+    """The catalog GPU whose name is closest to an unknown one (used as an assumption, and said so)."""
+    names = {g.name: gid for gid, g in catalog.gpus.items()} | {gid: gid for gid in catalog.gpus}
+    for alias_owner in catalog.gpus.values():
+        for alias in alias_owner.aliases:
+            names.setdefault(alias, alias_owner.id)
+    hits = closest(name, names, limit=1)
+    return names[hits[0]] if hits else None
+
+
+def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, scope: Scope | None = None) -> None:
+    """Put the GPU kind and count stated (or hinted) in ``text`` into ``found``; note an unknown GPU name."""
+    scope = scope or Scope(text)
+    mentions = gpu_index.find(text)
+    main = _main_mention(text, mentions, scope) if mentions else None
+    if main:
+        found.put("gpu", main.item_id, main.text)
+    else:
+        unknown = _unknown_gpu(text, [], gpu_index)
+        if unknown:
+            found.unknown_gpu = unknown.text
+            main, mentions = unknown, [unknown]
+            near = nearest_gpu(unknown.text, catalog)
+            if near:
+                found.hint("gpu", near, f"no specs for '{unknown.text}': the numbers assume "
+                                        f"{catalog.gpus[near].name}, the closest name in the catalog; pass --gpu to choose")
+        else:
+            kind = gpu_class(text, gpu_index.lookup)
+            if kind:
+                gpu_id, words, cls = kind
+                name = getattr(catalog.gpus.get(gpu_id), "name", gpu_id)
+                found.hint("gpu", gpu_id, f"'{words}' read as {cls.label}: {name} assumed as a representative; {cls.caveat}")
+    _read_count(text, scope, mentions, main, found)
+    singles = [*_SINGLE.finditer(text), *(m for m in _SINGLE_NAMED.finditer(text) if _names_gpu_after(text, m.end(), mentions))]
+    single = next((m for m in singles if not scope.contrasted(m.start())), None)
+    if single:
+        found.put("single_gpu", True, single.group(0))
+        found.put("gpu_count", 1, single.group(0))
+    found.multi_gpu_hint = bool(MULTI_GPU_HINT.search(text))
+
+
+def _names_gpu_after(text: str, end: int, mentions: list[Any]) -> bool:
+    """Whether a GPU name follows within a few modifier words ("a single 24GB RTX 4090")."""
+    return any(0 <= m.start - end <= 20 and re.fullmatch(r"[\s-]*(?:(?:\d+\s?gb|nvidia|geforce|rtx|amd)[\s-]*)*",
+                                                        text[end:m.start], re.I) for m in mentions)

@@ -1,0 +1,127 @@
+"""Read the model out of text: a catalog name in any spelling, a family with a size, or a size alone.
+
+"meta-llama/Llama-3.1-8B-Instruct", "qwen2.5:14b" and "Llama 3 8B" name catalog entries; "llama 13b" is the
+Llama-family entry of that size; "our 13B llama-style model" is a size, for which an assumed shape is built.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agent.knowledge.derived_shape import shape_from_size
+from agent.names import NameIndex, normalise
+from agent.reading.findings import Found
+from agent.reading.scope import Scope
+
+# what people append to a model name that does not change its shape
+MODEL_SUFFIXES = ("instruct", "chat", "base", "hf", "it", "awq", "gptq", "gguf", "fp8", "fp16", "bf16", "int4", "int8",
+                  "bnb", "4bit", "8bit", "exl2", "mlx", "preview", "latest", "v01", "v02", "v03", "2407", "2409",
+                  "2501", "2503", "turbo", "dynamic")
+MODEL_PREFIXES = ("meta", "metallama", "mistralai", "qwen", "google", "microsoft", "deepseekai", "openai", "unsloth",
+                  "thebloke", "nousresearch", "tiiuae")
+_SIZE = re.compile(r"\b(\d+(?:\.\d+)?)\s?([bBmM])(?:illion)?\b(?!\s*(?:tokens?|docs?|documents?|rows|samples|examples|"
+                   r"users|requests|words|images|records|params? of data))(?:[\s-]*(?:param(?:eter)?s?|model|llm|dense|"
+                   r"network|net|transformer|class))?")
+# a size is a model size when a model word stands near it, or it carries a B suffix ("a 70B")
+_MODEL_WORD = re.compile(r"param|model|llm|\bnet|transformer|checkpoint|llama|qwen|mistral|gemma|phi|gpt|dense|moe", re.I)
+# a named model with a size: a version digit in the name ("Qwen2.5 72B") or a hyphen ("Falcon-180B")
+_MODEL_LIKE = re.compile(r"\b([A-Za-z]{2,}(?:[-\s]?\d+(?:\.\d+)?[-\s]|-)\d+(?:\.\d+)?[bB])\b")
+
+
+class ModelIndex(NameIndex):
+    """Model aliases, looked up with the org prefixes and variant suffixes people add trimmed off."""
+
+    def lookup(self, words: str) -> str | None:
+        hit = super().lookup(words)
+        if hit:
+            return hit
+        key = normalise(words)
+        for _ in range(3):
+            trimmed = next((key[len(p):] for p in MODEL_PREFIXES if key.startswith(p) and len(key) > len(p) + 2), None) \
+                or next((key[:-len(s)] for s in MODEL_SUFFIXES if key.endswith(s) and len(key) > len(s) + 2), None)
+            if not trimmed:
+                return None
+            key = trimmed
+            if key in self.exact:
+                return self.exact[key]
+        return None
+
+
+def _family_and_size(text: str, catalog: Any) -> tuple[str, str] | None:
+    """A catalog model named by family and size ("llama 13b", "Qwen 14B"): (id, words)."""
+    families = {m.family.lower() for m in catalog.models.values() if m.family}
+    for m in _SIZE.finditer(text):
+        if m.group(2).lower() != "b":
+            continue
+        before = text[max(0, m.start() - 24):m.start()].lower()
+        family = next((f for f in families if re.search(r"\b" + re.escape(f) + r"[\s\d.-]*$", before)), None)
+        if not family:
+            continue
+        size = float(m.group(1)) * 1e9
+        near = [(abs(x.params_total - size) / size, -_version(x.id), x.id) for x in catalog.models.values()
+                if x.family.lower() == family and abs(x.params_total - size) / size <= 0.3]
+        if near:
+            return min(near)[2], text[m.start() - len(before) + before.rfind(family):m.end()]
+    return None
+
+
+def _only_of_family(text: str, catalog: Any) -> tuple[str, str] | None:
+    """A family named without a size that has one catalog model ("Jamba on one H200")."""
+    members: dict[str, list[str]] = {}
+    for model in catalog.models.values():
+        members.setdefault(model.family.lower(), []).append(model.id)
+    for word in re.finditer(r"[A-Za-z][A-Za-z0-9]+", text):
+        ids = members.get(word.group(0).lower())
+        if ids and len(ids) == 1:
+            return ids[0], word.group(0)
+    return None
+
+
+def _version(model_id: str) -> float:
+    """The first version number in an id ("qwen3-8b" -> 3, "llama-3.1-8b" -> 3.1), so newer families win ties."""
+    m = re.search(r"(\d+(?:\.\d+)?)(?!\d*b)", model_id)
+    return float(m.group(1)) if m else 0.0
+
+
+def _size_b(m: re.Match[str]) -> float:
+    value = float(m.group(1))
+    return value / 1000 if m.group(2).lower() == "m" else value
+
+
+def find_model(text: str, catalog: Any, model_index: NameIndex, found: Found, scope: Scope | None = None) -> None:
+    """Put the model (catalog id, or an assumed shape for a bare size) into ``found``."""
+    scope = scope or Scope(text)
+    mentions = [m for m in model_index.find(text) if not scope.negated(m.start, m.end)] or model_index.find(text)
+    # a draft or student named next to the model being served is not the model
+    main = next((m for m in mentions if not re.search(r"\b(?:draft|drafter|student|small)\b",
+                                                       text[max(0, m.start - 24):m.start], re.I)), None)
+    if main or mentions:
+        main = main or mentions[0]
+        found.put("model", main.item_id, main.text)
+        return
+    family = _family_and_size(text, catalog) or _only_of_family(text, catalog)
+    if family:
+        found.put("model", family[0], family[1])
+        return
+    named = _MODEL_LIKE.search(text)
+    for size in _SIZE.finditer(text):
+        words = text[max(0, size.start() - 20):size.end() + 24]
+        if size.group(2).lower() == "m" and not re.search(r"param|model|llm|\bnet", words, re.I):
+            continue
+        if size.group(2).lower() == "b" and not _MODEL_WORD.search(words) and not re.search(r"\b(?:a|an|our|my|the)\s+$",
+                                                                                         text[:size.start()], re.I):
+            continue
+        size_b = _size_b(size)
+        found.model_size_b = size_b
+        if named and not model_index.lookup(named.group(1)):
+            found.unknown_model = named.group(1)
+        shape = shape_from_size(size_b)
+        found.model_spec = shape
+        found.put("model", shape.id, size.group(0))
+        found.notes.append(f"'{size.group(0).strip()}' read as a {size_b:g}B-parameter model: an assumed Llama-style dense "
+                           f"shape is used ({shape.num_hidden_layers} layers, hidden size {shape.hidden_size}); "
+                           "name the model or pass --model-config for its real shape")
+        return
+    if named:
+        found.unknown_model = named.group(1)

@@ -1,0 +1,95 @@
+"""Read the user's stack: the framework they run now and the techniques they say are on (or off).
+
+"Moving our chatbot from TGI to vLLM" runs TGI today; "should we try SGLang?" runs neither; "we already use paged
+attention and FA2" puts both in the stack; "we don't use continuous batching" takes it out.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agent.names import Mention, NameIndex
+from agent.reading.findings import Found
+from agent.reading.scope import Scope
+
+# "from X to Y", "X -> Y", "replace X with Y": X is what runs now, Y what is proposed
+_FROM = re.compile(r"\b(?:from|off|away from|replac\w*|migrat\w* (?:off|from)|leav\w*)\s+(?:our |the |plain |stock )?$", re.I)
+_TO = re.compile(r"\b(?:to|into|onto|towards?)\s+(?:a |the )?$|->\s*$|→\s*$|\bvs\.?\s+$|\bor\s+$", re.I)
+# an imperative or a goal: "Serve it on an H100 with FP8 for more throughput" asks for FP8
+_REQUEST = re.compile(r"^\s*(?:please\s+)?(?:serve|run|use|deploy|enable|add|apply|try|make|get|speed|quantize|switch)\b|"
+                      r"\bfor (?:more|better|higher|lower|faster|less|max\w*)\b", re.I)
+_NOW = re.compile(r"\b(?:already|currently|today|right now|at the moment|in production)\b", re.I)
+# a mention followed by "or Y?" / "vs Y": an option under comparison
+_OPTION_AFTER = re.compile(r"^\s*(?:or|vs\.?|versus)\s", re.I)
+
+
+def build_framework_index(catalog: Any) -> NameIndex:
+    """Alias index over the catalog's frameworks."""
+    return NameIndex(catalog.frameworks)
+
+
+def build_technique_index(catalog: Any) -> NameIndex:
+    """Alias index over the catalog's techniques (ids, names, aliases)."""
+    return NameIndex(catalog.techniques)
+
+
+def _role(text: str, scope: Scope, m: Mention) -> str:
+    """'current', 'proposed', 'negated' or 'neutral' (described without a verb) for one mention."""
+    before = text[max(0, m.start - 30):m.start]
+    if _FROM.search(before):
+        return "current"
+    if scope.negated(m.start, m.end):
+        return "negated"
+    if _TO.search(before) or _OPTION_AFTER.match(text[m.end:m.end + 8]):
+        return "proposed"
+    clause = scope.clause_at(m.start)
+    if scope.stated(m.start) and (not scope.proposed(m.start) or _NOW.search(text[clause.start:clause.end])):
+        return "current"
+    words = text[clause.start:clause.end]
+    asked = text[clause.end:clause.end + 1] == "?" or words.rstrip().endswith("?")
+    return "proposed" if scope.proposed(m.start) or asked or _REQUEST.search(words) else "neutral"
+
+
+def read_framework(text: str, scope: Scope, index: NameIndex, found: Found) -> None:
+    """The framework running today: a stated or migrated-from mention, else the only neutral one."""
+    mentions = index.find(text)
+    roles = [(_role(text, scope, m), m) for m in mentions]
+    current = next((m for role, m in roles if role == "current"), None)
+    if current is None:
+        neutral = [m for role, m in roles if role == "neutral"]
+        current = neutral[0] if neutral else None
+    if current is not None:
+        found.put("framework", current.item_id, current.text)
+
+
+# parallel degrees written as "TP8", "tp=2", "EP 8", "expert parallel 8"
+_DEGREE = re.compile(r"\b(tp|ep|pp|sp|tensor[\s-]parallel(?:ism)?|expert[\s-]parallel(?:ism)?|pipeline[\s-]parallel(?:ism)?|"
+                     r"sequence[\s-]parallel(?:ism)?)\s*(?:[=:]|of|size|degree)?\s*\d+\b", re.I)
+_DEGREE_TECHNIQUE = {"tp": "tensor-parallel", "te": "tensor-parallel", "ep": "expert-parallel", "ex": "expert-parallel",
+                     "pp": "pipeline-1f1b", "pi": "pipeline-1f1b", "sp": "sequence-parallel", "se": "sequence-parallel"}
+# a precision named as what runs ("fp8 on", "in fp8", "Llama-3.1-405B-Instruct-FP8"): the phase decides which technique
+_FP8 = re.compile(r"\bfp8\b(?![\s-]*(?:kv|attention))|-fp8\b", re.I)
+
+
+def _mentions(text: str, index: NameIndex, found: Found) -> list[Mention]:
+    out = list(index.find(text))
+    for m in _DEGREE.finditer(text):
+        tech = _DEGREE_TECHNIQUE.get(m.group(1)[:2].lower())
+        if tech and tech in index.exact.values():
+            out.append(Mention(tech, m.group(0), m.start(), m.end()))
+    training = found.values.get("phase") in ("pre-training", "fine-tuning")
+    for m in _FP8.finditer(text):
+        if not any(x.start <= m.start() < x.end for x in out):
+            out.append(Mention("fp8-training" if training else "fp8-inference", m.group(0), m.start(), m.end()))
+    return sorted(out, key=lambda x: x.start)
+
+
+def read_techniques(text: str, scope: Scope, index: NameIndex, found: Found) -> None:
+    """Techniques the user says run today (``found.stack``) or do not run (``found.absent``)."""
+    for m in _mentions(text, index, found):
+        role = _role(text, scope, m)
+        if role in ("current", "neutral"):
+            found.stack.setdefault(m.item_id, m.text)
+        elif role == "negated" and not scope.proposed(m.start):
+            found.absent.add(m.item_id)
