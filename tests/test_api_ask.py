@@ -75,10 +75,11 @@ def test_unknown_explicit_gpu_names_the_closest(client) -> None:
     assert "h100" in response.json()["error"]["message"].lower()
 
 
-def test_unknown_gpu_in_the_question_is_a_reply_with_suggestions(client) -> None:
+def test_unknown_gpu_in_the_question_is_answered_on_the_closest_known_one(client) -> None:
     answer = client.post("/v1/ask", json={"question": "Llama-3-70B on 2x H1000, latency matters"}).json()
-    assert answer["status"] == "unknown-name"
-    assert "h100" in answer["answer"].lower()
+    assert answer["status"] == "ok" and answer["workload"]["gpu_count"] == 2
+    assert answer["workload"]["fields"]["gpu"]["origin"] == "assumed"
+    assert any("no specs for 'H1000'" in w and "H100" in w for w in answer["warnings"])
 
 
 @pytest.mark.parametrize("body", [
