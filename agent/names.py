@@ -127,10 +127,25 @@ class NameIndex:
         for key, item_id in derived.items():
             self.exact.setdefault(key, item_id)
         self.exact.pop("", None)
+        # normalised key -> id or None, for the keys free text asks about again and again (bounded)
+        self._seen: dict[str, str | None] = {}
+        # every beginning of a key: a run of words that is no such beginning cannot grow into a name
+        self.prefixes = {key[:j] for key in self.exact for j in range(1, len(key) + 1)}
 
     def lookup(self, words: str) -> str | None:
-        """The id whose alias equals these words (normalised), trying a plural 's' off as well."""
-        key = normalise(words)
+        """The id whose alias equals these words (normalised)."""
+        return self.lookup_key(normalise(words))
+
+    def lookup_key(self, key: str) -> str | None:
+        """The id for an already normalised key, remembered."""
+        if key not in self._seen:
+            if len(self._seen) > 50_000:
+                self._seen.clear()
+            self._seen[key] = self._match(key)
+        return self._seen[key]
+
+    def _match(self, key: str) -> str | None:
+        """The id whose alias equals ``key``, trying a plural 's' off as well."""
         if key in self.exact:
             return self.exact[key]
         if key.endswith("s") and key[:-1] in self.exact:
@@ -138,26 +153,48 @@ class NameIndex:
         return None
 
     def find(self, text: str) -> list[Mention]:
-        """All non-overlapping mentions, longest match first, in text order."""
+        """All non-overlapping mentions, longest match first, in text order; a match that a longer one starting
+        inside it would overrun gives way ("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B" is the distill, not R1)."""
         tokens = [piece for m in _TOKEN_RE.finditer(text) for piece in _split_glued(m.group(0).rstrip(".-"), m.start())]
+        keys = [normalise(t[0]) for t in tokens]
+        longest: dict[int, int] = {}
+
+        def at(i: int) -> int:
+            if i not in longest:
+                longest[i] = self._longest_at(text, tokens, keys, i)
+            return longest[i]
+
         found: list[Mention] = []
         i = 0
         while i < len(tokens):
-            hit = None
-            for n in range(min(self.max_words, len(tokens) - i), 0, -1):
+            n = at(i)
+            if n and any(j + at(j) > i + n for j in range(i + 1, i + n)):
+                n = 0
+            if n:
                 start, end = tokens[i][1], tokens[i + n - 1][2]
-                words = text[start:end]
-                item_id = self.lookup(words)
-                # one bare digit or letter is never a name on its own, nor is "a 10" (an article and a number)
-                if item_id and len(normalise(words)) >= 2 and not re.match(r"[A-Za-z]\s+\d", words):
-                    hit = Mention(item_id, words, start, end)
-                    i += n
-                    break
-            if hit:
-                found.append(hit)
+                found.append(Mention(self.lookup_key("".join(keys[i:i + n])), text[start:end], start, end))
+                i += n
             else:
                 i += 1
         return found
+
+    def _longest_at(self, text: str, tokens: list[tuple[str, int, int]], keys: list[str], i: int) -> int:
+        """How many tokens from ``i`` form the longest name (0: none)."""
+        best, key = 0, ""
+        for n in range(1, min(self.max_words, len(tokens) - i) + 1):
+            key += keys[i + n - 1]
+            # one bare digit or letter is never a name on its own, nor is "a 10" (an article and a number)
+            if len(key) >= 2 and self.lookup_key(key) and not (
+                    n > 1 and len(keys[i]) == 1 and keys[i].isalpha() and keys[i + 1][:1].isdigit()
+                    and re.match(r"[A-Za-z]\s", text[tokens[i][1]:tokens[i + 1][1]])):
+                best = n
+            if not self.could_grow(key):
+                break
+        return best
+
+    def could_grow(self, key: str) -> bool:
+        """Whether more words after ``key`` could still make a name."""
+        return key in self.prefixes
 
 
 def _split_glued(token: str, start: int) -> list[tuple[str, int, int]]:

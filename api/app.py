@@ -22,7 +22,7 @@ from api.answer_processes import AnswerProcesses, resolve_processes, usable_core
 from api.deps import Services
 from api.metrics import Metrics, MetricsMiddleware
 from api.middleware_errors import install_error_handlers
-from api.middleware_limits import BodySizeLimit, RateLimit, TokenBuckets
+from api.middleware_limits import BodySizeLimit, RateLimit, SecurityHeaders, TokenBuckets
 from api.routes import ask, catalog, chat, estimate, health, openai_compat, papers, refresh, search, web
 from api.routes.ask import AnswerCache
 from api.routes.chat_sessions import ChatSessions
@@ -166,6 +166,8 @@ def create_app(settings: Settings | None = None, *, query_embedder: Any = None,
         version="0.1.0",
         summary="Pick the LLM acceleration techniques that pay off on your GPUs, with the papers behind them.",
         lifespan=lifespan,
+        docs_url=None,  # api/routes/web.py serves /docs from local files (FastAPI's loads from a CDN)
+        redoc_url=None,  # ReDoc too loads from a CDN, and /docs covers the same ground
     )
     for module in (ask, chat, openai_compat, search, papers, catalog, estimate, refresh, health, web):
         app.include_router(module.router)
@@ -179,5 +181,6 @@ def create_app(settings: Settings | None = None, *, query_embedder: Any = None,
     if settings.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Authorization", "Content-Type", "Accept"])
+    app.add_middleware(SecurityHeaders)  # outside the limits: their 413/429 answers get the headers too
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     return app

@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "calibrate": "api.commands.kernel:calibrate",
     "ask": "api.commands.ask:ask",
     "serve": "api.commands.serve:serve",
+    "doctor": "api.commands.doctor:doctor",
 }
 
 SHORT_HELP: dict[str, str] = {
@@ -45,6 +46,7 @@ SHORT_HELP: dict[str, str] = {
     "calibrate": "Measure GEMM, attention and copy speed on this machine's device.",
     "ask": "Answer a technique-selection question with citations and estimates.",
     "serve": "Run the HTTP API and web page.",
+    "doctor": "Check the state directory (database, index, lock, calibration); --repair fixes what it can.",
 }
 
 

@@ -1,7 +1,13 @@
-"""Request limits as pure ASGI middleware: body size (413) and a per-client token bucket (429).
+"""Request limits and response hardening as pure ASGI middleware.
 
-Both answer with the API's JSON error shape themselves, before any route runs, so an oversized or
-abusive request costs nothing beyond reading at most ``max_body_bytes``.
+Limits: body size (413) and a per-client token bucket (429). Both answer with the API's JSON error
+shape themselves, before any route runs, so an oversized or abusive request costs nothing beyond
+reading at most ``max_body_bytes``. The client is the connection's peer address: uvicorn replaces
+it from ``X-Forwarded-For`` only for the proxies in ``ACCELSAGE_TRUSTED_PROXIES``.
+
+Hardening: :class:`SecurityHeaders` adds ``X-Content-Type-Options: nosniff`` to every response and a
+Content-Security-Policy plus ``X-Frame-Options: DENY`` to HTML ones. Being pure ASGI, it never
+buffers a streamed (server-sent events) response.
 """
 
 from __future__ import annotations
@@ -27,6 +33,42 @@ async def send_error(send: Callable[..., Any], status: int, message: str, kind: 
     raw_headers += [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     await send({"type": "http.response.start", "status": status, "headers": raw_headers})
     await send({"type": "http.response.body", "body": body})
+
+
+# The web page (api/static): its own script, stylesheet and the roofline PNG, fetch() to the API;
+# nothing inline, nothing from elsewhere, never framed. Citation links to arXiv are plain navigation.
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+            "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+
+
+class SecurityHeaders:
+    """``nosniff`` on every response; on HTML, ``X-Frame-Options: DENY`` and a CSP (``PAGE_CSP`` unless the
+    route set its own, as ``/docs`` does)."""
+
+    def __init__(self, app: Callable[..., Any], page_csp: str = PAGE_CSP) -> None:
+        self.app = app
+        self.page_csp = page_csp.encode()
+
+    async def __call__(self, scope: dict, receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_hardened(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-content-type-options"]
+                headers.append((b"x-content-type-options", b"nosniff"))
+                names = {k.lower() for k, _ in headers}
+                content_type = next((v for k, v in headers if k.lower() == b"content-type"), b"")
+                if content_type.lower().startswith(b"text/html"):
+                    if b"content-security-policy" not in names:
+                        headers.append((b"content-security-policy", self.page_csp))
+                    if b"x-frame-options" not in names:
+                        headers.append((b"x-frame-options", b"DENY"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_hardened)
 
 
 class BodySizeLimit:

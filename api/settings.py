@@ -87,6 +87,18 @@ class Settings(BaseSettings):
         30.0, ge=0,
         description="How often the server checks whether another process rewrote the index (then reloads it); 0 disables.",
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses (or networks, or '*') of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto "
+                    "are believed; empty: no proxy header is trusted and the client is the connection's peer.",
+    )
+    keep_alive_timeout_s: float = Field(
+        5.0, gt=0, description="An idle keep-alive connection is closed after this many seconds.")
+    header_timeout_s: float = Field(
+        10.0, gt=0,
+        description="A connection whose request line and headers are not complete this many seconds after it "
+                    "opened (or after the first byte of its next request) is closed.",
+    )
 
 
 def load_settings(**overrides: object) -> Settings:

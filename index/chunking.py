@@ -18,6 +18,12 @@ from pathlib import Path
 from tokenizers import Tokenizer
 
 _WORD = re.compile(r"\S+")
+# Typographic ligatures (U+FB00-U+FB06: ff, fi, fl, ffi, ffl, long st, st) as PDFs set them; stored
+# text must spell the letters out or "efficient" never matches the text a PDF gave as "e\ufb03cient".
+# Only these are mapped: NFKC on everything would also turn "n\u00b2" into "n2".
+_LIGATURES = {code: unicodedata.normalize("NFKC", chr(code)) for code in range(0xFB00, 0xFB07)}
+# A word broken at a line end: "effi-\ncient". Group 1 is the whole fragment before the hyphen.
+_LINE_END_HYPHEN = re.compile(r"(\S+)-[ \t]*\r?\n[ \t]*(?=\w)")
 _SENTENCE_END = (".", "?", "!", ":", ";")
 # A window may end this far before its token budget to land on a sentence end instead.
 _SENTENCE_SLACK = 0.25
@@ -42,6 +48,24 @@ class ChunkDraft:
     ord: int
     content_hash: str
     token_count: int
+
+
+def _join_hyphenated(match: re.Match) -> str:
+    fragment = match.group(1)
+    following = match.string[match.end()]
+    # "effi-\ncient" was split by the typesetter: join. A compound ("state-of-the-\nart"), or a
+    # break before a capital or digit ("GPU-\nBased", "top-\n5"), keeps its hyphen.
+    if "-" not in fragment and fragment[-1].islower() and following.islower():
+        return fragment
+    return fragment + "-"
+
+
+def tidy_text(text: str) -> str:
+    """Spell out ligatures and mend words hyphenated at line ends; other text is left as it is.
+
+    This is what the stored chunk text (and so its hash, FTS and embedding) sees; runs before chunking.
+    """
+    return _LINE_END_HYPHEN.sub(_join_hyphenated, text.translate(_LIGATURES))
 
 
 def normalise_text(text: str) -> str:
@@ -93,7 +117,7 @@ def _segments(pages: list[PageText]) -> list[_Segment]:
             seg.text += "\n\n"
         seg.page_starts.append(len(seg.text))
         seg.pages.append(page.page)
-        seg.text += page.text
+        seg.text += tidy_text(page.text)
     return [seg for seg in segments if seg.text.strip()]
 
 

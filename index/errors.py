@@ -31,3 +31,17 @@ class Busy(AccelsageError):
 
     exit_code = 3
     http_status = 409
+
+
+class DatabaseDamaged(AccelsageError):
+    """The SQLite database file is damaged (not a database, malformed pages, failed integrity check)."""
+
+    http_status = 503
+
+    def __init__(self, db_path: object, detail: str) -> None:
+        self.db_path = db_path
+        self.detail = detail
+        super().__init__(
+            f"the database {db_path} is damaged ({detail}); run `accelsage doctor --repair` to move it aside, "
+            "then `accelsage refresh` to rebuild the corpus"
+        )

@@ -20,7 +20,7 @@ import numpy as np
 import sqlite_utils
 
 from index.chunking import ChunkDraft
-from index.errors import AccelsageError, NotFound
+from index.errors import AccelsageError, DatabaseDamaged, NotFound
 from index.fts_query import build_match_expression
 from index.schema import LATEST_VERSION, migrate, write_transaction
 
@@ -32,6 +32,16 @@ RUN_COUNTERS = ("added", "updated", "unchanged", "failed")
 # bm25 column weights for (text, section, title): a title hit counts as much as a text hit.
 _BM25_WEIGHTS = (1.0, 0.5, 1.0)
 _SQL_BATCH = 500  # bound on "?" placeholders per IN (...) query
+
+
+_DAMAGE_WORDS = ("malformed", "not a database", "corrupt")
+
+
+def is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """Whether a sqlite3 error says the database file is damaged (as opposed to locked, full, read-only)."""
+    code = getattr(exc, "sqlite_errorname", "") or ""
+    return code.startswith("SQLITE_CORRUPT") or code == "SQLITE_NOTADB" or any(
+        word in str(exc).lower() for word in _DAMAGE_WORDS)
 
 
 def utc_now() -> str:
@@ -70,19 +80,49 @@ class Store:
     def __init__(self, db_path: str | Path) -> None:
         self.db_path = Path(db_path)
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(self.db_path), timeout=30.0, check_same_thread=False)
-        self.db = sqlite_utils.Database(conn, execute_plugins=False)
         self._lock = threading.RLock()
-        self.db.enable_wal()
-        self.db.execute("PRAGMA foreign_keys = ON")
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        self.db.execute("PRAGMA busy_timeout = 30000")
-        self.schema_version = migrate(self.db)
+        conn = None
+        try:
+            conn = sqlite3.connect(str(self.db_path), timeout=30.0, check_same_thread=False)
+            self.db = sqlite_utils.Database(conn, execute_plugins=False)
+            self.db.enable_wal()
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.execute("PRAGMA busy_timeout = 30000")
+            self.schema_version = migrate(self.db)
+        except sqlite3.DatabaseError as exc:
+            if conn is not None:
+                conn.close()
+            if is_damage(exc):
+                raise DatabaseDamaged(self.db_path, str(exc)) from exc
+            raise AccelsageError(f"cannot open the database {self.db_path}: {exc}") from exc
         if self.schema_version > LATEST_VERSION:
+            conn.close()
             raise AccelsageError(
                 f"{self.db_path} has schema version {self.schema_version}, newer than this accelsage "
                 f"({LATEST_VERSION}); upgrade accelsage or use another state directory"
             )
+
+    def quick_check(self) -> list[str]:
+        """``PRAGMA quick_check``: the problems SQLite finds in the file (empty when it is sound)."""
+        try:
+            with self._lock:
+                rows = [str(row[0]) for row in self.db.execute("PRAGMA quick_check").fetchall()]
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            return [str(exc)]
+        if rows == ["ok"]:
+            return []
+        # one row may hold many lines, under a "*** in database main ***" banner
+        return [line for row in rows for line in row.splitlines() if line.strip() and not line.startswith("***")]
+
+    def check_sound(self) -> None:
+        """Raise :class:`DatabaseDamaged` when ``quick_check`` finds problems."""
+        problems = self.quick_check()
+        if problems:
+            more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
+            raise DatabaseDamaged(self.db_path, f"quick_check: {problems[0]}{more}")
 
     def close(self) -> None:
         with self._lock:
@@ -296,6 +336,18 @@ class Store:
                 digest.update(f"\n{chunk_id}:{content_hash}".encode("ascii"))
         return digest.hexdigest()
 
+    def prune_embeddings(self) -> int:
+        """Delete stored vectors whose content hash no chunk uses any more (every model); return how many."""
+        with self._lock, write_transaction(self.db):
+            cursor = self.db.execute(
+                "DELETE FROM embeddings WHERE NOT EXISTS"
+                " (SELECT 1 FROM chunks c WHERE c.content_hash = embeddings.content_hash)")
+            return int(cursor.rowcount)
+
+    def embedding_count(self) -> int:
+        with self._lock:
+            return int(self.db.execute("SELECT count(*) FROM embeddings").fetchone()[0])
+
     # --- lexical search -----------------------------------------------------------------------
 
     def lexical_search(self, query: str, k: int) -> list[tuple[int, float]]:
@@ -344,6 +396,22 @@ class Store:
             )
             if cursor.rowcount == 0:
                 raise NotFound(f"refresh run {run_id} does not exist")
+
+    def interrupt_running_runs(self, notes: dict, except_run: int | None = None) -> list[int]:
+        """Mark every run still recorded as ``running`` (but ``except_run``) as ``interrupted``; return their ids.
+
+        Only call this while holding the refresh lock: then no such run is really running.
+        """
+        with self._lock, write_transaction(self.db):
+            ids = [int(row[0]) for row in self.db.execute(
+                "SELECT id FROM refresh_runs WHERE status = 'running' AND id IS NOT ? ORDER BY id", [except_run])]
+            for batch in _batches(ids):
+                self.db.execute(
+                    f"UPDATE refresh_runs SET status = 'interrupted', finished_at = ?, notes = ?"
+                    f" WHERE id IN ({', '.join('?' * len(batch))})",
+                    [utc_now(), json.dumps(notes, default=str), *batch],
+                )
+        return ids
 
     def list_runs(self, limit: int = 20) -> list[dict]:
         """Most recent runs first."""

@@ -175,7 +175,10 @@ class ArxivFeed:
             try:
                 results = list(self.client.results(arxiv.Search(id_list=batch, max_results=len(batch))))
             except FetchError as exc:
-                batch_result.skipped.update({i: f"arXiv lookup failed: {exc}" for i in batch})
+                # one line for the batch in the log (with the URL); each paper gets the short reason
+                log.warning("arXiv lookup of %d ids failed: %s", len(batch), exc)
+                reason = f"arXiv lookup failed for a batch of {len(batch)} ids: {exc.reason}"
+                batch_result.skipped.update({i: reason for i in batch})
                 continue
             self._collect(results, batch, batch_result)
         return batch_result

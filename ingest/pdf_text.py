@@ -14,7 +14,7 @@ import re
 
 from pypdf import PdfReader
 
-from index.chunking import PageText
+from index.chunking import PageText, tidy_text
 from index.errors import AccelsageError
 
 log = logging.getLogger(__name__)
@@ -102,10 +102,8 @@ def detect_heading(line: str) -> tuple[str, str] | None:
 
 
 def _clean(lines: list[str]) -> str:
-    """Join lines, mending words hyphenated across line breaks."""
-    text = "\n".join(lines)
-    text = re.sub(r"(\w)-\n(\w)", r"\1\2", text)
-    return text.strip()
+    """Join lines, spelling out ligatures and mending words hyphenated across line breaks."""
+    return tidy_text("\n".join(lines)).strip()
 
 
 def _page_texts(reader: PdfReader) -> list[str]:

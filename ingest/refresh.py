@@ -26,7 +26,7 @@ from index.state import StateDir
 from index.store import Store
 from index.vectors import load_checked
 from ingest.arxiv_feed import ArxivFeed, ArxivPaper, split_id
-from ingest.lock import refresh_lock
+from ingest.lock import probe_lock, refresh_lock
 from ingest.pdf_text import extract_pages
 from ingest.report import RunReport
 from ingest.sources import PaperEntry, list_cards, read_card
@@ -261,11 +261,19 @@ def ingest_arxiv(run: _Run, papers: list[PaperEntry], feed: ArxivFeed, watch_que
             ingest_full_text(run, feed, meta.arxiv_id, meta, _watch_record(meta))
 
 
-def _close_stale_runs(store: Store, current_run: int) -> None:
-    """Runs still marked running were killed (we hold the lock now): mark them interrupted."""
-    for row in store.list_runs(limit=50):
-        if row["id"] != current_run and row["status"] == "running":
-            store.finish_run(row["id"], {"status": "interrupted", "notes": {"noticed_by_run": current_run}})
+def close_interrupted_runs(state: StateDir, store: Store, noticed_by: str) -> list[int]:
+    """Mark runs recorded as ``running`` as ``interrupted`` when no refresh holds the lock (they were killed).
+
+    Args:
+        noticed_by: who noticed (kept in the run's notes), e.g. "refresh --status".
+
+    Returns:
+        The ids marked; empty while a refresh holds the lock (its run really is running).
+    """
+    with probe_lock(state.lock_path) as free:
+        if not free:
+            return []
+        return store.interrupt_running_runs({"noticed_by": noticed_by})
 
 
 def refresh(
@@ -305,14 +313,17 @@ def refresh(
     with refresh_lock(state.lock_path):
         store = Store(state.db_path)
         try:
+            store.check_sound()  # a damaged database fails here with one clear line, not mid-run
             report = RunReport(started_at=_now())
             report.run_id = store.start_run()
-            _close_stale_runs(store, report.run_id)
+            # we hold the lock: runs still marked running were killed
+            store.interrupt_running_runs({"noticed_by_run": report.run_id}, except_run=report.run_id)
             run = _Run(state, store, model_dir, embedder_factory, report, keep_pdfs)
             try:
                 ingest_cards(run, papers, Path(cards_dir))
                 if include_arxiv:
                     ingest_arxiv(run, papers, feed, watch_queries, watch_max_results)
+                report.embeddings_pruned = store.prune_embeddings()
                 index, report.index_rebuilt = load_checked(state, store, run.model_id)
                 report.index_count = index.count
             except BaseException as exc:

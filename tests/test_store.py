@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from index.errors import NotFound
+from index.errors import AccelsageError, DatabaseDamaged, NotFound
 from index.store import Store
 from index_helpers import add_paper, drafts, random_vectors
 
@@ -243,3 +243,72 @@ def test_fingerprint_tracks_chunks_and_model(store):
     add_paper(store, "p1", "Title", TEXTS[:3], model_id="m")
     assert store.fingerprint("m") != full
     assert len(store.chunk_vectors("m")[0]) == 3 and ids
+
+
+# --- damaged files, unused vectors, runs left running ----------------------------------------
+
+
+def _filled_db(path: Path) -> Path:
+    """A store with enough rows to span many pages, checkpointed so everything is in the main file."""
+    with Store(path) as s:
+        for i in range(30):
+            add_paper(s, f"p{i}", f"Title {i}", [f"passage {i}.{j} " * 40 for j in range(5)])
+        s.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+def _overwrite(path: Path, offset: int, data: bytes) -> None:
+    with open(path, "r+b") as handle:
+        handle.seek(offset)
+        handle.write(data)
+
+
+def test_a_file_that_is_not_a_database_is_one_clear_error(tmp_path):
+    db = _filled_db(tmp_path / "accelsage.db")
+    _overwrite(db, 0, b"this is no sqlite header at all!" * 3)
+    with pytest.raises(DatabaseDamaged) as caught:
+        Store(db)
+    message = str(caught.value)
+    assert "\n" not in message and "is damaged (file is not a database)" in message
+    assert "accelsage doctor --repair" in message and "accelsage refresh" in message
+    assert isinstance(caught.value, AccelsageError)
+
+
+def test_damaged_pages_are_found_by_quick_check(tmp_path):
+    db = _filled_db(tmp_path / "accelsage.db")
+    page = 4096
+    for number in range(3, 12):  # garble cell contents, keep each page header
+        _overwrite(db, number * page + 8, bytes(range(256)) * 3)
+    with Store(db) as store:  # the schema page is intact: opening works
+        problems = store.quick_check()
+        assert problems and all("\n" not in p for p in problems)
+        with pytest.raises(DatabaseDamaged, match=r"is damaged \(quick_check: "):
+            store.check_sound()
+
+
+def test_a_sound_database_passes_quick_check(store):
+    add_paper(store, "p1", "Title", TEXTS)
+    assert store.quick_check() == []
+    store.check_sound()
+
+
+def test_prune_embeddings_keeps_vectors_still_used_by_a_chunk(store):
+    add_paper(store, "p1", "One", TEXTS[:3])
+    add_paper(store, "p2", "Two", [TEXTS[0], TEXTS[3]])  # shares TEXTS[0] with p1
+    assert store.embedding_count() == 4
+    store.replace_chunks("p1", "card", None, drafts(["a new first passage"]),
+                         random_vectors(drafts(["a new first passage"])), "test-model")
+    assert store.embedding_count() == 5  # the old ones linger until pruned
+    assert store.prune_embeddings() == 2  # TEXTS[1], TEXTS[2]; TEXTS[0] is still p2's
+    used = {row[0] for row in store.db.execute("SELECT DISTINCT content_hash FROM chunks")}
+    stored = {row[0] for row in store.db.execute("SELECT content_hash FROM embeddings")}
+    assert stored == used and store.prune_embeddings() == 0
+
+
+def test_interrupt_running_runs_marks_only_running_ones(store):
+    killed, done, current = store.start_run(), store.start_run(), store.start_run()
+    store.finish_run(done, {"status": "ok"})
+    assert store.interrupt_running_runs({"noticed_by": "test"}, except_run=current) == [killed]
+    statuses = {run["id"]: (run["status"], run["notes"]) for run in store.list_runs()}
+    assert statuses[killed] == ("interrupted", {"noticed_by": "test"})
+    assert statuses[done][0] == "ok" and statuses[current][0] == "running"

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import os
 
+import faiss
 import numpy as np
 import pytest
 
 from index import vectors as vectors_module
 from index.state import StateDir
 from index.store import Store
-from index.vectors import DEFAULT_DIM, VectorIndex, build_from_store, load_checked
+from index.vectors import DEFAULT_DIM, VectorIndex, build_from_store, file_checksum, load_checked, verify_file
 from index_helpers import add_paper
 
 MODEL = "test-model"
@@ -111,7 +112,38 @@ def test_corrupt_bytes_with_matching_size_are_caught(state, store):
     size = state.index_path.stat().st_size
     state.index_path.write_bytes(b"\x00" * size)
     index, reason = load_checked(state, store, MODEL)
-    assert "unreadable" in reason and index.count == 5
+    assert "checksum" in reason and index.count == 5
+
+
+def _overwrite_vector_bytes(state) -> None:
+    """Flip bytes inside the stored vectors, in place: the file keeps its size and still parses."""
+    with open(state.index_path, "r+b") as handle:
+        handle.seek(200)
+        original = handle.read(16)
+        handle.seek(200)
+        handle.write(bytes(b ^ 0x5A for b in original))
+
+
+def test_vectors_overwritten_in_place_are_rebuilt_from_the_store(state, store):
+    build_from_store(store, MODEL).save_atomic(state)
+    _overwrite_vector_bytes(state)
+    damaged = faiss.read_index(str(state.index_path))  # FAISS itself reads the damaged file without complaint
+    assert damaged.ntotal == 5
+    assert verify_file(state) == "index file checksum does not match its meta (file damaged)"
+    index, reason = load_checked(state, store, MODEL)
+    assert reason == "index file checksum does not match its meta (file damaged)"
+    ids, vectors = store.chunk_vectors(MODEL)
+    assert np.array_equal(np.vstack([index.index.reconstruct(int(i)) for i in ids]), vectors)
+    assert verify_file(state) is None and load_checked(state, store, MODEL)[1] is None  # the rebuilt one was saved
+
+
+def test_meta_records_the_checksum_of_the_file(state, store):
+    build_from_store(store, MODEL).save_atomic(state)
+    meta = json.loads(state.index_meta_path.read_text())
+    assert meta["checksum"] == {"algorithm": "xxh3_64", "value": file_checksum(state.index_path)}
+    del meta["checksum"]  # a meta written before checksums existed
+    state.index_meta_path.write_text(json.dumps(meta))
+    assert "no checksum" in load_checked(state, store, MODEL)[1]
 
 
 def test_store_change_triggers_rebuild(state, store):

@@ -75,7 +75,8 @@ def test_follow_up_in_the_same_session(browser, server) -> None:
     session = page.locator("#session-label").inner_text()
     page.fill("#question", "What about on an A100?")
     page.click("#submit")
-    page.wait_for_function("document.querySelector('#workload').textContent.includes('A100')", timeout=60_000)
+    # the page's CSP forbids eval, which wait_for_function's string form needs
+    page.locator("#workload", has_text="A100").wait_for(timeout=60_000)
     assert "Llama 3.1 8B" in page.locator("#workload").inner_text()
     assert page.locator("#session-label").inner_text() == session
     page.close()

@@ -32,11 +32,14 @@ _MODEL_LIKE = re.compile(r"\b([A-Za-z]{2,}(?:[-\s]?\d+(?:\.\d+)?[-\s]|-)\d+(?:\.
 class ModelIndex(NameIndex):
     """Model aliases, looked up with the org prefixes and variant suffixes people add trimmed off."""
 
-    def lookup(self, words: str) -> str | None:
-        hit = super().lookup(words)
+    def could_grow(self, key: str) -> bool:
+        return key in self.prefixes or any(key.startswith(p) and key[len(p):] in self.prefixes for p in MODEL_PREFIXES
+                                           if len(key) > len(p)) or any(p.startswith(key) for p in MODEL_PREFIXES)
+
+    def _match(self, key: str) -> str | None:
+        hit = super()._match(key)
         if hit:
             return hit
-        key = normalise(words)
         for _ in range(3):
             trimmed = next((key[len(p):] for p in MODEL_PREFIXES if key.startswith(p) and len(key) > len(p) + 2), None) \
                 or next((key[:-len(s)] for s in MODEL_SUFFIXES if key.endswith(s) and len(key) > len(s) + 2), None)

@@ -47,7 +47,7 @@ _PAIRS = [
                + _NUM + _NOT_TOKENS, re.I),
 ]
 # a bare pair of lengths, "2k/512", "1k/1k", "2k-512": at least one side carries a k, or both are lengths-like
-_BARE_PAIR = re.compile(r"(?<![\w.=/-])(\d+(?:[.,]\d+)?[kK]|\d{3,6})\s?[/-]\s?(\d+(?:[.,]\d+)?[kK]|\d{2,6})(?![\w./-])"
+_BARE_PAIR = re.compile(r"(?<![\w.=/-])(\d+(?:[.,]\d+)?[kK]|\d{3,6})\s?[/-]\s?(\d+(?:[.,]\d+)?[kK]|\d{2,6})(?![\w/-]|\.\w)"
                         r"(?!\s*(?:gb|gib|ms|s\b|%|gpus?|nodes?|cards?|users|tok))", re.I)
 _PROMPT_PATTERNS = [
     re.compile(_NUM + r"[\s-]*(?:" + _UNIT + r"[\s-]*)?(?:long[\s-]*)?(?:of\s+)?(?:prompts?|contexts?|inputs?|context windows?|"
@@ -77,16 +77,19 @@ _COUNT = r"(\d+|" + "|".join(w for w in NUM_WORDS if w not in ("a", "an", "pair"
 _PER_TIME = r"(?:per|/|an?|each|every)\s*(?:second|sec|s|minute|min|hour|hr|h|day|week|month)\b|daily|monthly|weekly"
 _BATCH_PATTERNS = [
     re.compile(r"\b" + _COUNT + r"[\s-]*(?:concurrent|simultaneous|parallel|active|in[\s-]flight)?[\s-]*(?:users?|requests?|"
-               r"sessions?|streams?|clients?|conversations?|sequences?|chats?|seqs)\b(?!\s*(?:" + _PER_TIME + "))", re.I),
+               r"sessions?|streams?|clients?|conversations?|sequences?|chats?|seqs|slots?|agents?|workers?)\b"
+               r"(?!\s*(?:" + _PER_TIME + "))", re.I),
     re.compile(r"\b(?:batch(?:[\s-]*size)?|bs|max_num_seqs|max[\s_-]batch(?:[\s_-]size)?)\s*(?:of|=|:|is|at)?\s*" + _COUNT
                + r"\b", re.I),
     re.compile(r"\b(?:concurrency|parallelism of|in[\s-]flight)\s*(?:of|=|:|is|at|level)?\s*" + _COUNT + r"\b", re.I),
-    re.compile(r"\b" + _COUNT + r"\s*(?:concurrent|in[\s-]flight|at a time|at once)\b", re.I),
+    re.compile(r"\b" + _COUNT + r"\s*(?:concur\w*|in[\s-]flight|at a time|at once|parallel)\b", re.I),
+    re.compile(r"\bc\s*=\s*(\d+)\b", re.I),
     # no number at all, but the load is one request at a time
-    re.compile(r"\b(?:no|without) batching\b|\bunbatched\b|\bone at a time\b|\bjust (?:me|myself)\b|\bsingle[\s-](?:user|stream)\b",
+    re.compile(r"\b(?:no|without) batching\b|\bunbatched\b|\bone at a time\b|\bjust (?:for )?(?:me|myself)\b|"
+               r"\bfor myself\b|\bsingle[\s-](?:user|stream)\b|\bonly me\b",
                re.I),
 ]
-_RATE = r"(\d+(?:\.\d+)?\s?[kK]?)"
+_RATE = r"(\d+(?:,\d{3})*(?:\.\d+)?\s?[kK]?)"
 _QPS_PATTERNS = [  # (pattern, seconds per unit of time)
     (re.compile(_RATE + r"\s*(?:qps|rps|req(?:uest)?s?\s*(?:per|/|an?)\s*(?:second|sec|s)\b|queries per second)", re.I), 1.0),
     (re.compile(r"\b(?:qps|rps|requests per second|request rate)\s*(?:of|=|:|is|at|around|about|~|>=|≥|peaks? at)?\s*" + _RATE,
@@ -97,7 +100,7 @@ _QPS_PATTERNS = [  # (pattern, seconds per unit of time)
 
 
 def _rate(text: str) -> float:
-    text = text.strip().lower()
+    text = text.strip().lower().replace(",", "")
     return float(text[:-1]) * 1000 if text.endswith("k") else float(text)
 
 

@@ -16,6 +16,8 @@ from functools import cached_property
 _CLAUSE_END = re.compile(r"[.!?;:]+(?:\s|$)|\n+|\s[-–—]{1,2}\s|\(|\)|,?\s+\b(?:but|though|although|however|whereas|"
                          r"while|yet)\b", re.I)
 
+# where one statement of a clause ends and the next joins it
+_JOINED = re.compile(r"\s(?:and|but) (?:are|is|we|i|will|want)\b|,\s", re.I)
 _SUBCLAUSE = re.compile(r",|\b(?:and|so|because|since|which|that|then)\b", re.I)
 # Words that negate what follows them within the clause.
 _NEGATION = re.compile(r"\b(?:not|no|never|without|cannot|can['’]?t|won['’]?t|don['’]?t|doesn['’]?t|isn['’]?t|aren['’]?t|"
@@ -33,7 +35,7 @@ _NEGATION_AFTER = re.compile(r"^[\w\s/-]{0,24}?\b(?:is|are)(?: really| just)? (?
 # A clause that proposes or asks rather than states what runs today.
 _PROPOSAL = re.compile(r"\b(?:should (?:we|i)|could|might|would|maybe|perhaps|consider\w*|worth|if (?:needed|necessary|"
                        r"required|it helps)|or (?:should|would|is)|vs\.?|versus|switch\w* to|mov\w* to|migrat\w* to|"
-                       r"try(?:ing)?|planning|plan to|want to (?:try|use|switch|move)|thinking (?:about|of)|"
+                       r"try|planning|plan to|want to (?:try|use|switch|move)|thinking (?:about|of)|"
                        r"evaluat\w*|compare|comparing|instead|later|eventually|some ?day|next quarter|in the future|"
                        r"is it|are they|does it|do i need|do we need|recommend\w*)\b", re.I)
 # A clause that says what the user runs now.
@@ -44,6 +46,7 @@ _STATE = re.compile(r"\b(?:we(?:['’]re| are)? (?:use|using|run|running|serve|s
                     r"runs? (?:with|on)|with .{1,30} (?:enabled|on)|from)\b", re.I)
 # A verb in the past that reports what was done rather than what is done ("we trained it last month").
 _PAST = re.compile(r"\b(?:last (?:week|month|year|quarter)|ago|previously|earlier|already (?:trained|fine[\s-]?tuned)|"
+                   r"(?:we|i) (?:tried|used to)|"
                    r"(?:we|i|they) (?:trained|fine[\s-]?tuned|pre[\s-]?trained|distilled))\b", re.I)
 
 
@@ -105,9 +108,13 @@ class Scope:
         return self.negated(start) or bool(CONTRAST.search(_SUBCLAUSE.split(self.before(start, 48))[-1]))
 
     def proposed(self, start: int) -> bool:
-        """Whether the mention's clause proposes or asks about it rather than stating it."""
+        """Whether the mention's part of its clause proposes or asks about it rather than stating it
+        ("we train with Megatron and are considering NeMo": only NeMo is proposed)."""
         clause = self.clause_at(start)
-        return bool(_PROPOSAL.search(self.text[clause.start:clause.end]))
+        parts = list(_JOINED.finditer(self.text, clause.start, clause.end)) if clause.end > clause.start else []
+        lo = max([clause.start, *(p.end() for p in parts if p.end() <= start)])
+        hi = min([clause.end, *(p.start() for p in parts if p.start() >= start)])
+        return bool(_PROPOSAL.search(self.text[lo:hi]))
 
     def stated(self, start: int) -> bool:
         """Whether the mention's clause says it runs today ("we already use X", "X is enabled")."""

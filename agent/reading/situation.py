@@ -15,7 +15,7 @@ from agent.reading.scope import Scope
 PHASE_CUES: list[tuple[str, re.Pattern[str]]] = [
     ("fine-tuning", re.compile(r"fine[\s-]?tun(?:e|es|ing)\b|finetun(?:e|es|ing)\b|\blora\b|\bqlora\b|\bsft\b|\brlhf\b|"
                                r"\bdpo\b|\bgrpo\b|instruction[\s-]tun\w*|\bpeft\b|continued training|post[\s-]train(?:ing)? (?:run|job)", re.I)),
-    ("pre-training", re.compile(r"pre[\s-]?train(?:ing)?\b|train(?:ing)? (?:from scratch|a \d|an? (?:\d|llm|model|moe))|"
+    ("pre-training", re.compile(r"pre[\s-]?train(?:ing)?\b|from scratch|train(?:ing)? (?:from scratch|a \d|an? (?:\d|llm|model|moe))|"
                                 r"\btraining (?:run|step|job|throughput|on|across|with|in|at|from|runs out|cluster|mfu)\b|"
                                 r"\bwe (?:still )?train\b|\b(?:data|tensor|pipeline)[\s-]parallel\w* (?:pre-?)?training|"
                                 r"\btraining an?\b|\bstep time\b|\bmfu\b", re.I)),
@@ -36,7 +36,9 @@ PHASE_CUES: list[tuple[str, re.Pattern[str]]] = [
 _OPTION = re.compile(r"\b(?:could|might|would|maybe|perhaps|if (?:needed|necessary|required|it helps)|later|eventually|"
                      r"in the future|some ?day|willing to|open to|happy to|able to|(?:we|i) can|allowed to|option)\b", re.I)
 # "a fine-tuned model", "our LoRA adapters in production": the words describe the model being served
-_DESCRIBES_MODEL = re.compile(r"\b(?:serv\w*|deploy\w*|inference|host\w*|production)\b", re.I)
+_DESCRIBES_MODEL = re.compile(r"\b(?:serv\w*|deploy\w*|inference|host\w*|production|prod)\b|"
+                              r"(?:sft|fine[\s-]?tuned?|lora|tuned)[\s-]+(?:checkpoint|model|weights|version|variant|adapter)",
+                              re.I)
 
 OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
     ("ttft", re.compile(r"\bttft\b|time[\s-]to[\s-]first[\s-]token|first[\s-]token|prefill (?:latency|time)|"
@@ -83,11 +85,16 @@ LOSSLESS = re.compile(
     r"(?:match|matches|matching) (?:the )?(?:fp16|bf16|fp32|reference|original) (?:outputs?|results?|exactly)|"
     r"(?:regulated|compliance)[^.]{0,40}(?:exact|identical)", re.I)
 # "some quality loss is fine": the opposite, read as an explicit False
+# "don't want any quality loss", "without changing model output": a change to outputs, negated
+_OUTPUT_CHANGE = re.compile(r"(?:quality|accuracy|precision|output) (?:loss|drop|degradation|regression|hit|changes?)|"
+                            r"chang\w* (?:the )?(?:model(?:'s)? )?(?:outputs?|results?|answers?)|"
+                            r"(?:outputs?|results?|answers?) (?:may|must|can|should|cannot|can't)\s*(?:not )?(?:change|differ)",
+                            re.I)
 LOSSY_OK = re.compile(r"(?:some|a (?:little|bit of)|small|minor|slight) (?:quality|accuracy) (?:loss|drop|hit|degradation) "
                       r"(?:is |would be )?(?:ok|okay|fine|acceptable|allowed)|lossy is (?:ok|fine)|"
                       r"quantiz\w* (?:is |are )?(?:ok|okay|fine|allowed|acceptable)|happy to quantiz|"
                       r"don'?t mind (?:some |a little )?(?:quality|accuracy) loss", re.I)
-NO_RETRAIN = re.compile(r"no (?:re-?)?training|without (?:any )?(?:re-?)?training|without (?:any )?fine[\s-]?tun\w*|"
+NO_RETRAIN = re.compile(r"no (?:more )?(?:re-?)?training|without (?:any )?(?:re-?)?training|without (?:any )?fine[\s-]?tun\w*|"
                         r"no fine[\s-]?tun\w*|(?:can(?:no|')t|cannot|can not|won'?t|unable to|not allowed to|don'?t want to) "
                         r"(?:re-?train|train|fine[\s-]?tune|touch the weights)|no (?:time|budget|compute|data|gpus) (?:for|to) "
                         r"(?:re-?)?train|off[\s-]the[\s-]shelf|post[\s-]training only|(?:training|fine[\s-]?tuning) is "
@@ -143,6 +150,9 @@ def read_constraints(text: str, scope: Scope, found: Found) -> None:
     """Lossless and no-retraining constraints, and their stated opposites."""
     lossless = next((m for m in LOSSLESS.finditer(text) if not scope.proposed(m.start()) or "?" not in
                      text[m.end():scope.clause_at(m.start()).end + 1]), None)
+    if lossless is None:
+        lossless = next((m for m in _OUTPUT_CHANGE.finditer(text) if scope.negated(m.start(), m.end())
+                         or re.search(r"(?:may|must|can|should)\s*not|cannot|can't", m.group(0), re.I)), None)
     if lossless:
         found.put("lossless", True, lossless.group(0))
     elif (ok := LOSSY_OK.search(text)):

@@ -50,36 +50,77 @@ _RATE_TARGET = re.compile(r"(?:at least|>=?|≥|minimum(?: of)?|min\.?|above|ove
                           + _NUMBER + r"\s*" + _RATE + r"\s*" + _PER_USER + "?", re.I)
 _MS_PER_TOKEN = re.compile(r"(?:(" + _BOUND + r")\s*)?" + _NUMBER + r"\s*(ms|s)\s*(?:/|per)\s*tok(?:en)?\b", re.I)
 _RATE_FIGURE = re.compile(_NUMBER + r"\s*([kK])?\s*" + _RATE + r"(?:\s*" + _PER_USER + r")?", re.I)
-_MFU = re.compile(r"\bmfu\s*(?:of|is|at|=|:|around|about|~)?\s*" + _NUMBER + r"\s*%|" + _NUMBER + r"\s*%\s*mfu\b", re.I)
+_MFU = re.compile(r"\bmfu\b(?:\s+(?:of|is|at|around|about|only|stuck|stays|sits|just|currently|now|~)){0,3}\s*[:=]?\s*"
+                  + _NUMBER + r"\s*%|" + _NUMBER + r"\s*%\s*mfu\b", re.I)
 _GB = r"(?:gb|gib|g)\b(?!/s|\s*/\s*s|ps)"
-_BUDGET = re.compile(r"(?:under|below|within|at most|less than|max(?:imum)?(?: of)?|no more than|only (?:have|got|has)|"
-                     r"budget of|limit(?:ed)? (?:of|to)|cap(?:ped)? (?:of|at)|fit (?:in|into|within)|stay (?:under|below|within)|"
+_BUDGET = re.compile(r"(?:under|below|within|at most|less than|maximum(?: of)?|max of|no more than|only (?:have|got|has)|"
+                     r"budget of|limit(?:ed)? (?:of|to)|cap\w* (?:\w+ ){0,3}?(?:of|at|to)|fits? (?:in|into|within)(?: the [\w']+)?|stay (?:under|below|within)|"
                      r"restricted to|constrained to)\s*(?:about |around |~)?" + _NUMBER + r"\s*" + _GB + r"(?!\s*(?:gpus?|cards?|"
                      r"rtx|a100|h100|l40|a6000|version|variant|model))|" + _NUMBER + r"\s*" + _GB
                      + r"\s*(?:of\s+)?(?:vram\s+|memory\s+|ram\s+)?(?:free|available|left|spare|to spare|of headroom|budget|"
                      r"limit|cap|max)\b", re.I)
 _MEMORY_FIGURE = re.compile(r"(?:uses?|using|takes?|taking|eats?|consum\w+|occup\w+|allocat\w+|peaks? at|at|hits?|reach\w*|"
+                            r"peak (?:memory|vram|usage)(?: is| of| at)?|"
                             r"usage (?:is|of)|footprint (?:is|of)|memory (?:is|of))\s*(?:about |around |~|over |almost )?"
                             + _NUMBER + r"\s*" + _GB + r"|" + _NUMBER + r"\s*" + _GB + r"\s*(?:used|in use|allocated|peak)",
                             re.I)
 
 
+# a figure stated after a metric: the rest of the sentence, up to this many characters
+_WINDOW = 48
+_FIGURE = re.compile(_NUMBER + r"\s*" + _TIME_UNIT)
+_TARGET_WORDS = re.compile(r"(?:under|below|<|≤|less than|at most|within|no more than|target|slo|sla|goal|need|needs|want|"
+                           r"must|should|has to|have to|required|aim|sub[\s-]?|max(?:imum)?)\W*(?:\w+\W+){0,3}$", re.I)
+# a figure before the metric: "~30s TTFT", "takes 40s to first token"
+_BEFORE = {"ttft": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:to (?:the )?first token|(?:of\s+)?" + _PCT + r"\s*"
+                              + _TTFT + r")", re.I),
+           "tpot": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:of\s+)?" + _PCT + r"\s*" + _TPOT, re.I),
+           "latency": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:of\s+)?" + _PCT + r"\s*" + _E2E, re.I)}
+# a whole request's time without the word latency: "takes about 4s", "2.5s per answer", "30s per request"
+_REQUEST_TIME = re.compile(r"(?:takes?|taking|took)\s*(?:about|around|~|roughly|over|almost)?\s*" + _NUMBER + r"\s*"
+                           + _TIME_UNIT + r"|" + _NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:per|for (?:each|an?|one)|an?)\s*"
+                           r"(?:answer|request|response|reply|query|generation|completion|call)", re.I)
+_PREFILL_TIME = re.compile(r"prefill\b[^.;?!]{0,40}?(?:takes?|took|is|of)\s*(?:about|around|~)?\s*" + _NUMBER + r"\s*"
+                           + _TIME_UNIT, re.I)
+_KINDS = {"ttft": re.compile(_TTFT, re.I), "tpot": re.compile(_TPOT, re.I), "latency": re.compile(_E2E, re.I)}
+
+
+def _sentence_after(text: str, end: int) -> str:
+    """The rest of the sentence after ``end`` (a decimal point does not end it), at most _WINDOW characters."""
+    tail = text[end:end + _WINDOW]
+    stop = re.search(r"[;?!]|\.(?!\d)", tail)
+    return tail[:stop.start()] if stop else tail
+
+
 def _latency_targets(text: str, found: Found) -> None:
-    for name, (after, before, figure) in _LATENCIES.items():
-        target = after.search(text) or before.search(text)
-        if target:
-            found.put(f"slo_{name}_ms", round(_ms(target.group(1), target.group(2)), 3), target.group(0))
-        elif name == "ttft" and _SUB_SECOND.search(text):
+    """Targets and measured figures for TTFT, per-token time and end-to-end latency."""
+    for name, kind in _KINDS.items():
+        for mention in kind.finditer(text):
+            after = _sentence_after(text, mention.end())
+            for value in _FIGURE.finditer(after):
+                between = after[:value.start()]
+                if _KINDS["ttft"].search(between) or _KINDS["tpot"].search(between):
+                    break  # the figure belongs to another metric named in between
+                ms = round(_ms(value.group(1), value.group(2)), 3)
+                evidence = text[mention.start():mention.end() + value.end()]
+                if _TARGET_WORDS.search(between):
+                    found.put(f"slo_{name}_ms", ms, evidence)
+                else:
+                    found.measure(f"{name}_ms", ms, evidence)
+        if name == "ttft" and _SUB_SECOND.search(text):
             found.put("slo_ttft_ms", 1000.0, _SUB_SECOND.search(text).group(0))
-        else:
-            for m in figure.finditer(text):
-                later = _LATER_TARGET.match(text, m.end())
-                if later:
-                    found.put(f"slo_{name}_ms", round(_ms(later.group(1), later.group(2)), 3), later.group(0))
-                    break
-        measured = next((m for m in figure.finditer(text) if not (target and m.start() == target.start())), None)
-        if measured and not re.search(_BOUND + r"\s*$", text[max(0, measured.start() - 14):measured.start()], re.I):
-            found.measure(f"{name}_ms", round(_ms(measured.group(1), measured.group(2)), 3), measured.group(0))
+        for target in (_LATENCIES[name][1].finditer(text)):
+            found.put(f"slo_{name}_ms", round(_ms(target.group(1), target.group(2)), 3), target.group(0))
+        for m in _BEFORE[name].finditer(text):
+            if not re.search(_BOUND + r"\s*$", text[max(0, m.start() - 14):m.start()], re.I):
+                found.measure(f"{name}_ms", round(_ms(m.group(1), m.group(2)), 3), m.group(0))
+    prefill = _PREFILL_TIME.search(text)
+    if prefill:
+        found.measure("ttft_ms", round(_ms(prefill.group(1), prefill.group(2)), 3), prefill.group(0))
+    request = _REQUEST_TIME.search(text)
+    if request:
+        value, unit = (request.group(1), request.group(2)) if request.group(1) else (request.group(3), request.group(4))
+        found.measure("latency_ms", round(_ms(value, unit), 3), request.group(0))
 
 
 def _rates(text: str, found: Found) -> None:

@@ -46,12 +46,13 @@ def _state_and_settings():
 @click.option("--status", is_flag=True, help="Show the last runs instead of refreshing.")
 @click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000), help="Runs shown by --status.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Log progress to stderr, and list every failed paper (not only a count per reason).")
 def refresh(include_arxiv: bool, status: bool, limit: int, as_json: bool, verbose: bool) -> None:
     """Build or update the corpus: bundled cards, and with --arxiv the papers' arXiv full text."""
     state, settings = _state_and_settings()
     if status:
-        _print_status(state, limit, as_json)
+        _print_status(state, limit, as_json, verbose)
         return
     if verbose:
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
@@ -84,18 +85,38 @@ def refresh(include_arxiv: bool, status: bool, limit: int, as_json: bool, verbos
         f"{len(report.unchanged)} unchanged, {len(report.failed)} failed; {report.chunks_embedded} chunks embedded, "
         f"{report.pdfs_downloaded} PDFs downloaded; index holds {report.index_count} chunks"
     )
-    for paper_id, reason in report.failed:
-        click.echo(f"  failed {paper_id}: {reason}")
+    _echo_failures("  ", report.failed, verbose)
     if report.unresolved:
         click.echo(f"  {len(report.unresolved)} papers without an arXiv match (see --json)")
 
 
-def _print_status(state, limit: int, as_json: bool) -> None:
+def _echo_failures(indent: str, failures: list, verbose: bool) -> None:
+    """Every failed paper with --verbose; otherwise one line per distinct reason with its count."""
+    from ingest.report import summarise_failures
+
+    if verbose:
+        for paper_id, reason in failures:
+            click.echo(f"{indent}failed {paper_id}: {reason}")
+        return
+    groups = summarise_failures(failures)
+    for cause, pairs in groups:
+        if len(pairs) == 1:
+            click.echo(f"{indent}failed {pairs[0][0]}: {pairs[0][1]}")
+        else:
+            click.echo(f"{indent}{len(pairs)} failed: {cause}")
+    if any(len(pairs) > 1 for _, pairs in groups):
+        click.echo(f"{indent}(--verbose lists each paper)")
+
+
+def _print_status(state, limit: int, as_json: bool, verbose: bool = False) -> None:
     from index.store import Store
+    from ingest.refresh import close_interrupted_runs
 
     runs: list[dict] = []
     if state.db_path.is_file():
         with Store(state.db_path) as store:
+            # a run still recorded as running while nobody holds the lock was killed: say so
+            close_interrupted_runs(state, store, noticed_by="refresh --status")
             runs = store.list_runs(limit)
     if as_json:
         _echo_json({"runs": runs})
@@ -107,8 +128,9 @@ def _print_status(state, limit: int, as_json: bool) -> None:
              r["failed"]] for r in runs]
     click.echo(_table(["run", "status", "started", "finished", "added", "updated", "unchanged", "failed"], rows))
     for run in runs:
-        for paper_id, reason in run["failures"]:
-            click.echo(f"  run {run['id']} failed {paper_id}: {reason}")
+        if run["failures"]:
+            click.echo(f"run {run['id']}: {len(run['failures'])} failed")
+            _echo_failures("  ", run["failures"], verbose)
 
 
 # --- reindex ----------------------------------------------------------------------------------

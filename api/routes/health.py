@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
+
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from api.deps import Services, ServicesDep
 from api.schemas import Health
+from index.state import StateDir
+from index.vectors import verify_file
 
 router = APIRouter(tags=["operations"])
 
@@ -17,15 +22,43 @@ def healthz() -> Health:
     return Health(status="ok")
 
 
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+@lru_cache(maxsize=16)
+def _file_problem(root: Path, stamps: tuple) -> str | None:
+    """The index file check for one version of the files (``stamps``): probes after the first cost a stat."""
+    return verify_file(StateDir(root))
+
+
+def index_file_problem(state: StateDir) -> str | None:
+    """Why the saved index file is damaged or inconsistent with its meta, or None when it is intact."""
+    for _ in range(2):  # a refresh may swap index and meta while we read them: then look again
+        stamps = (_stamp(state.index_path), _stamp(state.index_meta_path))
+        problem = _file_problem(state.root, stamps)
+        if problem is None or stamps == (_stamp(state.index_path), _stamp(state.index_meta_path)):
+            return problem
+    return problem
+
+
 def readiness(services: Services) -> Health:
-    """Ready when the index holds the corpus and its fingerprint matches the store's."""
+    """Ready when the index holds the corpus, its fingerprint matches the store's and its file is intact."""
     snapshot = services.searcher.snapshot
     model_id = services.searcher.query_embedder.model_id
     chunks = snapshot.store.chunk_count()
+    file_problem = index_file_problem(services.state)
     checks = {"chunks": chunks, "index_vectors": snapshot.vectors.count,
               "index_matches_store": snapshot.vectors.fingerprint == snapshot.store.fingerprint(model_id),
+              "index_file_ok": file_problem is None,
               "refresh_running": services.jobs.running}
-    ready = chunks > 0 and checks["index_matches_store"] and snapshot.vectors.count == chunks
+    if file_problem:
+        checks["index_file_problem"] = file_problem
+    ready = chunks > 0 and checks["index_matches_store"] and file_problem is None and snapshot.vectors.count == chunks
     return Health(status="ready" if ready else "not-ready", checks=checks)
 
 
