@@ -134,6 +134,8 @@ class Answer(BaseModel):
     stack: Stack | None = None
     answer: str = ""
     clarify: list[str] = Field(default_factory=list)
+    follow_up: str | None = Field(None, description="In a conversation: the one question the assistant asks back, "
+                                  "about the assumed fact that changes the answer most.")
     excluded: dict[str, str] = Field(default_factory=dict, description="technique id -> why the setup or constraints rule it out")
     warnings: list[str] = Field(default_factory=list)
     measured: list[MeasuredComparison] = Field(default_factory=list, description="The user's own figures next to the "
@@ -227,7 +229,9 @@ def render_markdown(answer: Answer) -> str:
         lines += _recommendation_lines(rec) + [""]
     if answer.stack and answer.stack.techniques:
         lines += [f"**Combined stack:** {_stack_line(answer.stack)}", ""]
-    if answer.clarify:
+    if answer.follow_up:
+        lines += [f"**One question back:** {answer.follow_up}", ""]
+    elif answer.clarify:
         lines.append("**To sharpen this answer, tell me:**")
         lines.extend(f"- {q}" for q in answer.clarify)
     lines.extend(f"> warning: {w}" for w in answer.warnings)

@@ -23,6 +23,8 @@ class EvalReport:
     questions: int = 0
     family_hit: dict[int, float] = field(default_factory=dict)
     technique_hit_at5: float = 0.0
+    first_pick: float = 0.0
+    must_not_first_violations: int = 0
     citations_checked: int = 0
     citation_validity: float = 1.0
     bad_inputs: int = 0
@@ -82,10 +84,22 @@ def _family_rank(answer: Answer, expect: dict) -> int | None:
     return None
 
 
+def first_pick_right(answer: Answer, item: dict) -> bool:
+    """The first recommendation is one of the expected techniques."""
+    return bool(answer.recommendations) and answer.recommendations[0].technique in set(item["expect"].get("techniques", []))
+
+
+def must_not_first_violated(answer: Answer, item: dict) -> bool:
+    """The first recommendation is a technique, or of a family, the question marks as a harmful first pick."""
+    banned = set(item.get("must_not_first", []))
+    first = answer.recommendations[0] if answer.recommendations else None
+    return first is not None and (first.technique in banned or first.family in banned)
+
+
 def evaluate(answerer: Any, questions: list[dict], bad_inputs: list[dict] = ()) -> EvalReport:
     """Answer every question and bad input; score rankings, citations and safe replies."""
     report = EvalReport(questions=len(questions), bad_inputs=len(bad_inputs))
-    latencies, ranks, tech_hits, checked, valid = [], [], 0, 0, 0
+    latencies, ranks, tech_hits, checked, valid, firsts = [], [], 0, 0, 0, 0
     store = answerer.store
     for item in questions:
         started = time.perf_counter()
@@ -95,6 +109,8 @@ def evaluate(answerer: Any, questions: list[dict], bad_inputs: list[dict] = ()) 
         ranks.append(rank)
         top5 = {r.technique for r in answer.recommendations[:5]}
         tech_hits += bool(top5 & set(item["expect"].get("techniques", [])))
+        firsts += first_pick_right(answer, item)
+        report.must_not_first_violations += must_not_first_violated(answer, item)
         if rank is None or rank > 5:
             report.misses.append({"id": item["id"], "status": answer.status,
                                   "got": [r.technique for r in answer.recommendations]})
@@ -112,6 +128,7 @@ def evaluate(answerer: Any, questions: list[dict], bad_inputs: list[dict] = ()) 
     n = max(1, len(questions))
     report.family_hit = {k: sum(1 for r in ranks if r is not None and r <= k) / n for k in KS}
     report.technique_hit_at5 = tech_hits / n
+    report.first_pick = firsts / n
     report.citations_checked = checked
     report.citation_validity = valid / checked if checked else 1.0
     report.bad_input_pass = passed / len(bad_inputs) if bad_inputs else 1.0

@@ -64,6 +64,7 @@ class Answerer:
         self.calibration = calibration
         self.max_question_chars = max_question_chars
         self._indexes = build_indexes(catalog)
+        self.reader = _llm_reader(llm)
 
     @property
     def store(self) -> Any:
@@ -129,7 +130,12 @@ class Answerer:
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         previous = conversation.workload if conversation else None
-        w = plan_workload(text, self.catalog, overrides, previous, self._indexes)
+        llm_fields: dict[str, Any] = {}
+        if self.reader is not None:
+            llm_fields, problem = self.reader.read(text, self.catalog)
+            if problem:
+                warnings.append(f"LLM reader unavailable ({problem}); the workload was read by the rules alone.")
+        w = plan_workload(text, self.catalog, overrides, previous, self._indexes, llm_fields)
         unknown = self._unknown_names(w, text)
         if unknown:
             unknown.warnings = warnings
@@ -177,6 +183,8 @@ class Answerer:
             answer.warnings.append(f"No framework or stack named: the numbers assume a baseline of "
                                    f"{' + '.join(answer.baseline)}; say what you run for a baseline that matches it.")
         answer.measured = compare_measured(w, effects_model.baseline())
+        if conversation is not None and answer.clarify:
+            answer.follow_up = answer.clarify[0]
         answer.answer = summary_text(answer)
         return answer
 
@@ -258,6 +266,16 @@ class Answerer:
         return Recommendation(rank=rank, technique=tech.id, name=tech.name, family=tech.family, score=s.score,
                               why=why_text(s, w, fit.techniques, fit.effect), estimate=s.effect.to_estimate() if s.effect else None,
                               caveats=caveats, frameworks=dict(tech.frameworks), papers=papers, citations=citations)
+
+
+def _llm_reader(llm: Any) -> Any:
+    """The structured-output workload reader that shares the planner's chat model (None without an LLM)."""
+    model = getattr(llm, "model", None)
+    if model is None:
+        return None
+    from agent.llm.reader import LlmReader  # noqa: PLC0415 (langchain stays off the default path)
+
+    return LlmReader(model, timeout_s=getattr(llm, "timeout_s", 30.0))
 
 
 def mentioned_techniques(text: str, catalog: Any) -> set[str]:

@@ -211,10 +211,13 @@ def normalise_overrides(overrides: dict[str, Any] | None, catalog: Any) -> dict[
 
 
 def plan_workload(text: str, catalog: Any, overrides: dict[str, Any] | None = None,
-                  previous: Workload | None = None, indexes: Indexes | None = None) -> Workload:
-    """Build the workload: explicit overrides, then facts read from ``text``, then a previous turn's facts, then defaults."""
+                  previous: Workload | None = None, indexes: Indexes | None = None,
+                  llm_fields: dict[str, Any] | None = None) -> Workload:
+    """Build the workload: explicit overrides, then facts read from ``text`` (the rules, then an LLM reader's
+    ``llm_fields`` for what the rules left open), then a previous turn's facts, then defaults."""
     indexes = indexes or build_indexes(catalog)
     found = extract(text, catalog, indexes)
+    _merge_llm_reading(found, llm_fields or {})
     explicit = normalise_overrides(overrides, catalog)
     w = Workload(notes=list(found.notes), unknown_gpu=found.unknown_gpu, unknown_model=found.unknown_model,
                  model_size_b=found.model_size_b, model_spec=explicit.pop("model_spec", None) or found.model_spec)
@@ -246,6 +249,23 @@ def plan_workload(text: str, catalog: Any, overrides: dict[str, Any] | None = No
     w.measured = dict(found.measured) or (dict(previous.measured) if previous is not None else {})
     w.stack = _stack(w, found, catalog, previous)
     return w
+
+
+def _merge_llm_reading(found: Found, fields: dict[str, Any]) -> None:
+    """Fill what the rules left open with an LLM reader's fields (catalog ids already resolved)."""
+    for name, value in fields.items():
+        if name == "stack":
+            for tech in value:
+                found.stack.setdefault(tech, "read by the LLM")
+        elif name == "model_params_b":
+            if "model" not in found.values:
+                from agent.knowledge.derived_shape import shape_from_size  # noqa: PLC0415
+
+                shape = shape_from_size(float(value))
+                found.model_spec, found.model_size_b = shape, float(value)
+                found.put("model", shape.id, "read by the LLM")
+        elif name in FIELDS and name not in found.values:
+            found.put(name, value, "read by the LLM")
 
 
 def _stack(w: Workload, found: Found, catalog: Any, previous: Workload | None) -> dict[str, str]:
@@ -293,14 +313,18 @@ def _fill_defaults(w: Workload, origins: dict[str, FieldOrigin], catalog: Any, g
 
 
 def clarify_questions(w: Workload, catalog: Any) -> list[str]:
-    """Questions worth asking: only facts the recommendation depends on and that were assumed."""
+    """Questions worth asking, most decisive first: only facts the recommendation depends on that were assumed."""
     out: list[str] = []
     gpu_name = getattr(catalog.gpus.get(w.gpu), "name", w.gpu)
     if w.origin("gpu") == "assumed":
         out.append(f"Which GPU, and how many? (assumed {w.gpu_count}× {gpu_name}; FP8, memory fit and parallelism depend on it)")
-    if w.origin("model") == "assumed" and (w.objective in ("memory", "cost") or w.phase in TRAINING_PHASES):
-        out.append("Which model (or its parameter count)? Memory fit depends on it.")
-    if w.origin("prompt_tokens") == "assumed" and w.objective in ("ttft", "latency", "memory") and w.phase not in TRAINING_PHASES:
+    if w.origin("model") == "assumed":
+        out.append("Which model (or its parameter count)? (assumed an 8B dense model; memory fit and every figure "
+                   "depend on it)")
+    if w.origin("phase") == "assumed":
+        out.append("Is this online serving, an offline batch job, on-device use, or training? (assumed serving)")
+    if w.origin("prompt_tokens") == "assumed" and w.phase not in TRAINING_PHASES and (
+            w.objective in ("ttft", "latency", "memory") or w.output_tokens >= 4096):
         out.append(f"How long are the prompts? (assumed {w.prompt_tokens} tokens; prefill and KV-cache size scale with it)")
     if w.origin("batch") == "assumed" and w.objective in ("throughput", "memory", "cost") and w.phase not in TRAINING_PHASES:
         out.append(f"How many requests run at once? (assumed {w.batch}; batching changes which techniques pay off)")

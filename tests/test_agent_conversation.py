@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent.answer import render_markdown
 from agent.service import Conversation
 from agent_helpers import small_answerer
 
@@ -47,3 +48,17 @@ def test_separate_conversations_do_not_leak(answerer):
     answer = b.ask(answerer, "what about on A100?")
     assert answer.workload.model != "llama-3.1-70b" or answer.workload.fields["model"].origin == "assumed"
     assert answer.workload.fields["gpu_count"].origin == "assumed"
+
+
+def test_a_conversation_asks_back_one_question_about_what_was_assumed(answerer):
+    conversation = Conversation()
+    first = conversation.ask(answerer, "how do I make inference faster?")
+    assert first.follow_up and first.follow_up.startswith("Which GPU") and first.follow_up == first.clarify[0]
+    assert "One question back" in render_markdown(first)
+    second = conversation.ask(answerer, "Llama 3.1 70B on 4x H100, 8k prompts, 32 users, serving")
+    assert second.follow_up is None or not second.follow_up.startswith("Which GPU")
+
+
+def test_a_single_answer_lists_what_to_clarify_without_asking_back(answerer):
+    answer = answerer.answer("how do I make inference faster?")
+    assert answer.clarify and answer.follow_up is None

@@ -217,3 +217,56 @@ def test_unsupported_numbers(prose, bad):
 
 def test_numbers_in_skips_names_and_citations():
     assert numbers_in("H100 FP8 Llama-3 70B [chunk:55] gives 1.5x and 1,200 tokens") == [1.5, 1200.0]
+
+
+# ---------------------------------------------------------------- the LLM workload reader
+
+def _reading(**fields: Any) -> dict:
+    return {"tool_calls": [("WorkloadReading", fields)]}
+
+
+def test_llm_reader_fills_what_the_rules_leave_open(answerer):
+    question = "our box has the big Hopper card with 141 gigs of HBM and a handful of colleagues chat with the 8B Llama"
+    with FakeOpenAI([_reading(gpu="H200", gpu_count=1, model="Llama 3.1 8B", batch=4, framework="vLLM"),
+                     {"content": "Use the ranked list."}]) as server:
+        planner = planner_for(server)
+        answerer.llm, answerer.reader = planner, _reader_of(planner)
+        try:
+            answer = answerer.answer(question)
+        finally:
+            answerer.llm = answerer.reader = None
+    w = answer.workload
+    assert (w.gpu, w.batch, w.framework) == ("h200", 4, "vllm")
+    assert w.fields["gpu"].origin == "understood" and w.fields["gpu"].note == "read by the LLM"
+    assert "WorkloadReading" in json.dumps(server.requests[0]["tools"])
+
+
+def test_llm_reader_never_overrides_the_rules_or_explicit_fields(answerer):
+    with FakeOpenAI([_reading(gpu="H200", batch=99, objective="cost"), {"content": "ok"}]) as server:
+        planner = planner_for(server)
+        answerer.llm, answerer.reader = planner, _reader_of(planner)
+        try:
+            answer = answerer.answer("Llama 3 8B on an A100, 16 concurrent users", overrides={"objective": "throughput"})
+        finally:
+            answerer.llm = answerer.reader = None
+    w = answer.workload
+    assert (w.gpu, w.batch, w.objective) == ("a100-80gb", 16, "throughput")
+    assert w.fields["objective"].origin == "explicit"
+
+
+def test_llm_reader_failure_leaves_the_rules_reading_with_a_warning(answerer):
+    with FakeOpenAI([{"content": "not a tool call"}, {"content": "ok"}]) as server:
+        planner = planner_for(server)
+        answerer.llm, answerer.reader = planner, _reader_of(planner)
+        try:
+            answer = answerer.answer("Llama 3 8B on an A100, 16 concurrent users")
+        finally:
+            answerer.llm = answerer.reader = None
+    assert answer.workload.gpu == "a100-80gb"
+    assert any("LLM reader unavailable" in w for w in answer.warnings)
+
+
+def _reader_of(planner: LlmPlanner) -> Any:
+    from agent.llm.reader import LlmReader
+
+    return LlmReader(planner.model, timeout_s=planner.timeout_s)

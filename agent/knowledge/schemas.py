@@ -120,6 +120,13 @@ class Technique(Strict):
     frameworks: dict[str, str] = {}
     relations: Relations = Relations()
     papers: list[str] = Field(min_length=1)
+    solves: list[str] = Field(default_factory=list, description="Problems it solves, each a short phrase in the words "
+                              "an engineer would use to describe the symptom (matched against questions).")
+    when: str = Field("", description="When to reach for it, and when not, in one or two sentences.")
+    runs_on: list[Literal["nvidia", "amd", "apple"]] = Field(
+        default_factory=lambda: ["nvidia", "amd", "apple"],
+        description="GPU vendors with a usable kernel or framework implementation today.")
+    vendor_notes: str = Field("", description="Where the vendor support comes from (framework, kernel library, version).")
 
     _lists = field_validator("aliases", "papers", mode="before")(as_str_list)
 
