@@ -17,6 +17,10 @@ OBJECTIVES = ("ttft", "tpot", "latency", "throughput", "memory", "cost", "qualit
 MAX_TOKENS = 10_000_000
 MAX_GPUS = 100_000
 MAX_BATCH = 1_000_000
+# a simulated estimate runs within the request time limit: ~1.5 s of CPU per 10k requests
+MAX_SIM_REQUESTS = 20_000
+MAX_SIM_CONCURRENCY = 10_000
+Tokens = Annotated[int, Field(ge=1, le=MAX_TOKENS)]
 NAME_CHARS = 200
 
 
@@ -159,6 +163,21 @@ class EstimateRequest(BaseModel):
     params: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Technique param overrides: {technique: {name: value}}.")
     peak_only: bool = Field(False, description="Plain roofline: spec peaks, no efficiencies or overheads.")
+    # load: with `concurrency` or `qps` the final configuration is simulated (the JSON of `--concurrency`/`--qps`)
+    concurrency: int | None = Field(None, ge=1, le=MAX_SIM_CONCURRENCY,
+                                    description="Simulate this many closed-loop clients; `batch` defaults to it.")
+    qps: float | None = Field(None, gt=0, le=1e6, description="Simulate Poisson arrivals at this many requests/s.")
+    lengths: Literal["spread", "fixed"] | None = Field(
+        None, description="Simulated lengths: spread (uniform ±50% around prompt/output) or fixed; default spread, "
+                          "fixed with uniform_lengths.")
+    length_pairs: list[tuple[Tokens, Tokens]] | None = Field(
+        None, min_length=1, max_length=10_000,
+        description="Simulated (prompt, output) lengths, used in order (the CLI's --lengths FILE).")
+    uniform_lengths: bool = Field(False, description="All requests exactly prompt/output long (static-batch runs).")
+    requests: int = Field(1000, ge=1, le=MAX_SIM_REQUESTS, description="Requests the simulation measures.")
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the simulated lengths and arrivals.")
+    slo_ttft_ms: float | None = Field(None, gt=0, description="TTFT target for the simulated goodput.")
+    slo_tpot_ms: float | None = Field(None, gt=0, description="TPOT target for the simulated goodput.")
 
 
 class RefreshRequest(BaseModel):

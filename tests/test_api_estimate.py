@@ -29,6 +29,15 @@ def client(bundled_state):  # noqa: F811
       "--output", "512", "--technique", "flash-attention-2", "--technique", "paged-attention"]),
     ({"gpu": "L4", "model": "mistral-7b", "dtype": "int4", "kv_dtype": "fp8", "peak_only": True},
      ["--gpu", "L4", "--model", "mistral-7b", "--dtype", "int4", "--kv-dtype", "fp8", "--peak-only"]),
+    # under load, with tp alone giving the GPUs
+    ({"gpu": "H100", "model": "llama-3.1-8b", "tp": 2, "concurrency": 8, "requests": 100, "slo_ttft_ms": 500,
+      "techniques": ["flash-attention-2", "paged-attention", "continuous-batching"]},
+     ["--gpu", "H100", "--model", "llama-3.1-8b", "--tp", "2", "--concurrency", "8", "--requests", "100",
+      "--slo-ttft-ms", "500", "--technique", "flash-attention-2", "--technique", "paged-attention",
+      "--technique", "continuous-batching"]),
+    ({"gpu": "H100", "model": "llama-3.1-8b", "qps": 5, "requests": 50, "seed": 2, "uniform_lengths": True},
+     ["--gpu", "H100", "--model", "llama-3.1-8b", "--qps", "5", "--requests", "50", "--seed", "2",
+      "--uniform-lengths"]),
 ])
 def test_estimate_is_the_cli_json(client, bundled_state, body: dict, args: list[str]) -> None:  # noqa: F811
     response = client.post("/v1/estimate", json=body)
@@ -58,11 +67,24 @@ def test_technique_params_override_the_catalog(client) -> None:
     ({"gpu": "H100", "model": "llama-3.1-8b", "batch": 0}, 422),
     ({"gpu": "H100"}, 422),
     ({"gpu": "H100", "model": "llama-3.1-8b", "prompt": 10**12}, 422),
+    ({"gpu": "H100", "model": "llama-3.1-8b", "lengths": "spread"}, 422),
+    ({"gpu": "H100", "model": "llama-3.1-8b", "concurrency": 4, "qps": 2}, 400),
+    ({"gpu": "H100", "model": "llama-3.1-8b", "concurrency": 4, "requests": 10**7}, 422),
 ])
 def test_bad_estimates_are_4xx_with_a_message(client, body: dict, status: int) -> None:
     response = client.post("/v1/estimate", json=body)
     assert response.status_code == status, response.text
     assert response.json()["error"]["message"]
+
+
+def test_simulated_estimate_keeps_the_isolated_figures(client) -> None:
+    body = {"gpu": "H100", "model": "llama-3.1-8b", "concurrency": 16, "requests": 100,
+            "length_pairs": [[2048, 64], [256, 256]], "techniques": ["flash-attention-2", "paged-attention",
+                                                                     "continuous-batching"]}
+    d = client.post("/v1/estimate", json=body).json()
+    assert d["simulation"]["lengths"] == "2 listed (prompt, output) pairs, in order"
+    assert d["isolated"]["ttft_ms"] == d["steps"][-1]["after"]["ttft_ms"]
+    assert d["simulation"]["ttft_ms"]["p99"] > d["isolated"]["ttft_ms"]  # queued behind other prompts
 
 
 def test_roofline_is_a_png(client) -> None:

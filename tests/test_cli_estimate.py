@@ -70,12 +70,57 @@ def test_estimate_plot_writes_png(data_dir, tmp_path, capsys):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_estimate_under_load_reports_the_simulated_steady_state(data_dir, capsys):
+    args = ["estimate", "--gpu", "h100", "--model", "llama-3.1-8b", "--prompt", "512", "--output", "64",
+            "--technique", "FA2", "--concurrency", "8", "--requests", "100"]
+    assert main(args + ["--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    sim = d["simulation"]
+    assert sim["load"] == "closed loop, concurrency 8" and sim["requests"] == 100 and sim["policy"] == "static"
+    assert d["workload"]["batch"] == 8  # the analytical batch follows the concurrency
+    assert d["isolated"] == {k: d["steps"][-1]["after"][k] for k in d["isolated"]}  # the analytical figures
+    assert d["ttft_ms"] == sim["ttft_ms"]["p50"] and d["tpot_ms"] == sim["itl_ms"]["p50"]
+    assert d["tpot_ms"] <= d["tpot_p90_ms"] <= d["tpot_p99_ms"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "simulated steady state" in out and "ITL ms" in out and "isolated (analytical" in out
+
+
+def test_estimate_without_load_has_no_simulation(data_dir, capsys):
+    assert main(["estimate", "--gpu", "h100", "--model", "llama-3.1-8b", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert "simulation" not in d and "isolated" not in d and "tpot_p99_ms" not in d
+    assert d["workload"]["batch"] == 1 and d["parallel"]["gpus"] == 1
+
+
+def test_estimate_qps_with_lengths_from_a_file(data_dir, tmp_path, capsys):
+    lengths = tmp_path / "lengths.csv"
+    lengths.write_text("256,32\n1024,128\n")
+    base = ["estimate", "--gpu", "h100", "--model", "llama-3.1-8b", "--technique", "FA2", "--qps", "4",
+            "--lengths", str(lengths), "--requests", "50", "--slo-ttft-ms", "1000", "--json"]
+    assert main(base + ["--seed", "3"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert main(base + ["--seed", "3"]) == 0
+    assert json.loads(capsys.readouterr().out) == first
+    sim = first["simulation"]
+    assert sim["lengths"] == "2 listed (prompt, output) pairs, in order" and sim["goodput_requests_per_s"] is not None
+
+
+def test_tensor_parallel_alone_implies_the_gpus(data_dir, capsys):
+    assert main(["estimate", "--gpu", "h100", "--model", "llama-3.1-70b", "--tp", "4", "--pp", "2", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["parallel"] == {"gpus": 8, "tp": 4, "pp": 2, "ep": 1, "dp": 1}
+
+
 @pytest.mark.parametrize("args, word", [
     (["--gpu", "h1000", "--model", "llama-3.1-8b"], "h100"),
     (["--gpu", "h100", "--model", "llama-3.1-9b"], "llama-3.1-8b"),
     (["--gpu", "h100", "--model", "llama-3.1-8b", "--technique", "flash-atention-2"], "flash-attention-2"),
     (["--gpu", "h100", "--model", "llama-3.1-8b", "--dtype", "int3"], "dtype"),
     (["--gpu", "h100", "--model", "llama-3.1-8b", "--gpus", "3", "--tp", "2"], "multiple"),
+    (["--gpu", "h100", "--model", "llama-3.1-8b", "--lengths", "spread"], "--concurrency"),
+    (["--gpu", "h100", "--model", "llama-3.1-8b", "--concurrency", "4", "--lengths", "nofile.csv"], "nofile.csv"),
+    (["--gpu", "h100", "--model", "llama-3.1-8b", "--concurrency", "4", "--qps", "2"], "exactly one"),
+    (["--gpu", "h100", "--model", "llama-3.1-70b", "--concurrency", "4"], "KV cache"),
 ])
 def test_estimate_errors_are_one_line(data_dir, capsys, args, word):
     assert main(["estimate", *args]) != 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,3 +124,85 @@ def run_all(path: Path, catalog: Any) -> list[CaseResult]:
 def median_abs_error(results: list[CaseResult], peak: bool = False) -> float:
     """Median of |relative error| over the cases (model or plain peak roofline)."""
     return statistics.median(abs(r.peak_error if peak else r.error) for r in results)
+
+
+# --- serving cases: a stated concurrency or QPS, run through the simulator --------------------------------------
+
+# serving benchmarks quote their load in the source ("... concurrency 1: TTFT 406.77 ms")
+_CONCURRENCY_IN_SOURCE = re.compile(r"\bconcurrency\s*[=:]?\s*(\d+)", re.IGNORECASE)
+_QPS_IN_SOURCE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:QPS|requests?/s|req/s)\b", re.IGNORECASE)
+
+# which simulated statistic a published serving figure is compared with: benchmark clients (GenAI-Perf,
+# vLLM's benchmark_serving) report the mean TTFT and mean inter-token latency, and output tokens per second
+SIMULATED_METRIC = {
+    "ttft_ms": lambda stats, gpus: stats.ttft_ms.mean,
+    "tpot_ms": lambda stats, gpus: stats.itl_ms.mean,
+    "throughput_tokens_per_s": lambda stats, gpus: stats.output_tokens_per_s,
+    "throughput_per_gpu": lambda stats, gpus: stats.output_tokens_per_s / gpus,
+}
+
+
+def stated_load(case: dict) -> dict | None:
+    """The load an inference case states: its ``load`` ({concurrency: N} or {qps: X}), else the concurrency or
+    QPS its source quotes; None for cases that state none (static-batch and single-kernel measurements)."""
+    if case.get("load"):
+        return dict(case["load"])
+    if case.get("kind") != "inference" or case.get("metric") not in SIMULATED_METRIC:
+        return None
+    source = case.get("source", "")
+    if match := _CONCURRENCY_IN_SOURCE.search(source):
+        return {"concurrency": int(match.group(1))}
+    if match := _QPS_IN_SOURCE.search(source):
+        return {"qps": float(match.group(1))}
+    return None
+
+
+@dataclass(frozen=True)
+class ServingCaseResult:
+    """One serving case: the published figure, the analytical (isolated) estimate and the simulated one."""
+
+    id: str
+    metric: str
+    load: str
+    published: float
+    isolated: float
+    simulated: float
+    fitted: bool = False
+
+    @property
+    def isolated_error(self) -> float:
+        return (self.isolated - self.published) / self.published
+
+    @property
+    def simulated_error(self) -> float:
+        return (self.simulated - self.published) / self.published
+
+
+def run_serving_cases(cases: list[dict], data: dict, catalog: Any, requests: int = 500, seed: int = 0,
+                      prefill_first: bool = False) -> list[ServingCaseResult]:
+    """Every case that states a load, evaluated analytically and through the simulator (one simulation per
+    distinct configuration and load, shared by its metrics); `prefill_first` as in ``engine_for``."""
+    from agent.costmodel.steady_state import LoadSpec, simulate_estimate
+
+    runs: dict[str, tuple] = {}
+    out = []
+    for case in cases:
+        load = stated_load(case)
+        if load is None or "value" not in case:
+            continue
+        key = repr((case["gpu"], case.get("model"), case["workload"], case.get("parallel"), case.get("stack"), load))
+        if key not in runs:
+            gpu = catalog.resolve_gpu(case["gpu"])
+            model = data.get("models", {}).get(case.get("model")) or catalog.resolve_model(case["model"])
+            parallel = ParallelConfig(**case.get("parallel", {}))
+            est = estimate_inference(gpu, model, InferenceWorkload(**case["workload"]), parallel,
+                                     _stack(data, case.get("stack")))
+            spec = LoadSpec(concurrency=load.get("concurrency"), qps=load.get("qps"), requests=requests, seed=seed)
+            runs[key] = (est, simulate_estimate(est, spec, prefill_first), parallel.gpus)
+        est, report, gpus = runs[key]
+        metric = case["metric"]
+        isolated = est.throughput_tokens_per_s / gpus if metric == "throughput_per_gpu" else float(getattr(est, metric))
+        out.append(ServingCaseResult(id=case["id"], metric=metric, load=report.load, published=float(case["value"]),
+                                     isolated=isolated, simulated=SIMULATED_METRIC[metric](report.stats, gpus),
+                                     fitted=bool(case.get("fitted"))))
+    return out

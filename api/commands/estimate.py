@@ -72,36 +72,116 @@ def render_inference(d: dict) -> str:
     mem = d["memory"]
     lines += ["", f"memory per GPU: weights {mem['weights_gb']:.2f} GB, KV {mem['kv_cache_gb']:.2f} GB, "
               f"activations {mem['activations_gb']:.2f} GB, overhead {mem['overhead_gb']:.2f} GB"]
+    if "simulation" in d:
+        lines += ["", *render_simulation(d)]
     warnings = list(d["warnings"]) + [w for s in d["steps"] for w in s["warnings"]]
     lines += [f"warning: {w}" for w in warnings]
     lines += ["", "assumptions:"] + [f"  - {a}" for a in d["assumptions"]]
+    if "simulation" in d:
+        lines += ["", "simulation assumptions:"] + [f"  - {a}" for a in d["simulation"]["assumptions"]]
     return "\n".join(lines)
+
+
+def render_simulation(d: dict) -> list[str]:
+    """The simulated steady state under load (the final configuration), next to the isolated analytical figures."""
+    sim, iso = d["simulation"], d["isolated"]
+    kv = sim["kv_capacity_tokens"]
+    lines = [f"simulated steady state, after the last step: {sim['load']}; lengths {sim['lengths']}; policy "
+             f"{sim['policy']}, {sim['replicas']} replica(s), KV {'unbounded' if kv is None else f'{kv:,} tokens'} "
+             f"per replica; {sim['requests']} requests measured after {sim['warmup']} warm-up, seed {sim['seed']}",
+             ""]
+    rows = [[label, *(f"{sim[key][q]:.2f}" for q in ("mean", "p50", "p90", "p99"))]
+            for label, key in (("TTFT ms", "ttft_ms"), ("ITL ms", "itl_ms"), ("TPOT ms per request", "tpot_ms"),
+                               ("latency ms", "latency_ms"))]
+    lines.append(table(["metric", "mean", "p50", "p90", "p99"], rows))
+    kv_use = ("" if sim["kv_utilisation_mean"] is None else
+              f"; KV use mean {sim['kv_utilisation_mean']:.0%}, peak {sim['kv_utilisation_peak']:.0%}")
+    lines += ["", f"throughput {sim['output_tokens_per_s']:.0f} output tok/s, {sim['requests_per_s']:.2f} req/s"
+              f"{kv_use}; preemptions {sim['preemptions']}"]
+    if sim["goodput_requests_per_s"] is not None:
+        slo = sim["slo"]
+        targets = ", ".join(f"{name} <= {slo[key]:g} ms" for name, key in (("TTFT", "ttft_ms"), ("TPOT", "tpot_ms"))
+                            if slo[key] is not None)
+        lines.append(f"goodput {sim['goodput_requests_per_s']:.2f} req/s ({sim['slo_attainment']:.0%} of requests "
+                     f"meet {targets})")
+    lines.append(f"isolated (analytical, one request's view): TTFT {iso['ttft_ms']:.1f} ms, TPOT "
+                 f"{iso['tpot_ms']:.2f} ms, latency {iso['latency_ms']:.0f} ms, "
+                 f"{iso['throughput_tokens_per_s']:.0f} tok/s")
+    return lines
+
+
+def load_spec(concurrency: int | None, qps: float | None, lengths: str | None, uniform_lengths: bool, requests: int,
+              seed: int, slo_ttft_ms: float | None, slo_tpot_ms: float | None, prompt: int, output: int) -> Any:
+    """The LoadSpec of the options, or None when no load is given; ``lengths`` may name a file."""
+    from agent.costmodel.arrivals import read_lengths_file
+    from agent.costmodel.serving_stats import Slo
+    from agent.costmodel.steady_state import LoadSpec, lengths_from
+    from index.errors import AccelsageError
+
+    if concurrency is None and qps is None:
+        if lengths is not None or slo_ttft_ms is not None or slo_tpot_ms is not None:
+            raise AccelsageError("--lengths and --slo-* describe a load: give --concurrency or --qps too")
+        return None
+    pairs: tuple[tuple[int, int], ...] = ()
+    if lengths not in (None, "spread", "fixed"):
+        path = Path(lengths)
+        if not path.is_file():
+            raise AccelsageError(f"--lengths wants spread, fixed or a file of 'prompt,output' lines; "
+                                 f"no file {lengths!r}")
+        pairs = read_lengths_file(path)
+    slo = Slo(slo_ttft_ms, slo_tpot_ms) if slo_ttft_ms is not None or slo_tpot_ms is not None else None
+    chosen = lengths_from(lengths, prompt, output, uniform_lengths, pairs)
+    return LoadSpec(concurrency=concurrency, qps=qps, lengths=chosen, requests=requests, seed=seed, slo=slo)
 
 
 @click.command("estimate")
 @click.option("--gpu", required=True, help="GPU id or alias (see `accelsage gpus`).")
 @click.option("--model", required=True, help="Model id or alias (see `accelsage models`).")
-@click.option("--gpus", default=1, show_default=True, help="GPUs in the deployment.")
+@click.option("--gpus", default=None, type=int, help="GPUs in the deployment.  [default: tp x pp]")
 @click.option("--tp", default=1, show_default=True, help="Tensor-parallel size.")
 @click.option("--pp", default=1, show_default=True, help="Pipeline-parallel stages.")
 @click.option("--ep", default=1, show_default=True, help="Expert-parallel size (MoE).")
 @click.option("--dtype", default="bf16", show_default=True, help="Weights: bf16, fp16, fp8, int8, int4.")
 @click.option("--kv-dtype", default=None, help="KV cache: bf16, fp8, int8, int4 (default: bf16).")
-@click.option("--batch", default=1, show_default=True, help="Concurrent requests (whole deployment).")
+@click.option("--batch", default=None, type=int,
+              help="Concurrent requests (whole deployment).  [default: --concurrency, else 1]")
 @click.option("--prompt", default=1024, show_default=True, help="Prompt tokens per request.")
 @click.option("--output", default=256, show_default=True, help="Output tokens per request.")
 @click.option("--max-seq-len", default=None, type=int, help="Tokens a contiguous KV cache reserves per request.")
 @click.option("--technique", "techniques", multiple=True, help="Technique id/alias, applied in order (repeatable).")
 @click.option("--param", "params", multiple=True, help="Override a technique param: TECHNIQUE.NAME=VALUE.")
 @click.option("--peak-only", is_flag=True, help="Plain roofline: spec peaks, no efficiencies or overheads.")
+@click.option("--concurrency", type=click.IntRange(min=1), default=None,
+              help="Simulate this many closed-loop clients (each sends its next request when one ends).")
+@click.option("--qps", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Simulate Poisson arrivals at this many requests per second.")
+@click.option("--lengths", "lengths", default=None, metavar="spread|fixed|FILE",
+              help="Simulated lengths: spread (uniform ±50% around --prompt/--output), fixed, or a file of "
+                   "'prompt,output' lines.  [default: spread; fixed with --uniform-lengths]")
+@click.option("--uniform-lengths", is_flag=True,
+              help="All requests exactly --prompt/--output long, as static-batch benchmarks run them.")
+@click.option("--requests", default=1000, show_default=True, type=click.IntRange(1, 1_000_000),
+              help="Requests measured by the simulation (after a warm-up).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the simulated lengths and arrivals.")
+@click.option("--slo-ttft-ms", type=float, default=None, help="TTFT target for the simulated goodput.")
+@click.option("--slo-tpot-ms", type=float, default=None, help="TPOT target for the simulated goodput.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a roofline PNG here.")
-def estimate(gpu: str, model: str, gpus: int, tp: int, pp: int, ep: int, dtype: str, kv_dtype: str | None,
-             batch: int, prompt: int, output: int, max_seq_len: int | None, techniques: tuple[str, ...],
-             params: tuple[str, ...], peak_only: bool, as_json: bool, plot_path: str | None) -> None:
-    """Estimate TTFT, TPOT, throughput and memory, before and after each technique."""
+def estimate(gpu: str, model: str, gpus: int | None, tp: int, pp: int, ep: int, dtype: str, kv_dtype: str | None,
+             batch: int | None, prompt: int, output: int, max_seq_len: int | None, techniques: tuple[str, ...],
+             params: tuple[str, ...], peak_only: bool, concurrency: int | None, qps: float | None,
+             lengths: str | None, uniform_lengths: bool, requests: int, seed: int, slo_ttft_ms: float | None,
+             slo_tpot_ms: float | None, as_json: bool, plot_path: str | None) -> None:
+    """Estimate TTFT, TPOT, throughput and memory, before and after each technique.
+
+    With --concurrency or --qps the final configuration is also simulated under that load: TTFT, TPOT (the
+    median inter-token latency) and latency become the simulated medians with p90/p99 beside them, throughput
+    the simulated one; the analytical figures stay under "isolated".
+    """
     from agent.costmodel import InferenceWorkload, ParallelConfig, estimate_inference
 
+    spec = load_spec(concurrency, qps, lengths, uniform_lengths, requests, seed, slo_ttft_ms, slo_tpot_ms,
+                     prompt, output)
     catalog = _catalog()
     gpu_spec, model_spec = catalog.resolve_gpu(gpu), catalog.resolve_model(model)
     overrides = _parse_params(params)
@@ -112,12 +192,16 @@ def estimate(gpu: str, model: str, gpus: int, tp: int, pp: int, ep: int, dtype: 
         chosen.append((tech, extra))
     result = estimate_inference(
         gpu_spec, model_spec,
-        InferenceWorkload(batch=batch, prompt_len=prompt, output_len=output, dtype=dtype, kv_dtype=kv_dtype,
-                          max_seq_len=max_seq_len),
-        ParallelConfig(gpus=gpus, tp=tp, pp=pp, ep=ep), techniques=chosen, calibration=_calibration(),
+        InferenceWorkload(batch=batch or concurrency or 1, prompt_len=prompt, output_len=output, dtype=dtype,
+                          kv_dtype=kv_dtype, max_seq_len=max_seq_len, uniform_lengths=uniform_lengths),
+        ParallelConfig(gpus=gpus or tp * pp, tp=tp, pp=pp, ep=ep), techniques=chosen, calibration=_calibration(),
         peak_only=peak_only,
     )
     data = result.to_dict()
+    if spec is not None:
+        from agent.costmodel.steady_state import simulate_estimate, with_simulation
+
+        data = with_simulation(data, simulate_estimate(result, spec))
     if plot_path:
         from agent.costmodel.plot import plot_roofline
 

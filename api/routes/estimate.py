@@ -34,10 +34,15 @@ def run_estimate(services: Services, body: EstimateRequest) -> Any:
     for name in body.techniques:
         tech = catalog.resolve_technique(name)
         chosen.append((tech, {**body.params.get(name, {}), **body.params.get(tech.id, {})}))
+    given = body.model_fields_set
+    # as on the command line: gpus default to tp x pp, batch to the simulated concurrency
+    gpus = body.gpus if "gpus" in given else body.tp * body.pp
+    batch = body.batch if "batch" in given or body.concurrency is None else body.concurrency
     try:
-        workload = InferenceWorkload(batch=body.batch, prompt_len=body.prompt, output_len=body.output,
-                                     dtype=body.dtype, kv_dtype=body.kv_dtype, max_seq_len=body.max_seq_len)
-        parallel = ParallelConfig(gpus=body.gpus, tp=body.tp, pp=body.pp, ep=body.ep)
+        workload = InferenceWorkload(batch=batch, prompt_len=body.prompt, output_len=body.output, dtype=body.dtype,
+                                     kv_dtype=body.kv_dtype, max_seq_len=body.max_seq_len,
+                                     uniform_lengths=body.uniform_lengths)
+        parallel = ParallelConfig(gpus=gpus, tp=body.tp, pp=body.pp, ep=body.ep)
         return estimate_inference(gpu, model, workload, parallel, techniques=chosen,
                                   calibration=services.calibration, peak_only=body.peak_only)
     except AccelsageError:
@@ -47,8 +52,31 @@ def run_estimate(services: Services, body: EstimateRequest) -> Any:
         raise EstimateInputError(f"cannot estimate these inputs: {exc.__class__.__name__}: {exc}") from exc
 
 
+def load_spec(body: EstimateRequest) -> Any:
+    """The simulated load the body states, or None (then the estimate is analytical only)."""
+    from agent.costmodel.serving_stats import Slo
+    from agent.costmodel.steady_state import LoadSpec, lengths_from
+
+    if body.concurrency is None and body.qps is None:
+        if body.lengths or body.length_pairs or body.slo_ttft_ms is not None or body.slo_tpot_ms is not None:
+            raise EstimateInputError("lengths, length_pairs and slo_* describe a load: give concurrency or qps too")
+        return None
+    slo = Slo(body.slo_ttft_ms, body.slo_tpot_ms) if body.slo_ttft_ms or body.slo_tpot_ms else None
+    lengths = lengths_from(body.lengths, body.prompt, body.output, body.uniform_lengths,
+                           tuple(tuple(p) for p in body.length_pairs or ()))
+    return LoadSpec(concurrency=body.concurrency, qps=body.qps, lengths=lengths, requests=body.requests,
+                    seed=body.seed, slo=slo)
+
+
 def _estimate_dict(services: Services, body: EstimateRequest) -> dict:
-    return run_estimate(services, body).to_dict()
+    spec = load_spec(body)
+    result = run_estimate(services, body)
+    data = result.to_dict()
+    if spec is not None:
+        from agent.costmodel.steady_state import simulate_estimate, with_simulation
+
+        data = with_simulation(data, simulate_estimate(result, spec))
+    return data
 
 
 @router.post("/v1/estimate", summary="Estimate inference latency, throughput and memory", responses=_ERRORS)
@@ -73,7 +101,7 @@ async def roofline_png(
     services: ServicesDep,
     gpu: Annotated[str, Query(min_length=1, max_length=200, description="GPU id or alias.")],
     model: Annotated[str, Query(min_length=1, max_length=200, description="Model id or alias.")],
-    gpus: Annotated[int, Query(ge=1, le=4096)] = 1,
+    gpus: Annotated[int | None, Query(ge=1, le=4096, description="Default: tp x pp.")] = None,
     tp: Annotated[int, Query(ge=1, le=4096)] = 1,
     pp: Annotated[int, Query(ge=1, le=4096)] = 1,
     ep: Annotated[int, Query(ge=1, le=4096)] = 1,
@@ -85,7 +113,7 @@ async def roofline_png(
     technique: Annotated[list[str], Query(max_length=32, description="Technique ids, in order (repeatable).")] = [],
 ) -> Response:
     """The GPU's compute and bandwidth roofs with prefill and decode plotted before and after each technique."""
-    body = EstimateRequest(gpu=gpu, model=model, gpus=gpus, tp=tp, pp=pp, ep=ep, dtype=dtype, kv_dtype=kv_dtype,
-                           batch=batch, prompt=prompt, output=output, techniques=technique)
+    body = EstimateRequest(gpu=gpu, model=model, gpus=gpus or tp * pp, tp=tp, pp=pp, ep=ep, dtype=dtype,
+                           kv_dtype=kv_dtype, batch=batch, prompt=prompt, output=output, techniques=technique)
     png = await services.run(_roofline_png, services, body)
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
