@@ -128,6 +128,8 @@ class Answer(BaseModel):
     question: str
     status: str = "ok"  # ok | clarify | refused | no-corpus
     workload: WorkloadView | None = None
+    diagnosis: str | None = Field(None, description="What limits this workload, with the numbers behind it (from the "
+                                  "cost model on the user's stack and their own measurements).")
     fit: str | None = Field(None, description="Said first when the setup does not fit in memory: what makes it fit.")
     baseline: list[str] = Field(default_factory=list, description="Techniques assumed already in use; gains are measured on top of them.")
     recommendations: list[Recommendation] = Field(default_factory=list)
@@ -217,6 +219,8 @@ def render_markdown(answer: Answer) -> str:
         lines.extend(f"- {q}" for q in answer.clarify)
         lines.extend(f"> warning: {w}" for w in answer.warnings)
         return "\n".join(lines) + "\n"
+    if answer.diagnosis:
+        lines += [f"**Diagnosis:** {answer.diagnosis}", ""]
     if answer.fit:
         lines += [f"**Memory first:** {answer.fit}", ""]
     if answer.workload:

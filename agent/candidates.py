@@ -40,8 +40,16 @@ def _cc_tuple(text: str | None) -> tuple[int, ...] | None:
         return None
 
 
+_VENDOR_NAMES = {"nvidia": "NVIDIA (CUDA)", "amd": "AMD (ROCm)", "apple": "Apple (Metal)"}
+
+
 def hardware_problem(technique: Any, gpu: Any, gpu_count: int) -> str | None:
     """Why this GPU setup cannot run the technique, or None when it can."""
+    vendor = getattr(gpu, "vendor", None)
+    runs_on = getattr(technique, "runs_on", None)
+    if vendor and runs_on is not None and vendor not in runs_on:
+        note = f" ({technique.vendor_notes.strip().rstrip('.')})" if getattr(technique, "vendor_notes", "") else ""
+        return f"has no {_VENDOR_NAMES.get(vendor, vendor)} implementation{note}"
     req = technique.requires
     need = _cc_tuple(req.min_compute_capability)
     have = _cc_tuple(getattr(gpu, "compute_capability", None))

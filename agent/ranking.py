@@ -48,6 +48,9 @@ BOTTLENECK = 0.3
 # a different model architecture is no answer for serving a given model unless the question asks for one
 ARCHITECTURE_CHANGE = -2.0
 ARCHITECTURE_IDS = frozenset({"grouped-query-attention", "multi-head-latent-attention", "hybrid-ssm-attention"})
+# how well the technique's profile (what it solves, when to use it) matches the question, relative to the best
+# match among the candidates: a strong match outweighs a modest modelled gain (see agent/relevance.py)
+W_RELEVANCE = 3.0
 # modelled effects that rest on a property of the traffic the question must state (a prefix-cache hit rate)
 _TRAFFIC_ASSUMPTIONS = {"prefix_cache": "prefix-caching"}
 
@@ -131,8 +134,19 @@ def is_architecture_change(technique: Any) -> bool:
             or technique.id in ARCHITECTURE_IDS)
 
 
+def relative_relevance(relevance: dict[str, float], ids: list[str]) -> dict[str, float]:
+    """Each candidate's profile match scaled between the candidates' median (0) and best (1) match."""
+    values = sorted(relevance.get(i, 0.0) for i in ids)
+    if not values or values[-1] <= 0:
+        return {}
+    median, best = values[len(values) // 2], values[-1]
+    span = max(best - median, 1e-6)
+    return {i: max(0.0, (relevance.get(i, 0.0) - median) / span) for i in ids}
+
+
 def score_candidate(cand: Candidate, workload: Workload, intents: dict[str, float], effect: Effect | None,
-                    bottlenecks: set[str] = frozenset(), explicit: set[str] = frozenset()) -> Scored:
+                    bottlenecks: set[str] = frozenset(), explicit: set[str] = frozenset(),
+                    relevance: float = 0.0) -> Scored:
     """The score of one candidate with each part kept for the explanation.
 
     Args:
@@ -157,6 +171,8 @@ def score_candidate(cand: Candidate, workload: Workload, intents: dict[str, floa
     ties += DEPLOYABLE if len(tech.frameworks) >= 2 else 0.0
     ties += BOTTLENECK if bottlenecks & set(tech.bottlenecks) else 0.0
     parts["evidence"] = round(min(TIE_BREAK_CAP, ties), 4)
+    if relevance > 0:
+        parts["relevance"] = round(W_RELEVANCE * relevance, 4)
     if asked:
         parts["asked"] = ASKED + (ASKED_BY_ID if cand.named or tech.id in explicit else 0.0)
         parts["intent"] = W_INTENT * max(1.0, intent)
@@ -179,10 +195,12 @@ def score_candidate(cand: Candidate, workload: Workload, intents: dict[str, floa
 
 def rank_candidates(cands: list[Candidate], workload: Workload, intents: dict[str, float],
                     effects: dict[str, Effect | None], bottlenecks: set[str] = frozenset(),
-                    explicit: set[str] = frozenset()) -> list[Scored]:
+                    explicit: set[str] = frozenset(), relevance: dict[str, float] | None = None) -> list[Scored]:
     """Score and sort candidates; a technique superseded by a better-placed one, or a second one setting the
     same cost-model knob (an alternative), is marked down."""
-    scored = [score_candidate(c, workload, intents, effects.get(c.technique.id), bottlenecks, explicit) for c in cands]
+    relative = relative_relevance(relevance or {}, [c.technique.id for c in cands])
+    scored = [score_candidate(c, workload, intents, effects.get(c.technique.id), bottlenecks, explicit,
+                              relative.get(c.technique.id, 0.0)) for c in cands]
     scored.sort(key=lambda s: (-s.score, s.technique.id))
     seen: set[str] = set()
     knobs: set[str] = set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from agent.answer import Answer, PaperRef, Recommendation
@@ -11,6 +12,7 @@ from agent.candidates import Candidate, named_techniques, select_candidates
 from agent.citations import cite_technique
 from agent.answer import FieldOrigin
 from agent.effects import EffectModel, describe_fit, gpus_that_fit, lookup, more_gpus_model
+from agent.diagnose import diagnose
 from agent.guard import screen_question
 from agent.measured import compare_measured
 from agent.intents import read_explicit, read_intents
@@ -65,6 +67,7 @@ class Answerer:
         self.max_question_chars = max_question_chars
         self._indexes = build_indexes(catalog)
         self.reader = _llm_reader(llm)
+        self._profiles = None
 
     @property
     def store(self) -> Any:
@@ -152,12 +155,17 @@ class Answerer:
         selection = select_candidates(w, self.catalog, context, hits)
         intents, explicit = read_intents(context), read_explicit(context)
         cands, baseline = self._without_baseline(selection.candidates, effects_model, intents)
-        prior = rank_candidates(cands, w, intents, {}, effects_model.bottlenecks(), explicit)
+        relevance = self._relevance(context)
+        measured = compare_measured(w, effects_model.baseline())
+        diagnosis = diagnose(w, effects_model.baseline(), measured)
+        limits = effects_model.bottlenecks() | (diagnosis.relieved_by if diagnosis else frozenset())
+        prior = rank_candidates(cands, w, intents, {}, limits, explicit, relevance)
         fit = find_fit_stack(prior, w, effects_model)
         model = effects_model.fitted(fit.techniques) if fit.techniques else _more_gpus(effects_model)
         rest = self._on_top(prior, fit, model, selection.excluded)
         effects = {s.technique.id: model.effect([s.technique]) for s in _effect_budget(rest, w, explicit)}
-        ranked = rank_candidates([s.candidate for s in rest], w, intents, effects, model.bottlenecks(), explicit)
+        ranked = rank_candidates([s.candidate for s in rest], w, intents, effects, model.bottlenecks() | limits,
+                                 explicit, relevance)
         ranked = _fit_first(fit, prior, ranked) + ranked
         stack = build_stack(ranked, w, effects_model if fit.techniques else model, fit, model)
         t3 = time.perf_counter()
@@ -182,7 +190,8 @@ class Answerer:
         if not w.stack and answer.baseline:
             answer.warnings.append(f"No framework or stack named: the numbers assume a baseline of "
                                    f"{' + '.join(answer.baseline)}; say what you run for a baseline that matches it.")
-        answer.measured = compare_measured(w, effects_model.baseline())
+        answer.measured = measured
+        answer.diagnosis = diagnosis.headline if diagnosis else None
         if conversation is not None and answer.clarify:
             answer.follow_up = answer.clarify[0]
         answer.answer = summary_text(answer)
@@ -232,6 +241,20 @@ class Answerer:
                 w.notes.append(f"GPU count assumed to be {count}: the fewest that hold the model")
                 effects_model = EffectModel(self.catalog, w, self.calibration)
         return effects_model
+
+    def _relevance(self, text: str) -> dict[str, float]:
+        """Technique id -> how well its profile matches the question (empty without an embedding model)."""
+        embedder = getattr(self.searcher, "query_embedder", None)
+        if embedder is None:
+            return {}
+        if self._profiles is None:
+            from agent.relevance import load_profiles  # noqa: PLC0415
+
+            state = getattr(self.searcher, "state", None)
+            cache = Path(state.root) / "cache" if state is not None else None
+            self._profiles = load_profiles(self.catalog, embedder.embed, embedder.model_id, cache)
+        vector_of = getattr(self.searcher, "query_vector", None)
+        return self._profiles.relevance(text, vector_of(text) if vector_of else None)
 
     def _search(self, query: str, warnings: list[str]) -> list[Any]:
         if self.searcher is None:
@@ -378,27 +401,52 @@ def _size_close(model: Any, size_b: float) -> bool:
     return 0.6 <= model.params_total / (size_b * 1e9) <= 1.6
 
 
+# metric keys of the estimate -> words for people
+METRIC_WORDS = {"ttft_ms": "time to first token", "tpot_ms": "time per output token", "latency_ms": "end-to-end latency",
+                "throughput_tokens_per_s": "throughput", "memory.total_gb": "memory per GPU", "step_time_s": "step time"}
+
+
+def _readable(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def decision_line(rec: Recommendation) -> str:
+    """The first sentence of an answer: what to do, with the number that decides it."""
+    est = rec.estimate
+    text = f"Use {rec.name}"
+    if est and est.speedup and abs(est.speedup - 1) > 0.005:
+        before, after = est.before.get(est.metric), est.after.get(est.metric)
+        words = METRIC_WORDS.get(est.metric, est.metric)
+        if isinstance(before, (int, float)) and isinstance(after, (int, float)):
+            text += f": {words} {_readable(before)} → {_readable(after)} {est.unit} by the cost model (×{est.speedup:.2f})"
+        else:
+            text += f": ×{est.speedup:.2f} on {words} by the cost model"
+    return text + "."
+
+
 def summary_text(answer: Answer) -> str:
-    """A short prose summary built only from numbers already in the answer."""
+    """A short prose summary built only from numbers already in the answer: the decision first, then why."""
     if not answer.recommendations:
         return "No technique in the catalog applies to this workload under the stated constraints."
     fit = set(answer.stack.fit) if answer.stack else set()
     fitting = [r for r in answer.recommendations if r.technique in fit]
     rest = [r for r in answer.recommendations if r.technique not in fit]
-    text = ""
     if fitting:
         text = f"First make it fit with {' + '.join(r.name for r in fitting)}. "
-    if rest:
-        first = rest[0]
-        text += f"{'Then add' if fitting else 'Start with'} {first.name}"
-        if first.estimate and first.estimate.speedup and first.estimate.speedup > 1.005:
-            text += f" (×{first.estimate.speedup:.2f} on {first.estimate.metric} by the cost model)"
-        names = ", ".join(r.name for r in rest[1:4])
-        text += f"; then consider {names}." if names else "."
+        if rest:
+            text += "Then " + decision_line(rest[0])[0].lower() + decision_line(rest[0])[1:] + " "
+    else:
+        text = decision_line(rest[0]) + " "
+    if answer.diagnosis:
+        text += f"Why: {answer.diagnosis} "
+    names = ", ".join(r.name for r in rest[1:4])
+    if names:
+        text += f"Next to consider: {names}. "
     stack = answer.stack
     if stack and len(stack.techniques) > 1:
         est = stack.on_top if stack.on_top and stack.on_top.speedup else stack.estimate
         if est and est.speedup:
             where = " on top of the fitted setup" if est is stack.on_top else ""
-            text += f" Combined ({' + '.join(stack.names)}), the cost model gives ×{est.speedup:.2f} on {est.metric}{where}."
+            text += (f"Combined ({' + '.join(stack.names)}), the cost model gives ×{est.speedup:.2f} on "
+                     f"{METRIC_WORDS.get(est.metric, est.metric)}{where}.")
     return text.strip()

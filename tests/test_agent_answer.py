@@ -68,7 +68,9 @@ def test_citations_exist_in_the_store_and_come_from_backing_papers(answerer, exa
 def test_does_not_fit_is_said_first(answerer):
     answer = answerer.answer("Serve Llama 3.1 70B on a single RTX 4090 for one user")
     assert answer.fit and "does not fit" in answer.fit
-    assert render_markdown(answer).startswith("**Memory first:**")
+    text = render_markdown(answer)
+    assert text.startswith("**Diagnosis:**") and "do not fit" in answer.diagnosis
+    assert text.index("**Memory first:**") < text.index("**Workload:**")
     assert answer.recommendations[0].estimate.metric == "memory.total_gb"
 
 

@@ -43,7 +43,9 @@ def test_headline_says_the_fitting_stack_first(headline):
     assert headline.stack.estimate.fits_after is True
     assert headline.fit.index("does not fit") < headline.fit.index("Smallest stack that fits")
     assert catalog().techniques[fit[0]].name in headline.fit
-    assert render_markdown(headline).startswith("**Memory first:**")
+    text = render_markdown(headline)
+    assert text.startswith("**Diagnosis:**") and text.index("**Memory first:**") < text.index("**Workload:**")
+    assert headline.answer.startswith("First make it fit with")
     assert "4×" in headline.fit  # more GPUs offered with their number
 
 
