@@ -95,6 +95,17 @@ class Estimate(BaseModel):
     fits_after: bool | None = None
 
 
+class Option(BaseModel):
+    """One option the question names ("X or Y?", "is X worth it?"), on the user's workload."""
+
+    technique: str
+    name: str
+    estimate: Estimate | None = None
+    ruled_out: str | None = Field(None, description="Why it cannot run here, or that it already runs in the stack.")
+    quality: str = Field("", description="Its effect on outputs: lossless, near-lossless, small or notable loss, ...")
+    rank: int | None = Field(None, description="Its place among the recommendations, when it is one.")
+
+
 class Recommendation(BaseModel):
     """One ranked technique with why, numbers, caveats and citations."""
 
@@ -131,6 +142,8 @@ class Answer(BaseModel):
     diagnosis: str | None = Field(None, description="What limits this workload, with the numbers behind it (from the "
                                   "cost model on the user's stack and their own measurements).")
     fit: str | None = Field(None, description="Said first when the setup does not fit in memory: what makes it fit.")
+    verdict: str | None = Field(None, description="For 'X or Y?' and 'is X worth it?': the answer to that question.")
+    options: list[Option] = Field(default_factory=list, description="The options the question names, side by side.")
     baseline: list[str] = Field(default_factory=list, description="Techniques assumed already in use; gains are measured on top of them.")
     recommendations: list[Recommendation] = Field(default_factory=list)
     stack: Stack | None = None
@@ -147,10 +160,53 @@ class Answer(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
+# metric keys of the estimate -> words for people
+METRIC_WORDS = {"ttft_ms": "time to first token", "tpot_ms": "time per output token", "latency_ms": "end-to-end latency",
+                "throughput_tokens_per_s": "throughput", "memory.total_gb": "memory per GPU", "step_time_s": "step time",
+                "tokens_per_s": "throughput", "mfu": "model FLOPs utilisation", "max_batch": "largest batch that fits"}
+# workload field names -> (words for people, unit shown after the value); a flag shows as its words alone
+FIELD_WORDS = {"gpu": ("GPU", ""), "gpu_count": ("GPUs", ""), "model": ("model", ""), "phase": ("phase", ""),
+               "prompt_tokens": ("prompt length", "tokens"), "output_tokens": ("output length", "tokens"),
+               "batch": ("batch", ""), "qps": ("request rate", "requests/s"), "objective": ("objective", ""),
+               "lossless": ("lossless outputs", ""), "no_retraining": ("no retraining", ""),
+               "single_gpu": ("a single GPU", ""), "framework": ("framework", ""),
+               "slo_ttft_ms": ("time-to-first-token target", "ms"), "slo_tpot_ms": ("time-per-output-token target", "ms"),
+               "slo_latency_ms": ("end-to-end latency target", "ms"), "memory_budget_gb": ("memory budget", "GiB")}
+GIB_BYTES = 2**30
+
+
+def gib(gb: float) -> float:
+    """Decimal gigabytes (the cost model's ``_gb``) in GiB, the unit GPU memory is sold and shown in (80 GB H100 = 80 GiB)."""
+    return gb * 1e9 / GIB_BYTES
+
+
+def metric_words(metric: str) -> str:
+    """Words for an estimate's metric key ("latency_ms" -> "end-to-end latency")."""
+    return METRIC_WORDS.get(metric) or metric.rsplit(".", 1)[-1].removesuffix("_ms").removesuffix("_gb").replace("_", " ")
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
+
+
+def shown(metric: str, value: Any, unit: str) -> tuple[str, str]:
+    """A metric's value and unit as people read them: capacities in GiB, "per GPU" left to the metric's words."""
+    if (metric.endswith("_gb") or unit.startswith("GB")) and isinstance(value, (int, float)):
+        return _fmt(float(gib(value))), "GiB"
+    return _fmt(value), unit
+
+
+def memory_text(gb: float, per_gpu: bool = False) -> str:
+    """'305 GiB' (or '305 GiB per GPU') for a decimal-GB figure of the cost model."""
+    return f"{_fmt(float(gib(gb)))} GiB{' per GPU' if per_gpu else ''}"
+
+
+def change_text(metric: str, before: Any, after: Any, unit: str) -> str:
+    """'memory per GPU: 305 → 241 GiB', 'end-to-end latency: 5,262 → 2,047 ms'."""
+    (b, shown_unit), (a, _) = shown(metric, before, unit), shown(metric, after, unit)
+    return f"{metric_words(metric)}: {b} → {a} {shown_unit}".rstrip()
 
 
 def _estimate_line(est: Estimate) -> str:
@@ -158,10 +214,20 @@ def _estimate_line(est: Estimate) -> str:
     after = est.after.get(est.metric)
     if before is None or after is None:
         return ""
-    text = f"{est.metric}: {_fmt(before)} → {_fmt(after)} {est.unit}"
+    text = change_text(est.metric, before, after, est.unit)
     if est.speedup is not None:
         text += f" (×{est.speedup:.2f})"
     return text
+
+
+def _assumed_text(name: str, value: Any) -> str:
+    """One assumed workload field in words: 'prompt length 2048 tokens', 'lossless outputs'."""
+    words, unit = FIELD_WORDS.get(name, (name.replace("_", " "), ""))
+    if value is True:
+        return words
+    if name.endswith("_gb") and isinstance(value, (int, float)):
+        value = float(gib(value))
+    return f"{words} {_fmt(value)}{' ' + unit if unit else ''}"
 
 
 def _workload_lines(w: WorkloadView) -> list[str]:
@@ -179,7 +245,7 @@ def _workload_lines(w: WorkloadView) -> list[str]:
     parts.append(f"objective {w.objective}")
     lines = ["**Workload:** " + ", ".join(parts)]
     if any(w.fields.get(n) and w.fields[n].value not in (None, False) for n in w.assumed):
-        detail = ", ".join(f"{name}={_fmt(w.fields[name].value)}" for name in w.assumed
+        detail = ", ".join(_assumed_text(name, w.fields[name].value) for name in w.assumed
                            if name in w.fields and w.fields[name].value not in (None, False))
         lines.append(f"*Assumed:* {detail}")
     lines.extend(f"*Note:* {note}" for note in w.notes)
@@ -219,6 +285,11 @@ def render_markdown(answer: Answer) -> str:
         lines.extend(f"- {q}" for q in answer.clarify)
         lines.extend(f"> warning: {w}" for w in answer.warnings)
         return "\n".join(lines) + "\n"
+    if answer.verdict:
+        lines += [f"**Answer:** {answer.verdict}", ""]
+        lines += [f"- {o.name}: " + (o.ruled_out or (f"×{o.estimate.speedup:.2f} on {metric_words(o.estimate.metric)}"
+                                                     if o.estimate and o.estimate.speedup else "no modelled effect")
+                                      + f" ({o.quality})") for o in answer.options] + [""]
     if answer.diagnosis:
         lines += [f"**Diagnosis:** {answer.diagnosis}", ""]
     if answer.fit:

@@ -22,6 +22,7 @@ KINDS: dict[str, tuple[str, frozenset[str]]] = {
     "prefill-compute": ("prefill is compute-bound", frozenset({"compute"})),
     "decode-bandwidth": ("decode is memory-bandwidth-bound: every token re-reads the weights and KV cache",
                          frozenset({"memory-bandwidth"})),
+    "decode-compute": ("decode is compute-bound at this batch", frozenset({"compute"})),
     "launch-overhead": ("kernel launch and CPU overhead dominate each step", frozenset({"launch-overhead"})),
     "communication": ("communication between GPUs takes a large share of each step", frozenset({"communication"})),
     "queueing": ("requests wait behind other requests' prefills (queueing and interference)",
@@ -83,21 +84,27 @@ def _memory(w: Workload, base: dict) -> Diagnosis | None:
                      f"{w.prompt_tokens + w.output_tokens} tokens is {_gib(kv):.0f} GiB of it.")
 
 
+_SHARE_WORDS = {"compute_ms": "matrix math", "memory_ms": "reading weights and KV cache from memory",
+                "communication_ms": "communication between GPUs", "overhead_ms": "kernel launch and CPU overhead"}
+
+
 def _inference(w: Workload, base: dict) -> Diagnosis:
-    step = _get(base, "breakdown", "prefill" if w.objective == "ttft" else "decode_step") or {}
+    prefill = w.objective == "ttft"
+    step = _get(base, "breakdown", "prefill" if prefill else "decode_step") or {}
     total = step.get("total_ms") or 0.0
-    if total > 0 and (step.get("overhead_ms") or 0.0) / total >= OVERHEAD_SHARE:
-        return Diagnosis("launch-overhead", f"Launch and CPU overhead is {step['overhead_ms']:.1f} ms of a "
-                         f"{total:.1f} ms step.")
-    if total > 0 and (step.get("communication_ms") or 0.0) / total >= COMM_SHARE:
-        return Diagnosis("communication", f"Communication between the {w.gpu_count} GPUs is "
-                         f"{step['communication_ms']:.1f} ms of a {total:.1f} ms step.")
-    if w.objective == "ttft":
-        return Diagnosis("prefill-compute" if _get(base, "bound", "prefill") == "compute" else "decode-bandwidth",
-                         f"Time to first token is {base.get('ttft_ms', 0):.0f} ms, {step.get('compute_ms', 0):.0f} ms "
-                         f"of it matrix math for a {w.prompt_tokens}-token prompt.")
-    return Diagnosis("decode-bandwidth", f"Each decode step takes {total:.1f} ms, {step.get('memory_ms', 0):.1f} ms of it "
-                     f"reading weights and KV cache from memory (batch {w.batch}).")
+    shares = {k: step.get(k) or 0.0 for k in _SHARE_WORDS}
+    largest = max(shares, key=shares.get)
+    what = "Time to first token" if prefill else "Each decode step"
+    value = base.get("ttft_ms", total) if prefill else total
+    headline = (f"{what} takes {value:.1f} ms at batch {w.batch}; the largest part is {_SHARE_WORDS[largest]} "
+                f"({shares[largest]:.1f} ms).")
+    if total > 0 and shares["overhead_ms"] / total >= OVERHEAD_SHARE:
+        return Diagnosis("launch-overhead", headline)
+    if total > 0 and shares["communication_ms"] / total >= COMM_SHARE:
+        return Diagnosis("communication", headline)
+    if largest == "compute_ms":
+        return Diagnosis("prefill-compute" if prefill else "decode-compute", headline)
+    return Diagnosis("decode-bandwidth", headline)
 
 
 def _training(base: dict) -> Diagnosis:

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agent.answer import Answer, PaperRef, Recommendation
+from agent.answer import METRIC_WORDS, Answer, PaperRef, Recommendation
+from agent.compare import build_options, question_form, verdict
 from agent.candidates import Candidate, named_techniques, select_candidates
 from agent.citations import cite_technique
 from agent.answer import FieldOrigin
@@ -161,6 +162,8 @@ class Answerer:
         limits = effects_model.bottlenecks() | (diagnosis.relieved_by if diagnosis else frozenset())
         prior = rank_candidates(cands, w, intents, {}, limits, explicit, relevance)
         fit = find_fit_stack(prior, w, effects_model)
+        if not fit.techniques:
+            effects_model, fit = self._fit_at_smaller_batch(prior, w, effects_model, fit)
         model = effects_model.fitted(fit.techniques) if fit.techniques else _more_gpus(effects_model)
         rest = self._on_top(prior, fit, model, selection.excluded)
         effects = {s.technique.id: model.effect([s.technique]) for s in _effect_budget(rest, w, explicit)}
@@ -195,7 +198,27 @@ class Answerer:
         if conversation is not None and answer.clarify:
             answer.follow_up = answer.clarify[0]
         answer.answer = summary_text(answer)
+        self._answer_the_form(answer, text, w, model, selection.excluded, effects, recs)
         return answer
+
+    def _answer_the_form(self, answer: Answer, text: str, w: Workload, model: EffectModel, excluded: dict[str, str],
+                         effects: dict[str, Any], recs: list[Recommendation]) -> None:
+        """For "X or Y?" and "is X worth it?": the named options side by side, and a verdict said first."""
+        from agent.reading.findings import Found  # noqa: PLC0415
+        from agent.reading.stack import technique_mentions  # noqa: PLC0415
+
+        training = Found(values={"phase": w.phase})
+        named = list(dict.fromkeys(m.item_id for m in technique_mentions(text, self._indexes.techniques, training)))
+        form = question_form(text, named)
+        if form is None:
+            return
+        effects = dict(effects)
+        for tech_id in named:
+            if tech_id not in effects and tech_id not in excluded:
+                effects[tech_id] = model.effect([self.catalog.techniques[tech_id]])
+        answer.options = build_options(named, {r.technique: r for r in recs}, effects, excluded, w.stack, self.catalog)
+        answer.verdict = verdict(form, answer.options, answer.diagnosis)
+        answer.answer = f"{answer.verdict} {answer.answer}"
 
     def _without_baseline(self, cands: list[Candidate], effects_model: EffectModel,
                           intents: dict[str, float]) -> tuple[list[Candidate], set[str]]:
@@ -255,6 +278,28 @@ class Answerer:
             self._profiles = load_profiles(self.catalog, embedder.embed, embedder.model_id, cache)
         vector_of = getattr(self.searcher, "query_vector", None)
         return self._profiles.relevance(text, vector_of(text) if vector_of else None)
+
+    def _fit_at_smaller_batch(self, prior: list[Scored], w: Workload, effects_model: EffectModel,
+                              fit: FitPlan) -> tuple[EffectModel, FitPlan]:
+        """When nothing fits at an assumed batch, the largest smaller batch (halving down to 1) at which the
+        baseline or a stack fits; the workload takes that batch and says so. Unchanged when none does."""
+        base = effects_model.baseline()
+        if not base or lookup(base, "memory.fits") is not False or w.origin("batch") != "assumed" or w.batch <= 1:
+            return effects_model, fit
+        assumed = w.batch
+        batch = assumed // 2
+        while batch >= 1:
+            w.batch = batch
+            trial = EffectModel(self.catalog, w, self.calibration)
+            trial_fit = find_fit_stack(prior, w, trial)
+            if lookup(trial.baseline() or {}, "memory.fits") or trial_fit.techniques:
+                w.origins["batch"] = FieldOrigin(origin="assumed", value=batch,
+                                                 note=f"the largest batch (halving from {assumed}) at which it fits")
+                w.notes.append(f"batch assumed to be {batch}: at the usual {assumed} nothing fits in memory")
+                return trial, trial_fit
+            batch //= 2
+        w.batch = assumed
+        return effects_model, fit
 
     def _search(self, query: str, warnings: list[str]) -> list[Any]:
         if self.searcher is None:
@@ -399,11 +444,6 @@ def _ms(a: float, b: float) -> float:
 
 def _size_close(model: Any, size_b: float) -> bool:
     return 0.6 <= model.params_total / (size_b * 1e9) <= 1.6
-
-
-# metric keys of the estimate -> words for people
-METRIC_WORDS = {"ttft_ms": "time to first token", "tpot_ms": "time per output token", "latency_ms": "end-to-end latency",
-                "throughput_tokens_per_s": "throughput", "memory.total_gb": "memory per GPU", "step_time_s": "step time"}
 
 
 def _readable(value: float) -> str:

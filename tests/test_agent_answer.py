@@ -125,3 +125,27 @@ def test_markdown_names_every_recommendation_and_citation(example):
         assert rec.name in text
         for cit in rec.citations:
             assert (cit.arxiv_id or cit.paper_id) in text
+
+
+def test_the_fit_search_lowers_an_assumed_batch_before_giving_up(answerer):
+    answer = answerer.answer("Llama 3 70B in 2-bit on a single 24GB RTX 4090, is it possible?")
+    w = answer.workload
+    assert answer.stack.fit and w.fields["batch"].origin == "assumed" and w.batch < 16
+    assert "largest batch" in w.fields["batch"].note
+
+
+def test_a_choice_question_gets_the_named_options_side_by_side_and_a_verdict(answerer):
+    answer = answerer.answer("Llama 3.1 70B on 4x H100 with vLLM, 32 users, latency matters: AWQ or FP8?")
+    assert [o.technique for o in answer.options] == ["awq", "fp8-inference"]
+    assert answer.verdict and answer.answer.startswith(answer.verdict)
+    best = max(answer.options, key=lambda o: o.estimate.speedup if o.estimate and o.estimate.speedup else 1.0)
+    assert answer.verdict.startswith(best.name)
+
+
+@pytest.mark.parametrize(("question", "start"), [
+    ("Is FP8 worth it for Llama 3.1 8B on an A100?", "No:"),
+    ("We run vLLM on an H100 with Llama 3.1 8B. Do we need PagedAttention?", "No:"),
+])
+def test_a_yes_no_question_is_answered_yes_or_no_first(answerer, question, start):
+    answer = answerer.answer(question)
+    assert answer.verdict.startswith(start) and answer.answer.startswith(answer.verdict)

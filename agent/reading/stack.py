@@ -72,7 +72,8 @@ _DEGREE_TECHNIQUE = {"tp": "tensor-parallel", "te": "tensor-parallel", "ep": "ex
 _FP8 = re.compile(r"\bfp8\b(?![\s-]*(?:kv|attention))|-fp8\b", re.I)
 
 
-def _mentions(text: str, index: NameIndex, found: Found) -> list[Mention]:
+def technique_mentions(text: str, index: NameIndex, found: Found) -> list[Mention]:
+    """Techniques named in the text, in order: catalog names, parallel degrees ("TP8") and precisions ("fp8")."""
     out = list(index.find(text))
     for m in _DEGREE.finditer(text):
         tech = _DEGREE_TECHNIQUE.get(m.group(1)[:2].lower())
@@ -87,7 +88,7 @@ def _mentions(text: str, index: NameIndex, found: Found) -> list[Mention]:
 
 def read_techniques(text: str, scope: Scope, index: NameIndex, found: Found) -> None:
     """Techniques the user says run today (``found.stack``) or do not run (``found.absent``)."""
-    for m in _mentions(text, index, found):
+    for m in technique_mentions(text, index, found):
         role = _role(text, scope, m)
         if role in ("current", "neutral"):
             found.stack.setdefault(m.item_id, m.text)

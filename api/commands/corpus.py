@@ -77,6 +77,7 @@ def refresh(include_arxiv: bool, status: bool, limit: int, as_json: bool, verbos
     finally:
         if feed is not None:
             feed.close()
+    _warm_technique_profiles(state, settings, model_path)
     if as_json:
         _echo_json(report.to_dict())
         return
@@ -88,6 +89,16 @@ def refresh(include_arxiv: bool, status: bool, limit: int, as_json: bool, verbos
     _echo_failures("  ", report.failed, verbose)
     if report.unresolved:
         click.echo(f"  {len(report.unresolved)} papers without an arXiv match (see --json)")
+
+
+def _warm_technique_profiles(state: Any, settings: Any, model_path: Any) -> None:
+    """Embed the techniques' profiles now, so the first question after a refresh does not wait for it."""
+    from agent.relevance import load_profiles
+    from api.wiring import load_catalog
+    from index.embedding import load_query_embedder
+
+    embedder = load_query_embedder(model_path)
+    load_profiles(load_catalog(settings), embedder.embed, embedder.model_id, state.root / "cache")
 
 
 def _echo_failures(indent: str, failures: list, verbose: bool) -> None:
