@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from agent.knowledge.derived_shape import shape_from_size
-from agent.names import NameIndex, normalise
+from agent.names import NameIndex
 from agent.reading.findings import Found
 from agent.reading.scope import Scope
 

@@ -1,0 +1,129 @@
+"""Compose: turn the ranked, quantified candidates into the answer a person reads.
+
+The first sentence answers the question (the decision and the number that decides it, or the verdict on the
+options the question names); then why (the diagnosis); then each recommendation with its numbers, caveats,
+framework settings and checked citations; then the warnings about what was assumed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from agent.answer import METRIC_WORDS, Answer, PaperRef, Recommendation
+from agent.candidates import named_techniques
+from agent.citations import cite_technique
+from agent.compare import build_options, question_form, verdict
+from agent.ranking import Scored, why_text
+from agent.stacking import FitPlan
+from agent.workload import Workload
+
+
+def recommend(rank: int, s: Scored, w: Workload, hits: list[Any], fit: FitPlan, catalog: Any, searcher: Any,
+              store: Any) -> Recommendation:
+    """One recommendation: why, the effect on the objective, caveats, framework settings, papers and citations."""
+    tech = s.technique
+    papers = []
+    for pid in tech.papers:
+        entry = catalog.papers.get(pid)
+        if entry:
+            papers.append(PaperRef(paper_id=pid, arxiv_id=entry.arxiv_id, title=entry.title))
+    citations = cite_technique(tech, searcher, store, hits) if searcher is not None else []
+    caveats = [tech.quality.impact] if not tech.quality.lossless else []
+    if tech.requires.retraining:
+        caveats.append("needs training or fine-tuning (e.g. of draft heads or the model itself)")
+    if tech.requires.calibration_data:
+        caveats.append("needs a calibration data set")
+    if tech.requires.notes:
+        caveats.append(tech.requires.notes)
+    if s.effect and s.effect.caveat and "not fit" not in s.effect.caveat:
+        caveats.append(s.effect.caveat)
+    if "assumed" in s.parts:
+        rate = tech.cost_model.params.get("hit_rate")
+        caveats.append(f"assumption: the modelled gain needs {rate:.0%} of prompt tokens to hit the cache; the question "
+                       "does not say requests share a prefix, so it is not counted in the ranking"
+                       if isinstance(rate, (int, float)) else "assumption: the gain needs requests that share a prefix")
+    if "alternative" in s.parts:
+        caveats.append("an alternative to a higher-ranked technique that sets the same thing; use one of them")
+    return Recommendation(rank=rank, technique=tech.id, name=tech.name, family=tech.family, score=s.score,
+                          why=why_text(s, w, fit.techniques, fit.effect), estimate=s.effect.to_estimate() if s.effect else None,
+                          caveats=caveats, frameworks=dict(tech.frameworks), papers=papers, citations=citations)
+
+
+def answer_the_form(answer: Answer, text: str, w: Workload, model: Any, excluded: dict[str, str],
+                    effects: dict[str, Any], recs: list[Recommendation], technique_index: Any) -> None:
+    """For "X or Y?" and "is X worth it?": the named options side by side, and a verdict said first."""
+    from agent.reading.findings import Found  # noqa: PLC0415
+    from agent.reading.stack import technique_mentions  # noqa: PLC0415
+
+    training = Found(values={"phase": w.phase})
+    named = list(dict.fromkeys(m.item_id for m in technique_mentions(text, technique_index, training)))
+    form = question_form(text, named)
+    if form is None:
+        return
+    effects = dict(effects)
+    for tech_id in named:
+        if tech_id not in effects and tech_id not in excluded:
+            effects[tech_id] = model.effect([model.catalog.techniques[tech_id]])
+    answer.options = build_options(named, {r.technique: r for r in recs}, effects, excluded, w.stack, model.catalog)
+    answer.verdict = verdict(form, answer.options, answer.diagnosis)
+    answer.answer = f"{answer.verdict} {answer.answer}"
+
+
+def mentioned_techniques(text: str, catalog: Any) -> set[str]:
+    """Techniques named in the text, or whose distinctive id prefix ("fp8", "eagle") is a word of it."""
+    words = set(re.findall(r"[a-z0-9]+", text.lower()))
+    prefixes: dict[str, list[str]] = {}
+    for tech_id in catalog.techniques:
+        prefixes.setdefault(tech_id.split("-")[0], []).append(tech_id)
+    out = set(named_techniques(text, catalog))
+    for prefix, ids in prefixes.items():
+        if len(prefix) >= 3 and len(ids) <= 2 and prefix in words:
+            out.update(ids)
+    return out
+
+
+def _readable(value: float) -> str:
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def decision_line(rec: Recommendation) -> str:
+    """The first sentence of an answer: what to do, with the number that decides it."""
+    est = rec.estimate
+    text = f"Use {rec.name}"
+    if est and est.speedup and abs(est.speedup - 1) > 0.005:
+        before, after = est.before.get(est.metric), est.after.get(est.metric)
+        words = METRIC_WORDS.get(est.metric, est.metric)
+        if isinstance(before, (int, float)) and isinstance(after, (int, float)):
+            text += f": {words} {_readable(before)} → {_readable(after)} {est.unit} by the cost model (×{est.speedup:.2f})"
+        else:
+            text += f": ×{est.speedup:.2f} on {words} by the cost model"
+    return text + "."
+
+
+def summary_text(answer: Answer) -> str:
+    """A short prose summary built only from numbers already in the answer: the decision first, then why."""
+    if not answer.recommendations:
+        return "No technique in the catalog applies to this workload under the stated constraints."
+    fit = set(answer.stack.fit) if answer.stack else set()
+    fitting = [r for r in answer.recommendations if r.technique in fit]
+    rest = [r for r in answer.recommendations if r.technique not in fit]
+    if fitting:
+        text = f"First make it fit with {' + '.join(r.name for r in fitting)}. "
+        if rest:
+            text += "Then " + decision_line(rest[0])[0].lower() + decision_line(rest[0])[1:] + " "
+    else:
+        text = decision_line(rest[0]) + " "
+    if answer.diagnosis:
+        text += f"Why: {answer.diagnosis} "
+    names = ", ".join(r.name for r in rest[1:4])
+    if names:
+        text += f"Next to consider: {names}. "
+    stack = answer.stack
+    if stack and len(stack.techniques) > 1:
+        est = stack.on_top if stack.on_top and stack.on_top.speedup else stack.estimate
+        if est and est.speedup:
+            where = " on top of the fitted setup" if est is stack.on_top else ""
+            text += (f"Combined ({' + '.join(stack.names)}), the cost model gives ×{est.speedup:.2f} on "
+                     f"{METRIC_WORDS.get(est.metric, est.metric)}{where}.")
+    return text.strip()

@@ -1,0 +1,171 @@
+"""Quantify: the cost model on the user's stack, the setup that fits, and each candidate's effect on it.
+
+The stage between candidates and ranking: it grows an assumed GPU count or lowers an assumed batch until the
+model fits, drops what the user's stack (or the assumed baseline) already runs, finds the smallest stack that
+makes the setup fit, and chooses which candidates get a cost-model run.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agent.answer import FieldOrigin
+from agent.candidates import Candidate
+from agent.effects import EffectModel, gpus_that_fit, lookup, more_gpus_model
+from agent.ranking import Scored, knob_of, quality_tier
+from agent.stacking import FitPlan, find_fit_stack
+from agent.workload import TRAINING_PHASES, Workload
+
+# distinct cost-model effects run per answer (techniques with the same transform and params share one run)
+EFFECT_BUDGET = 12
+ASKED_EFFECT_BUDGET = 8
+# a dedicated intent rule this strong says the user runs without a baseline technique ("waits for the longest request")
+BASELINE_MISSING_INTENT = 2.0
+# the techniques that make the setup fit are listed first, this far above the best of the rest
+FIT_LEAD = 1.0
+
+
+def effects_model_for(catalog: Any, w: Workload, calibration: Any = None) -> EffectModel:
+    """The cost-model runner; an assumed GPU count grows to the fewest GPUs that hold the model."""
+    effects_model = EffectModel(catalog, w, calibration)
+    base = effects_model.baseline()
+    if base is not None and w.origin("gpu_count") == "assumed" and not w.single_gpu and lookup(base, "memory.fits") is False:
+        count = gpus_that_fit(effects_model, limit=64 if w.phase in ("pre-training", "fine-tuning") else 16)
+        if count:
+            w.gpu_count = count
+            w.origins["gpu_count"] = FieldOrigin(origin="assumed", value=count,
+                                                 note="the fewest GPUs that hold the model with the reference stack")
+            w.notes.append(f"GPU count assumed to be {count}: the fewest that hold the model")
+            effects_model = EffectModel(catalog, w, calibration)
+    return effects_model
+
+
+def fit_at_smaller_batch(prior: list[Scored], w: Workload, effects_model: EffectModel, fit: FitPlan) -> tuple[EffectModel, FitPlan]:
+    """When nothing fits at an assumed batch, the largest smaller batch (halving down to 1) at which the
+    baseline or a stack fits; the workload takes that batch and says so. Unchanged when none does."""
+    base = effects_model.baseline()
+    if not base or lookup(base, "memory.fits") is not False or w.origin("batch") != "assumed" or w.batch <= 1:
+        return effects_model, fit
+    assumed = w.batch
+    batch = assumed // 2
+    while batch >= 1:
+        w.batch = batch
+        trial = EffectModel(effects_model.catalog, w, effects_model.calibration)
+        trial_fit = find_fit_stack(prior, w, trial)
+        if lookup(trial.baseline() or {}, "memory.fits") or trial_fit.techniques:
+            w.origins["batch"] = FieldOrigin(origin="assumed", value=batch,
+                                             note=f"the largest batch (halving from {assumed}) at which it fits")
+            w.notes.append(f"batch assumed to be {batch}: at the usual {assumed} nothing fits in memory")
+            return trial, trial_fit
+        batch //= 2
+    w.batch = assumed
+    return effects_model, fit
+
+
+def without_baseline(cands: list[Candidate], effects_model: EffectModel, intents: dict[str, float]) -> tuple[list[Candidate], set[str]]:
+    """Drop the reference stack's techniques (and ones they replace with the same effect): they are assumed in
+    use. One stays when the question names it, or says the user runs without it ("waits for the longest request")."""
+    ref = effects_model.reference
+    same = {t.id for t in ref} | {old for t in ref for old in t.relations.supersedes
+                                  if old in effects_model.catalog.techniques
+                                  and _same_effect(effects_model.catalog.techniques[old], t)}
+    # what the user's stack already runs is never recommended, even when the question names it
+    running = set(effects_model.workload.stack)
+    keep = [c for c in cands if c.technique.id not in running and (
+        c.technique.id not in same or c.named or intents.get(c.technique.id, 0.0) >= BASELINE_MISSING_INTENT)]
+    return keep, same | running
+
+
+def on_top(prior: list[Scored], fit: FitPlan, model: EffectModel, excluded: dict[str, str]) -> list[Scored]:
+    """Candidates to rank on top of the fitted setup: not in the fitting stack; disaggregation only when each
+    pool can hold the model."""
+    out = []
+    fitting = {t.id for t in fit.techniques}
+    for s in prior:
+        tech = s.technique
+        if tech.id in fitting:
+            continue
+        if tech.cost_model.transform == "disaggregation":
+            problem = pool_problem(model)
+            if problem:
+                excluded[tech.id] = problem
+                continue
+        out.append(s)
+    return out
+
+
+def _same_effect(a: Any, b: Any) -> bool:
+    return a.cost_model.transform == b.cost_model.transform and a.cost_model.params == b.cost_model.params
+
+
+def effect_budget(prior: list[Scored], w: Workload, explicit: set[str]) -> list[Scored]:
+    """The candidates whose effect is run (each run costs milliseconds).
+
+    Modelled, phase-matched techniques in prior order, those needing retraining or losing notable quality last;
+    one per exclusive knob (a second 4-bit method or draft scheme would only rank as an alternative) unless the
+    question asks about it; at most EFFECT_BUDGET distinct effects (equal transforms and params share a run).
+    """
+    training = w.phase in TRAINING_PHASES
+    modelled = [s for s in prior if s.technique.cost_model.transform != "none" and s.candidate.phase_match]
+    modelled.sort(key=lambda s: (s.technique.requires.retraining and not training, quality_tier(s.technique) >= 3))
+    # the one run per knob is its most widely shipped member (a draft model before Jacobi iteration)
+    firsts: dict[str, Scored] = {}
+    for s in sorted(modelled, key=lambda s: -min(2, len(s.technique.frameworks))):
+        firsts.setdefault(knob_of(s.technique) or s.technique.id, s)
+    out, signatures, asked_signatures, knobs = [], set(), set(), set()
+    for s in modelled:
+        if knob_of(s.technique) and firsts[knob_of(s.technique)] is not s and knob_of(s.technique) not in knobs:
+            s = firsts[knob_of(s.technique)]
+        tech = s.technique
+        asked = s.candidate.named or tech.id in explicit or tech.family in explicit
+        knob = knob_of(tech)
+        if knob in knobs and not asked:
+            continue
+        cm = tech.cost_model
+        signature = (cm.transform, str(sorted(cm.params.items())))
+        # what the question asks about always gets numbers (up to its own budget)
+        pool = asked_signatures if asked else signatures
+        cap = ASKED_EFFECT_BUDGET if asked else EFFECT_BUDGET
+        if signature not in signatures | asked_signatures and len(pool) >= cap:
+            continue
+        pool.add(signature)
+        if knob:
+            knobs.add(knob)
+        out.append(s)
+    return out
+
+
+def fit_first(fit: FitPlan, prior: list[Scored], ranked: list[Scored]) -> list[Scored]:
+    """The fitting stack's techniques as the first recommendations, each with its own memory effect."""
+    top = max((s.score for s in ranked), default=0.0)
+    out = []
+    for i, tech in enumerate(fit.techniques):
+        cand = next(s.candidate for s in prior if s.technique is tech)
+        score = round(top + FIT_LEAD * (len(fit.techniques) - i), 4)
+        out.append(Scored(cand, score, {"fit-stack": score}, fit.singles.get(tech.id)))
+    return out
+
+
+def more_gpus(effects_model: EffectModel) -> EffectModel:
+    """When no stack fits several GPUs: the same workload on the fewest GPUs that hold it (so gains are measured
+    on a setup that runs); the model unchanged when it fits, runs on one GPU, or no GPU count holds it."""
+    w = effects_model.workload
+    # on one GPU (or when asked for one) the useful ranking is what comes closest to fitting on it
+    if lookup(effects_model.baseline() or {}, "memory.fits") is not False or w.single_gpu or w.gpu_count < 2:
+        return effects_model
+    return more_gpus_model(effects_model) or effects_model
+
+
+def pool_problem(model: EffectModel) -> str | None:
+    """Why prefill/decode disaggregation cannot run here: each pool must hold the whole model."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    w = model.workload
+    half = w.gpu_count // 2
+    if half < 1:
+        return "needs separate prefill and decode GPUs"
+    trial = EffectModel(model.catalog, replace(w, gpu_count=half), model.calibration).fitted(model.reference)
+    if lookup(trial.baseline() or {}, "memory.fits"):
+        return None
+    return (f"each of the prefill and decode pools must hold the whole model, and {half} GPU(s) cannot; "
+            f"it needs at least {2 * w.gpu_count} GPUs here")
