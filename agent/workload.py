@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 from agent.answer import FieldOrigin, StackEntry, WorkloadView
 from agent.names import NameIndex
 from agent.reading.findings import Found
-from agent.reading.hardware import GPUS_PER_NODE, find_hardware
+from agent.reading.hardware import GPUS_PER_NODE, build_instance_index, find_hardware
 from agent.reading.models import ModelIndex, find_model
 from agent.reading.quantities import find_quantities, parse_count
 from agent.reading.scope import Scope
@@ -46,6 +46,7 @@ class Indexes(NamedTuple):
     models: NameIndex
     frameworks: NameIndex
     techniques: NameIndex
+    instances: NameIndex
 
 
 @dataclass
@@ -132,7 +133,7 @@ def extract(text: str, catalog: Any, indexes: Indexes | None = None) -> Found:
     ix = indexes or build_indexes(catalog)
     found = Found()
     scope = Scope(text)
-    find_hardware(text, catalog, ix.gpus, found, scope)
+    find_hardware(text, catalog, ix.gpus, found, scope, ix.instances)
     find_model(text, catalog, ix.models, found, scope)
     read_phase(text, scope, found)
     find_quantities(text, found)
@@ -157,7 +158,7 @@ def _phase_from_hardware(catalog: Any, found: Found) -> None:
 def build_indexes(catalog: Any) -> Indexes:
     """Alias indexes for GPUs, models, frameworks and techniques (cache them: building walks the whole catalog)."""
     return Indexes(NameIndex(catalog.gpus, strip_gpu_words=True), ModelIndex(catalog.models),
-                   build_framework_index(catalog), build_technique_index(catalog))
+                   build_framework_index(catalog), build_technique_index(catalog), build_instance_index(catalog))
 
 
 _OVERRIDE_ALIASES = {"gpus": "gpu_count", "prompt": "prompt_tokens", "output": "output_tokens",

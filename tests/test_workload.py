@@ -87,7 +87,6 @@ def test_gpu_count_ignores_negated_mentions(catalog, indexes, text, count, singl
 @pytest.mark.parametrize(("text", "count", "words"), [
     ("serving Llama 3 70B on an H200 node", 8, "an H200 node"),
     ("pre-training on 2 H100 nodes", 16, "2 H100 nodes"),
-    ("we own a DGX H100", 8, "DGX H100"),
 ])
 def test_a_node_is_assumed_to_hold_eight_gpus(catalog, indexes, text, count, words):
     w = plan(catalog, indexes, text)
@@ -329,6 +328,19 @@ def test_a_framework_brings_its_default_stack_and_stated_techniques_join_it(cata
     assert "continuous-batching" not in hf.stack and "paged-attention" not in hf.stack
     off = plan(catalog, indexes, "vLLM, but we don't use chunked prefill")
     assert "chunked-prefill" not in off.stack and "paged-attention" in off.stack
+
+
+@pytest.mark.parametrize(("text", "gpu", "count"), [
+    ("we own a DGX H100", "h100-sxm", 8),
+    ("two p5.48xlarge instances", "h100-sxm", 16),
+    ("SageMaker endpoint on ml.g6e.12xlarge with TGI", "l40s", 4),
+    ("3x8 H100, SFT of Qwen2.5-72B", "h100-sxm", 24),
+    ("trainer: devices: 8 num_nodes: 4 on H200 nodes", "h200", 32),
+    ("a quarter of an 8x H200 node (so 2 GPUs)", "h200", 2),
+])
+def test_machine_types_and_written_out_totals_give_the_gpu_count(catalog, indexes, text, gpu, count):
+    w = plan(catalog, indexes, text)
+    assert (w.gpu, w.gpu_count, w.origin("gpu_count")) == (gpu, count, "understood")
 
 
 def test_an_unknown_gpu_is_assumed_as_the_closest_name_and_said(catalog, indexes):

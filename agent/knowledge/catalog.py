@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from agent.knowledge.cache import ParsedCache
-from agent.knowledge.schemas import CardMeta, Framework, GpuSpec, ModelSpec, PaperEntry, Technique
+from agent.knowledge.schemas import CardMeta, Framework, GpuSpec, Instance, ModelSpec, PaperEntry, Technique
 from index.errors import AccelsageError, NotFound
 
 M = TypeVar("M", bound=BaseModel)
@@ -128,6 +128,17 @@ class Catalog:
     @functools.cached_property
     def frameworks(self) -> dict[str, Framework]:
         return _load_dir(self.data_dir / "frameworks", Framework, self.cache)
+
+    @functools.cached_property
+    def instances(self) -> dict[str, Instance]:
+        """Machine types by their first name (data/instances/*.yaml: lists under ``instances``)."""
+        out: dict[str, Instance] = {}
+        for path in sorted((self.data_dir / "instances").glob("*.yaml")):
+            raw = read_yaml(path) or {}
+            for i, item in enumerate(raw.get("instances", [])):
+                entry = validate(Instance, item, f"{path} entry {i}")
+                out[entry.names[0]] = entry
+        return out
 
     @functools.cached_property
     def papers(self) -> dict[str, PaperEntry]:

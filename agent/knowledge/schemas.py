@@ -17,7 +17,7 @@ from agent.knowledge.model_shape import ModelSpec
 
 __all__ = [
     "BOTTLENECKS", "DTYPES", "FAMILIES", "PHASES", "ROLES", "TRANSFORM_PARAMS", "CardMeta", "CostModelSpec",
-    "DtypeTflops", "Efficiency", "Framework", "GpuSpec", "Interconnect", "ModelSpec", "PaperEntry", "PaperFacts", "Quality",
+    "DtypeTflops", "Efficiency", "Framework", "GpuSpec", "Instance", "Interconnect", "ModelSpec", "PaperEntry", "PaperFacts", "Quality",
     "Relations", "Requirements", "Technique", "normalize_dtype",
 ]
 
@@ -146,6 +146,17 @@ class Framework(Strict):
     notes: str = ""
 
     _lists = field_validator("aliases", "defaults", mode="before")(as_str_list)
+
+
+class Instance(Strict):
+    """A machine type people name instead of its GPUs (a cloud instance, a DGX): which GPU and how many."""
+
+    names: list[str] = Field(min_length=1)
+    gpu: str
+    count: int = Field(gt=0)
+    source: str
+
+    _names = field_validator("names", mode="before")(as_str_list)
 
 
 # ---------------------------------------------------------------- papers and cards

@@ -18,7 +18,7 @@ GPUS_PER_NODE = 8  # a typical server ("an H200 node", "a DGX H100") holds eight
 
 _COUNT = r"\b(\d+|" + "|".join(sorted(NUM_WORDS, key=len, reverse=True)) + r")"
 # words that may stand between a count and a GPU name without changing what is counted
-_MODIFIER = (r"(?:\d+\s?gb|\d+\s?gib|nvidia|amd|geforce|rtx|tesla|quadro|instinct|radeon|consumer|gaming|used|old|older|"
+_MODIFIER = (r"(?:\d+\s?gb|\d+\s?gib|nos\.?|pcs\.?|pieces of|units of|nvidia|amd|geforce|rtx|tesla|quadro|instinct|radeon|consumer|gaming|used|old|older|"
              r"spare|identical|cloud|local|rented|our|my|the|sxm\d?|pcie|nvl|of|x|×|\*|-)")
 _COUNT_BEFORE = re.compile(r"(?:" + _COUNT + r"(?:\s*[x×*])?|\b[x×](\d+))(?:[\s-]+" + _MODIFIER + r"){0,3}[\s-]*$", re.I)
 _COUNT_AFTER = re.compile(r"(?:s|'s)?\s*(?:-?\d+\s?g(?:b|ib)?\b\s*)?(?:(?:gpus?|workstation|box|server|cards?|pcie|sxm\d?)\s*)?"
@@ -119,7 +119,8 @@ def _main_mention(text: str, mentions: list[Any], scope: Scope) -> Any:
     if len(kinds) > 1:
         last = mentions[-1]
         if re.search(r"\b(?:on|to|instead|switch)\b", text[max(0, last.start - 12):last.start]) \
-                and not scope.proposed(last.start):
+                and not scope.proposed(last.start) and not scope.past(last.start) \
+                and not re.search(r"\b(?:old|older|previous|former|earlier)\s+$", text[max(0, last.start - 12):last.start], re.I):
             return last
         asserted = [m for m in mentions if not scope.negated(m.start, m.end)]
         if asserted:
@@ -170,7 +171,7 @@ def _unknown_gpu(text: str, known_spans: list[tuple[int, int]], gpu_index: NameI
         # bare model numbers ("2080 ti", "x100") must stand next to a GPU word or a vendor word
         if not re.match(r"(?:rtx|gtx|quadro|titan|radeon|rx|arc|instinct|gaudi|tpu|mi|tesla)", name, re.I):
             around = text[max(0, m.start() - 16):m.end() + 16]
-            if not re.search(r"gpus?|cards?|accelerators?|nvidia|amd|intel|\bon (?:an? |one |two |\d+ ?x? ?)?$",
+            if not re.search(r"gpus?|cards?|accelerators?|nvidia|amd|intel|\d+\s?gb\b|\bx\d|\bon (?:an? |one |two |\d+ ?x? ?)?$",
                              around, re.I) and not re.search(r"\b(?:on|with|using|an?|\d+x?)\s*$", text[:m.start()], re.I):
                 continue
         return Mention("", name, m.start(1), m.start(1) + len(name))
@@ -187,9 +188,69 @@ def nearest_gpu(name: str, catalog: Any) -> str | None:
     return names[hits[0]] if hits else None
 
 
-def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, scope: Scope | None = None) -> None:
+def build_instance_index(catalog: Any) -> NameIndex:
+    """Alias index over machine types (cloud instances, DGX systems) by every name they go by."""
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    def names(entry: Any) -> list[str]:
+        # SageMaker names AWS instance types with an "ml." prefix
+        return [*entry.names, *(f"ml.{n}" for n in entry.names if "xlarge" in n)]
+
+    return NameIndex({key: SimpleNamespace(name=key, aliases=names(entry)) for key, entry in catalog.instances.items()})
+
+
+# "3x8 H100": nodes times GPUs per node written as one product
+_PRODUCT = re.compile(r"\b(\d+)\s*[x×]\s*(\d+)\s*(?![bBmM]\b)(?=[A-Za-z])", re.I)
+# launcher and config keys: "--nproc_per_node 4", "devices: 8", "num_nodes: 4"
+_PER_NODE_KEY = re.compile(r"(?:nproc[_-]per[_-]node|gpus[_-]per[_-]node|devices|num[_-]gpus|n[_-]gpus|--gpus|nvidia\.com/gpu)"
+                           r"\s*[:=]?\s*(\d+)", re.I)
+_NODES_KEY = re.compile(r"(?:num[_-]nodes|nnodes)\s*[:=]?\s*(\d+)", re.I)
+# a total said outright: "(so 2 GPUs)", "16 GPUs in total"
+_TOTAL = re.compile(r"\b(?:so|i\.e\.|that's|that is|=)\s*(\d+)\s*gpus?\b|\b(\d+)\s*gpus?\s*(?:in total|total|overall|altogether)\b",
+                    re.I)
+
+
+def _stated_totals(text: str, found: Found) -> bool:
+    """Counts written as a product, in launcher keys, or as an outright total; True when one was found."""
+    total = _TOTAL.search(text)
+    if total:
+        found.put("gpu_count", int(total.group(1) or total.group(2)), total.group(0))
+        return True
+    per, nodes = _PER_NODE_KEY.search(text), _NODES_KEY.search(text)
+    if per:
+        found.put("gpu_count", int(per.group(1)) * (int(nodes.group(1)) if nodes else 1),
+                  " ".join(m.group(0) for m in (per, nodes) if m))
+        return True
+    product = _PRODUCT.search(text)
+    if product and 1 < int(product.group(2)) <= 16 and int(product.group(1)) <= 64:
+        found.put("gpu_count", int(product.group(1)) * int(product.group(2)), product.group(0))
+        return True
+    return False
+
+
+def _instances(text: str, catalog: Any, index: NameIndex | None, scope: Scope, found: Found) -> None:
+    """A named machine type gives the GPU (when none is named) and the count (times machines: "2x p5.48xlarge")."""
+    if index is None:
+        return
+    for m in index.find(text):
+        if scope.negated(m.start, m.end):
+            continue
+        entry = catalog.instances[m.item_id]
+        machines = _count_before(text, m.start)
+        share = re.search(r"\b(half|quarter)\s+(?:of\s+)?(?:an?|one|the)\s*$", text[max(0, m.start - 20):m.start], re.I)
+        count = entry.count * (machines[0] if machines else 1)
+        if share:
+            count = max(1, count // (2 if share.group(1).lower() == "half" else 4))
+        found.put("gpu", entry.gpu, m.text)
+        found.put("gpu_count", count, m.text)
+        return
+
+
+def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, scope: Scope | None = None,
+                  instance_index: NameIndex | None = None) -> None:
     """Put the GPU kind and count stated (or hinted) in ``text`` into ``found``; note an unknown GPU name."""
     scope = scope or Scope(text)
+    _stated_totals(text, found)
     mentions = gpu_index.find(text)
     main = _main_mention(text, mentions, scope) if mentions else None
     if main:
@@ -210,6 +271,7 @@ def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, s
                 name = getattr(catalog.gpus.get(gpu_id), "name", gpu_id)
                 found.hint("gpu", gpu_id, f"'{words}' read as {cls.label}: {name} assumed as a representative; {cls.caveat}")
     _read_count(text, scope, mentions, main, found)
+    _instances(text, catalog, instance_index, scope, found)
     singles = [*_SINGLE.finditer(text), *(m for m in _SINGLE_NAMED.finditer(text) if _names_gpu_after(text, m.end(), mentions))]
     single = next((m for m in singles if not scope.contrasted(m.start())), None)
     if single:

@@ -16,7 +16,8 @@ _BOUND = (r"(?:under|below|<=?|≤|less than|at most|within|max(?:imum)?(?: of)?
           r"target(?:ing)?(?: of| is)?|slo(?: of| is)?|sla(?: of| is)?|budget(?: of| is)?|should be|must be|needs? to be|"
           r"has to be|sub[\s-]?)")
 _PCT = r"(?:p\d{2,3}|median|mean|average|avg|tail)?"
-_TTFT = r"(?:ttft|time[\s-]to[\s-]first[\s-]token|first[\s-]token(?: latency| time)?|prefill latency)"
+_TTFT = (r"(?:ttft|time[\s-]to[\s-]first[\s-]token|first[\s-]token(?: latency| time| arrives(?: after)?| shows up(?: after)?)?|"
+         r"first (?:suggestion|word|chunk)(?: must)?(?: show up| appear| arrive)?|prefill latency)")
 _TPOT = (r"(?:tpot|itl|inter[\s-]token(?: latency)?|time per (?:output )?token|per[\s-]token latency|token latency|"
          r"decode latency|tbt|(?:time )?between tokens)")
 _E2E = r"(?:end[\s-]to[\s-]end latency|e2e latency|e2e|request latency|response time|latency)"
@@ -50,8 +51,13 @@ _RATE_TARGET = re.compile(r"(?:at least|>=?|≥|minimum(?: of)?|min\.?|above|ove
                           + _NUMBER + r"\s*" + _RATE + r"\s*" + _PER_USER + "?", re.I)
 _MS_PER_TOKEN = re.compile(r"(?:(" + _BOUND + r")\s*)?" + _NUMBER + r"\s*(ms|s)\s*(?:/|per)\s*tok(?:en)?\b", re.I)
 _RATE_FIGURE = re.compile(_NUMBER + r"\s*([kK])?\s*" + _RATE + r"(?:\s*" + _PER_USER + r")?", re.I)
-_MFU = re.compile(r"\bmfu\b(?:\s+(?:of|is|at|around|about|only|stuck|stays|sits|just|currently|now|~)){0,3}\s*[:=]?\s*"
-                  + _NUMBER + r"\s*%|" + _NUMBER + r"\s*%\s*mfu\b", re.I)
+# "tokens/s plateaus at 61k": the figure after the unit
+_RATE_THEN_FIGURE = re.compile(_RATE + r"(?:\s+\w+){0,3}?\s+(?:at|of|is|=|~|around|about)\s*" + _NUMBER + r"\s*([kK])?\b", re.I)
+# one stream: a tokens/s figure is the per-token speed of that stream
+_ONE_STREAM = re.compile(r"single[\s-]user|one user|only me|just me|for myself|one request at a time|single stream|"
+                         r"\bbatch(?: size)?(?: of)? 1\b|\bbs\s*=?\s*1\b|\bdecode\b", re.I)
+_MFU = re.compile(r"\bmfu\b(?:\s+(?:of|is|at|around|about|only|stuck|stays|sits|just|currently|now|went|~)){0,3}\s*[:=~]?\s*"
+                  + r"(?:\d+(?:[.,]\d+)?\s*%?\s*(?:->|→|to)\s*)?" + _NUMBER + r"\s*(%)?|" + _NUMBER + r"\s*%\s*mfu\b", re.I)
 _GB = r"(?:gb|gib|g)\b(?!/s|\s*/\s*s|ps)"
 _BUDGET = re.compile(r"(?:under|below|within|at most|less than|maximum(?: of)?|max of|no more than|only (?:have|got|has)|"
                      r"budget of|limit(?:ed)? (?:of|to)|cap\w* (?:\w+ ){0,3}?(?:of|at|to)|fits? (?:in|into|within)(?: the [\w']+)?|stay (?:under|below|within)|"
@@ -69,7 +75,8 @@ _MEMORY_FIGURE = re.compile(r"(?:uses?|using|takes?|taking|eats?|consum\w+|occup
 # a figure stated after a metric: the rest of the sentence, up to this many characters
 _WINDOW = 48
 _FIGURE = re.compile(_NUMBER + r"\s*" + _TIME_UNIT)
-_TARGET_WORDS = re.compile(r"(?:under|below|<|≤|less than|at most|within|no more than|target|slo|sla|goal|need|needs|want|"
+_TARGET_WORDS = re.compile(r"(?:under|below|<|≤|less than|at most|within|no more than|target|slo|sla|goal|budget|cap|limit|"
+                           r"need|needs|want|"
                            r"must|should|has to|have to|required|aim|sub[\s-]?|max(?:imum)?)\W*(?:\w+\W+){0,3}$", re.I)
 # a figure before the metric: "~30s TTFT", "takes 40s to first token"
 _BEFORE = {"ttft": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:to (?:the )?first token|(?:of\s+)?" + _PCT + r"\s*"
@@ -79,10 +86,16 @@ _BEFORE = {"ttft": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:to (?:the 
 # a whole request's time without the word latency: "takes about 4s", "2.5s per answer", "30s per request"
 _REQUEST_TIME = re.compile(r"(?:takes?|taking|took)\s*(?:about|around|~|roughly|over|almost)?\s*" + _NUMBER + r"\s*"
                            + _TIME_UNIT + r"|" + _NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:per|for (?:each|an?|one)|an?)\s*"
-                           r"(?:answer|request|response|reply|query|generation|completion|call)", re.I)
+                           r"(?:\d+[\s-]*tok(?:en)?s?[\s-]*)?(?:answer|request|response|reply|query|generation|completion|call)", re.I)
 _PREFILL_TIME = re.compile(r"prefill\b[^.;?!]{0,40}?(?:takes?|took|is|of)\s*(?:about|around|~)?\s*" + _NUMBER + r"\s*"
                            + _TIME_UNIT, re.I)
 _KINDS = {"ttft": re.compile(_TTFT, re.I), "tpot": re.compile(_TPOT, re.I), "latency": re.compile(_E2E, re.I)}
+# "Time to first token (ms)   avg 612.4": a table or log row whose unit comes before the value
+_UNIT_FIRST = {name: re.compile(kind + r"\s*\((ms|s)\)[^\d\n]{0,24}?" + _NUMBER, re.I)
+               for name, kind in (("ttft", _TTFT), ("tpot", _TPOT))}
+# "we're at 11 ms": today's figure said after a target
+_NOW_FIGURE = re.compile(r"\b(?:we(?:'re| are)(?: currently| now)? at|currently(?: at)?|today(?: it's| it is)?|right now|"
+                         r"now (?:at|it's))\s*(?:about |around |~)?" + _NUMBER + r"\s*" + _TIME_UNIT, re.I)
 
 
 def _sentence_after(text: str, end: int) -> str:
@@ -90,6 +103,36 @@ def _sentence_after(text: str, end: int) -> str:
     tail = text[end:end + _WINDOW]
     stop = re.search(r"[;?!]|\.(?!\d)", tail)
     return tail[:stop.start()] if stop else tail
+
+
+# a wish stated after a metric was named, possibly in a later sentence: "SLO is 2s", "Boss require it less than 1.5s",
+# "want under 20", "we would like to descend under 1 second"
+_WISH = re.compile(r"\b(?:slo|sla|target|goal|budget|requires?|required|requirement|expect\w*|needs?|wants?|would like|"
+                   r"aim\w*|must|should|has to|have to|get (?:it )?(?:to|down to))\b[^.;?!\d]{0,32}?~?\s?(\d+(?:[.,]\d+)?)"
+                   r"\s*(ms|milliseconds?|msec|s|secs?|seconds?|sec)?\b", re.I)
+_WISH_REACH = 220
+
+
+def _later_wishes(text: str, found: Found) -> None:
+    """Targets stated after the metric they bound; a bare number takes the unit of that metric's figure."""
+    mentions = sorted((m.start(), m.end(), name) for name, kind in _KINDS.items() for m in kind.finditer(text))
+    for wish in _WISH.finditer(text):
+        before = [m for m in mentions if m[1] <= wish.start() and wish.start() - m[1] <= _WISH_REACH]
+        if not before:
+            continue
+        name = before[-1][2]
+        if f"slo_{name}_ms" in found.values:
+            continue
+        unit = wish.group(2)
+        if unit is None:
+            shown = found.measured.get(f"{name}_ms")
+            value = float(wish.group(1).replace(",", "."))
+            # a bare number is in the unit of the figure it improves on ("31 ms, want under 20")
+            if shown is None or not 0.05 * shown <= value <= 2 * shown:
+                continue
+            found.put(f"slo_{name}_ms", value, wish.group(0))
+        else:
+            found.put(f"slo_{name}_ms", round(_ms(wish.group(1), unit), 3), wish.group(0))
 
 
 def _latency_targets(text: str, found: Found) -> None:
@@ -105,15 +148,23 @@ def _latency_targets(text: str, found: Found) -> None:
                 evidence = text[mention.start():mention.end() + value.end()]
                 if _TARGET_WORDS.search(between):
                     found.put(f"slo_{name}_ms", ms, evidence)
+                    now = _NOW_FIGURE.search(text, mention.end() + value.end(), mention.end() + value.end() + 80)
+                    if now:
+                        found.measure(f"{name}_ms", round(_ms(now.group(1), now.group(2)), 3), now.group(0))
                 else:
                     found.measure(f"{name}_ms", ms, evidence)
         if name == "ttft" and _SUB_SECOND.search(text):
             found.put("slo_ttft_ms", 1000.0, _SUB_SECOND.search(text).group(0))
         for target in (_LATENCIES[name][1].finditer(text)):
             found.put(f"slo_{name}_ms", round(_ms(target.group(1), target.group(2)), 3), target.group(0))
+        first = _UNIT_FIRST.get(name)
+        row = first.search(text) if first else None
+        if row:
+            found.measure(f"{name}_ms", round(_ms(row.group(2), row.group(1)), 3), row.group(0))
         for m in _BEFORE[name].finditer(text):
             if not re.search(_BOUND + r"\s*$", text[max(0, m.start() - 14):m.start()], re.I):
                 found.measure(f"{name}_ms", round(_ms(m.group(1), m.group(2)), 3), m.group(0))
+    _later_wishes(text, found)
     prefill = _PREFILL_TIME.search(text)
     if prefill:
         found.measure("ttft_ms", round(_ms(prefill.group(1), prefill.group(2)), 3), prefill.group(0))
@@ -133,13 +184,16 @@ def _rates(text: str, found: Found) -> None:
             found.put("slo_tpot_ms", round(value, 3), m.group(0))
         else:
             found.measure("tpot_ms", round(value, 3), m.group(0))
-    for m in _RATE_FIGURE.finditer(text):
+    one_stream = bool(_ONE_STREAM.search(text))
+    figures = [(m, m.group(1), m.group(2)) for m in _RATE_FIGURE.finditer(text)]
+    figures += [(m, m.group(1), m.group(2)) for m in _RATE_THEN_FIGURE.finditer(text)]
+    for m, number, thousands in sorted(figures, key=lambda f: f[0].start()):
         if target and m.start() >= target.start() and m.end() <= target.end():
             continue
-        value = float(m.group(1).replace(",", "")) * (1000 if m.group(2) else 1)
+        value = float(number.replace(",", "")) * (1000 if thousands else 1)
         if value <= 0:
             continue
-        if re.search(_PER_USER, m.group(0), re.I):
+        if re.search(_PER_USER, m.group(0), re.I) or (one_stream and value < 300):
             found.measure("tpot_ms", round(1000.0 / value, 3), m.group(0))
         else:
             found.measure("throughput_tok_s", value, m.group(0))
@@ -149,9 +203,12 @@ def find_targets(text: str, found: Found) -> None:
     """Put SLOs (slo_ttft_ms, slo_tpot_ms, slo_latency_ms), memory_budget_gb and measured figures into ``found``."""
     _latency_targets(text, found)
     _rates(text, found)
-    mfu = _MFU.search(text)
-    if mfu:
-        found.measure("mfu", round(float((mfu.group(1) or mfu.group(2)).replace(",", ".")) / 100, 4), mfu.group(0))
+    for mfu in _MFU.finditer(text):
+        value = float((mfu.group(1) or mfu.group(3)).replace(",", "."))
+        fraction = value / 100 if (mfu.group(2) or mfu.group(3)) else value
+        if 0 < fraction <= 1:  # "MFU 31%" and "MFU 0.31" are the same figure
+            found.measure("mfu", round(fraction, 4), mfu.group(0))
+            break
     budget = _BUDGET.search(text)
     if budget:
         found.put("memory_budget_gb", float((budget.group(1) or budget.group(2)).replace(",", ".")), budget.group(0))
