@@ -93,6 +93,8 @@ class Estimate(BaseModel):
     speedup: float | None = None
     fits_before: bool | None = None
     fits_after: bool | None = None
+    range: dict[str, Any] | None = Field(None, description="The speed-up over the plausible span of an uncertain "
+                                         "input: {input, low, high, speedup_low, speedup_high}.")
 
 
 class Option(BaseModel):
@@ -118,6 +120,7 @@ class Recommendation(BaseModel):
     estimate: Estimate | None = None
     caveats: list[str] = Field(default_factory=list)
     frameworks: dict[str, str] = Field(default_factory=dict)
+    settings: str | None = Field(None, description="How to switch it on in the framework the user runs, when known.")
     papers: list[PaperRef] = Field(default_factory=list)
     citations: list[Citation] = Field(default_factory=list)
 
@@ -170,19 +173,20 @@ FIELD_WORDS = {"gpu": ("GPU", ""), "gpu_count": ("GPUs", ""), "model": ("model",
                "batch": ("batch", ""), "qps": ("request rate", "requests/s"), "objective": ("objective", ""),
                "lossless": ("lossless outputs", ""), "no_retraining": ("no retraining", ""),
                "single_gpu": ("a single GPU", ""), "framework": ("framework", ""),
-               "slo_ttft_ms": ("time-to-first-token target", "ms"), "slo_tpot_ms": ("time-per-output-token target", "ms"),
-               "slo_latency_ms": ("end-to-end latency target", "ms"), "memory_budget_gb": ("memory budget", "GiB")}
+               "slo_ttft_ms": ("time-to-first-token target", "ms"),
+               "slo_tpot_ms": ("time-per-output-token target", "ms"), "slo_latency_ms": ("end-to-end latency target", "ms"), "memory_budget_gb": ("memory budget", "GiB")}
 GIB_BYTES = 2**30
 
 
 def gib(gb: float) -> float:
-    """Decimal gigabytes (the cost model's ``_gb``) in GiB, the unit GPU memory is sold and shown in (80 GB H100 = 80 GiB)."""
+    """Decimal gigabytes (the cost model's ``_gb``) in GiB, the unit GPU memory is shown in (an 80 GB H100: 80 GiB)."""
     return gb * 1e9 / GIB_BYTES
 
 
 def metric_words(metric: str) -> str:
     """Words for an estimate's metric key ("latency_ms" -> "end-to-end latency")."""
-    return METRIC_WORDS.get(metric) or metric.rsplit(".", 1)[-1].removesuffix("_ms").removesuffix("_gb").replace("_", " ")
+    key = metric.rsplit(".", 1)[-1]
+    return METRIC_WORDS.get(metric) or key.removesuffix("_ms").removesuffix("_gb").replace("_", " ")
 
 
 def _fmt(value: Any) -> str:
@@ -193,7 +197,7 @@ def _fmt(value: Any) -> str:
 
 def shown(metric: str, value: Any, unit: str) -> tuple[str, str]:
     """A metric's value and unit as people read them: capacities in GiB, "per GPU" left to the metric's words."""
-    if (metric.endswith("_gb") or unit.startswith("GB")) and isinstance(value, (int, float)):
+    if (metric.endswith("_gb") or unit in ("GB", "GB per GPU")) and isinstance(value, (int, float)):
         return _fmt(float(gib(value))), "GiB"
     return _fmt(value), unit
 
@@ -216,7 +220,10 @@ def _estimate_line(est: Estimate) -> str:
         return ""
     text = change_text(est.metric, before, after, est.unit)
     if est.speedup is not None:
-        text += f" (×{est.speedup:.2f})"
+        span = est.range
+        extra = (f"; ×{span['speedup_low']:.2f}–{span['speedup_high']:.2f} with {span['input']} "
+                 f"{span['low']:g}–{span['high']:g}") if span else ""
+        text += f" (×{est.speedup:.2f}{extra})"
     return text
 
 
@@ -257,6 +264,8 @@ def _recommendation_lines(rec: Recommendation) -> list[str]:
     if rec.estimate and _estimate_line(rec.estimate):
         lines.append(f"- Estimate: {_estimate_line(rec.estimate)}")
     lines.extend(f"- Caveat: {c}" for c in rec.caveats)
+    if rec.settings:
+        lines.append(f"- In your stack: {rec.settings}")
     if rec.frameworks:
         lines.append("- Frameworks: " + "; ".join(f"{k}: {v}" for k, v in rec.frameworks.items()))
     if rec.papers:

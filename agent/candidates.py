@@ -63,6 +63,14 @@ def hardware_problem(technique: Any, gpu: Any, gpu_count: int) -> str | None:
     return None
 
 
+def model_problem(technique: Any, model: Any) -> str | None:
+    """Why the model's architecture rules the technique out (expert methods need a mixture-of-experts model)."""
+    moe_only = technique.family == "moe" or technique.cost_model.transform == "expert_parallel"
+    if moe_only and model is not None and not getattr(model, "is_moe", False):
+        return f"needs a mixture-of-experts model; {model.name} is dense"
+    return None
+
+
 def constraint_problem(technique: Any, workload: Workload) -> str | None:
     """Why the user's constraints rule the technique out, or None."""
     if workload.lossless and not technique.quality.lossless:
@@ -134,6 +142,7 @@ def select_candidates(workload: Workload, catalog: Any, question: str, hits: lis
     ``excluded`` with the reason, so the answer can say why a famous technique is missing.
     """
     gpu = catalog.gpus.get(workload.gpu)
+    model = workload.model_shape(catalog)
     ranks = paper_ranks(hits)
     named = named_techniques(question, catalog)
     out: list[Candidate] = []
@@ -143,7 +152,8 @@ def select_candidates(workload: Workload, catalog: Any, question: str, hits: lis
         match = phase_matches(tech, workload)
         if not (match or tech_id in named or retrieved is not None):
             continue
-        problem = (hardware_problem(tech, gpu, workload.gpu_count) if gpu else None) or constraint_problem(tech, workload)
+        problem = ((hardware_problem(tech, gpu, workload.gpu_count) if gpu else None) or constraint_problem(tech, workload)
+                   or model_problem(tech, model))
         if problem:
             excluded[tech_id] = problem
             continue

@@ -67,6 +67,9 @@ def verdict(form: str, options: list[Option], diagnosis: str | None) -> str:
             return f"No: {option.name} {option.ruled_out}.{why}"
         if _gain(option) >= NO_GAIN:
             return f"Yes: {option.name} gives {_effect_words(option)} by the cost model ({option.quality}).{why}"
+        if option.estimate is None or not option.estimate.speedup:
+            return (f"Likely, but unquantified: the cost model has no figure for {option.name} on this workload, so it "
+                    f"is judged on what it addresses ({option.quality}).{why}")
         return (f"Not for this workload: the cost model gives {option.name} {_effect_words(option)} on your objective "
                 f"here.{why}")
     usable = [o for o in options if not o.ruled_out]

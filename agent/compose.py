@@ -47,7 +47,19 @@ def recommend(rank: int, s: Scored, w: Workload, hits: list[Any], fit: FitPlan, 
         caveats.append("an alternative to a higher-ranked technique that sets the same thing; use one of them")
     return Recommendation(rank=rank, technique=tech.id, name=tech.name, family=tech.family, score=s.score,
                           why=why_text(s, w, fit.techniques, fit.effect), estimate=s.effect.to_estimate() if s.effect else None,
-                          caveats=caveats, frameworks=dict(tech.frameworks), papers=papers, citations=citations)
+                          caveats=caveats, frameworks=dict(tech.frameworks), papers=papers, citations=citations,
+                          settings=_settings(tech, w, catalog))
+
+
+def _settings(tech: Any, w: Workload, catalog: Any) -> str | None:
+    """The switch for this technique in the user's framework (its catalog key may be spelled differently)."""
+    if not w.framework:
+        return None
+    framework = catalog.frameworks.get(w.framework)
+    keys = {w.framework, w.framework.replace("-", "_"), w.framework.replace(".", "")}
+    hit = next((v for k, v in tech.frameworks.items() if k in keys), None)
+    name = framework.name if framework is not None else w.framework
+    return f"{name}: {hit}" if hit else f"{name}: no documented switch in our catalog; check its docs"
 
 
 def answer_the_form(answer: Answer, text: str, w: Workload, model: Any, excluded: dict[str, str],
@@ -68,6 +80,11 @@ def answer_the_form(answer: Answer, text: str, w: Workload, model: Any, excluded
     answer.options = build_options(named, {r.technique: r for r in recs}, effects, excluded, w.stack, model.catalog)
     answer.verdict = verdict(form, answer.options, answer.diagnosis)
     answer.answer = f"{answer.verdict} {answer.answer}"
+    if form == "yes-no" and answer.verdict.startswith(("No:", "Not for")):
+        # the answer is no: what was asked about is not the first thing to do
+        answer.recommendations = [r for r in answer.recommendations if r.technique != named[0]]
+        for rank, rec in enumerate(answer.recommendations, 1):
+            rec.rank = rank
 
 
 def mentioned_techniques(text: str, catalog: Any) -> set[str]:
@@ -87,6 +104,14 @@ def _readable(value: float) -> str:
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
 
 
+def range_words(span: dict | None) -> str:
+    """", ×1.6–2.1 for an acceptance rate of 0.7–0.9" or nothing."""
+    if not span:
+        return ""
+    return (f", ×{span['speedup_low']:.2f}–{span['speedup_high']:.2f} with {span['input']} "
+            f"{span['low']:g}–{span['high']:g}")
+
+
 def decision_line(rec: Recommendation) -> str:
     """The first sentence of an answer: what to do, with the number that decides it."""
     est = rec.estimate
@@ -95,7 +120,8 @@ def decision_line(rec: Recommendation) -> str:
         before, after = est.before.get(est.metric), est.after.get(est.metric)
         words = METRIC_WORDS.get(est.metric, est.metric)
         if isinstance(before, (int, float)) and isinstance(after, (int, float)):
-            text += f": {words} {_readable(before)} → {_readable(after)} {est.unit} by the cost model (×{est.speedup:.2f})"
+            text += f": {words} {_readable(before)} → {_readable(after)} {est.unit} by the cost model (×{est.speedup:.2f}"
+            text += f"{range_words(est.range)})"
         else:
             text += f": ×{est.speedup:.2f} on {words} by the cost model"
     return text + "."

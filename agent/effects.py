@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from agent.answer import Estimate
+from agent.answer import Estimate, change_text, memory_text
 from agent.workload import TRAINING_PHASES, Workload
 from index.errors import AccelsageError
 
@@ -293,18 +293,18 @@ def describe_fit(effects_model: EffectModel, fit: list[Any], fit_effect: Effect 
     w = effects_model.workload
     total, cap = lookup(base, "memory.total_gb"), lookup(base, "memory.capacity_gb")
     ref = " + ".join(t.name for t in effects_model.reference)
-    text = (f"As stated this does not fit: about {total:.1f} GB per GPU is needed" if isinstance(total, (int, float))
-            else "As stated this does not fit in GPU memory")
+    text = (f"As stated this does not fit: about {memory_text(total, per_gpu=True)} is needed"
+            if isinstance(total, (int, float)) else "As stated this does not fit in GPU memory")
     if ref:
         text = text.replace("needed", f"needed even with {ref}", 1)
     if isinstance(cap, (int, float)):
-        text += f" against {cap:.1f} GB available"
+        text += f" against {memory_text(cap)} available"
     if fit and fit_effect is not None:
         after = fit_effect.after.get("memory.total_gb")
         names = " + ".join(t.name for t in fit)
         text += f". Smallest stack that fits: {names}"
         if isinstance(after, (int, float)):
-            text += f" ({after:.1f} GB per GPU"
+            text += f" ({memory_text(after, per_gpu=True)}"
             if isinstance(cap, (int, float)) and after > 0.95 * cap:
                 text += ", a tight fit: little room to grow the batch"
             text += ")"
@@ -325,7 +325,7 @@ def describe_fit(effects_model: EffectModel, fit: list[Any], fit_effect: Effect 
 
 
 def _objective_note(effects_model: EffectModel, fit_effect: Effect) -> str:
-    """'cuts latency_ms 87,098 → 50,949 ms' for the objective's metric when the fit changes it (else '')."""
+    """'improves end-to-end latency: 87,098 → 50,949 ms' for the objective's metric when the fit changes it (else '')."""
     w = effects_model.workload
     table = TRAINING_METRICS if effects_model.training else INFERENCE_METRICS
     key, unit, higher = table.get(w.objective, TRAINING_DEFAULT if effects_model.training else INFERENCE_METRICS["latency"])
@@ -335,11 +335,7 @@ def _objective_note(effects_model: EffectModel, fit_effect: Effect) -> str:
     better = a > b if higher else a < b
     if abs(a / b - 1) < 0.02:
         return ""
-    return f"{'improves' if better else 'worsens'} {key} {_num(b)} → {_num(a)} {unit}"
-
-
-def _num(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    return f"{'improves' if better else 'worsens'} {change_text(key, float(b), float(a), unit)}"
 
 
 def gpus_that_fit(effects_model: EffectModel, limit: int = 64, start: int | None = None) -> int | None:

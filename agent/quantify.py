@@ -169,3 +169,28 @@ def pool_problem(model: EffectModel) -> str | None:
         return None
     return (f"each of the prefill and decode pools must hold the whole model, and {half} GPU(s) cannot; "
             f"it needs at least {2 * w.gpu_count} GPUs here")
+
+
+# inputs the catalog can only assume, and how far either way a real workload may sit from the assumed value
+UNCERTAIN_PARAMS = {"acceptance_rate": ("acceptance rate", 0.1, 0.05, 0.95), "hit_rate": ("prefix-cache hit rate", 0.2, 0.0, 0.95)}
+
+
+def uncertainty_range(tech: Any, model: EffectModel) -> dict[str, Any] | None:
+    """The modelled speed-up at either end of an uncertain input's plausible span (e.g. speculative acceptance)."""
+    params = tech.cost_model.params
+    for key, (words, spread, lo_cap, hi_cap) in UNCERTAIN_PARAMS.items():
+        value = params.get(key)
+        if not isinstance(value, (int, float)):
+            continue
+        low, high = max(lo_cap, round(value - spread, 2)), min(hi_cap, round(value + spread, 2))
+        speedups = []
+        for v in (low, high):
+            variant = tech.model_copy(update={"cost_model": tech.cost_model.model_copy(
+                update={"params": {**params, key: v}})})
+            effect = model.effect([variant])
+            speedups.append(effect.speedup if effect is not None else None)
+        if None in speedups:
+            return None
+        return {"input": words, "low": low, "high": high, "speedup_low": round(speedups[0], 3),
+                "speedup_high": round(speedups[1], 3)}
+    return None

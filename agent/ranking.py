@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.answer import memory_text, metric_words
 from agent.candidates import Candidate
 from agent.effects import Effect
 from agent.workload import TRAINING_PHASES, Workload
@@ -50,7 +51,7 @@ ARCHITECTURE_CHANGE = -2.0
 ARCHITECTURE_IDS = frozenset({"grouped-query-attention", "multi-head-latent-attention", "hybrid-ssm-attention"})
 # how well the technique's profile (what it solves, when to use it) matches the question, relative to the best
 # match among the candidates: a strong match outweighs a modest modelled gain (see agent/relevance.py)
-W_RELEVANCE = 3.0
+W_RELEVANCE = 10.0
 # modelled effects that rest on a property of the traffic the question must state (a prefix-cache hit rate)
 _TRAFFIC_ASSUMPTIONS = {"prefix_cache": "prefix-caching"}
 
@@ -239,18 +240,19 @@ def why_text(s: Scored, workload: Workload, fit: list[Any] = (), fit_effect: Eff
         after = fit_effect.after.get("memory.total_gb") if fit_effect else None
         names = " + ".join(t.name for t in fit)
         bits.append(f"Part of the smallest stack that makes this setup fit ({names}"
-                    + (f": {after:.1f} GB per GPU)." if isinstance(after, (int, float)) else ")."))
+                    + (f": {memory_text(after, per_gpu=True)})." if isinstance(after, (int, float)) else ")."))
         if s.effect and s.effect.speedup and s.effect.speedup > 1.005:
-            bits.append(f"Alone it gives ×{s.effect.speedup:.2f} on {s.effect.metric}.")
+            bits.append(f"Alone it gives ×{s.effect.speedup:.2f} on {metric_words(s.effect.metric)}.")
         return " ".join(bits)
     on_top = " on top of the fitted setup" if fit else ""
+    metric = metric_words(s.effect.metric) if s.effect else ""
     if "assumed" in s.parts and s.effect and s.effect.speedup and s.effect.speedup > 1.005:
-        bits.append(f"The cost model gives ×{s.effect.speedup:.2f} on {s.effect.metric}{on_top} only under an assumed "
+        bits.append(f"The cost model gives ×{s.effect.speedup:.2f} on {metric}{on_top} only under an assumed "
                     "cache hit rate (not counted in the ranking).")
     elif s.effect and s.effect.speedup and s.effect.speedup > 1.005:
-        bits.append(f"The cost model gives ×{s.effect.speedup:.2f} on {s.effect.metric}{on_top} for this workload.")
+        bits.append(f"The cost model gives ×{s.effect.speedup:.2f} on {metric}{on_top} for this workload.")
     elif s.effect and s.effect.speedup and s.effect.speedup < 0.995:
-        bits.append(f"The cost model shows it costs ×{1 / s.effect.speedup:.2f} on {s.effect.metric}{on_top} here.")
+        bits.append(f"The cost model shows it costs ×{1 / s.effect.speedup:.2f} on {metric}{on_top} here.")
     else:
         bits.append("The cost model shows no effect on the objective here.")
     if s.parts.get("fit"):

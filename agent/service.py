@@ -28,6 +28,7 @@ from agent.quantify import (
     fit_first,
     more_gpus,
     on_top,
+    uncertainty_range,
     without_baseline,
 )
 from agent.ranking import rank_candidates
@@ -172,6 +173,9 @@ class Answerer:
         t3 = time.perf_counter()
         recs = [recommend(i + 1, s, w, hits, fit, self.catalog, self.searcher, self.store)
                 for i, s in enumerate(ranked[:TOP_N])]
+        for rec, s in zip(recs, ranked):
+            if rec.estimate is not None and "fit-stack" not in s.parts:
+                rec.estimate.range = uncertainty_range(s.technique, model)
         t4 = time.perf_counter()
         fit_text = describe_fit(effects_model, fit.techniques, fit.effect, on_more_gpus=model.workload.gpu_count != w.gpu_count)
         answer = Answer(question=text, workload=w.view(self.catalog), fit=fit_text,

@@ -74,6 +74,47 @@ def test_does_not_fit_is_said_first(answerer):
     assert answer.recommendations[0].estimate.metric == "memory.total_gb"
 
 
+def test_memory_is_said_in_gib_with_words_not_keys(answerer):
+    answer = answerer.answer("Llama 3.1 70B on one H100, 8k prompts, 512 output tokens, 64 users, latency matters")
+    text = render_markdown(answer)
+    # an 80 GB H100 holds 80 GiB (85.9e9 bytes): capacity is shown in GiB, with the unit
+    assert "against 80 GiB available" in answer.fit and "85.9" not in text
+    assert "Estimate: memory per GPU: " in text and " GiB (×" in text
+    for internal in ("memory.total_gb", "GB per GPU", "latency_ms"):
+        assert internal not in render_markdown(answer).replace(answer.answer, "")  # the summary line is service.py's
+
+
+def test_assumed_fields_are_said_in_words(answerer):
+    text = render_markdown(answerer.answer("How do I speed up Llama 3.1 8B on an A100?"))
+    (assumed,) = [line for line in text.splitlines() if line.startswith("*Assumed:*")]
+    assert "prompt length 2048 tokens" in assumed and "output length 256 tokens" in assumed
+    assert "=" not in assumed and "_" not in assumed
+
+
+@pytest.mark.parametrize(("name", "value", "words"), [
+    ("qps", 2.5, "request rate 2.5 requests/s"),
+    ("lossless", True, "lossless outputs"),
+    ("no_retraining", True, "no retraining"),
+    ("memory_budget_gb", 21.47, "memory budget 20 GiB"),
+    ("prompt_tokens", 8192, "prompt length 8192 tokens"),
+])
+def test_each_workload_field_has_words(name, value, words):
+    from agent.answer import _assumed_text
+
+    assert _assumed_text(name, value) == words
+
+
+@pytest.mark.parametrize(("metric", "before", "after", "unit", "text"), [
+    ("memory.total_gb", 165.0, 131.0, "GB per GPU", "memory per GPU: 154 → 122 GiB"),
+    ("latency_ms", 87098.0, 50949.0, "ms", "end-to-end latency: 87,098 → 50,949 ms"),
+    ("throughput_tokens_per_s", 1200.0, 2400.0, "tokens/s", "throughput: 1,200 → 2,400 tokens/s"),
+])
+def test_changes_read_as_words_and_units(metric, before, after, unit, text):
+    from agent.answer import change_text
+
+    assert change_text(metric, before, after, unit) == text
+
+
 @pytest.mark.parametrize(("question", "check"), [
     ("Speed up Llama 3.1 8B serving on an H100 without changing outputs",
      lambda t: t.quality.lossless),

@@ -80,7 +80,8 @@ LOSSLESS = re.compile(
     r"no (?:loss|drop|degradation) (?:in|of) (?:accuracy|quality)|"
     r"(?:can(?:no|')t|cannot|must not|may not|won't|can not) (?:lose|hurt|drop|sacrifice|degrade|change|alter|touch) "
     r"(?:any |the |model )*(?:accuracy|quality|outputs?|results?)|"
-    r"no (?:quantiz\w*|approximations?|lossy)|quantiz\w* (?:is |are )?(?:not (?:allowed|an option|acceptable)|off the table|"
+    r"no (?:quantiz\w*|quant\b|approximations?|lossy)|(?:must|should|has to|have to|needs? to) match [^.;]{0,40}?"
+    r"(?:outputs?|results?|answers?|logits)|quantiz\w* (?:is |are )?(?:not (?:allowed|an option|acceptable)|off the table|"
     r"forbidden|banned|a no[\s-]go)|(?:not allowed|can(?:no|')t|cannot) (?:to )?quantiz\w*|"
     r"(?:match|matches|matching) (?:the )?(?:fp16|bf16|fp32|reference|original) (?:outputs?|results?|exactly)|"
     r"(?:regulated|compliance)[^.]{0,40}(?:exact|identical)", re.I)
