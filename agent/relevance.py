@@ -151,3 +151,31 @@ def _write_cache(cache_dir: Path | None, key: str, vectors: np.ndarray) -> None:
         os.replace(tmp, _cache_path(cache_dir, key))
     except OSError:
         pass  # a read-only state dir only costs the next process the embedding time
+
+
+# a technique whose profile matches the question this well (0-1), and best among all, is what the question asks about
+ASKED_MATCH = 0.55
+# how close to the best match a family's best technique must be to count as asked about too
+ASKED_SHARE = 0.75
+# intent weight given per unit of relevance above the catalog's median match
+INTENT_SCALE = 1.5
+
+
+def intents_from_relevance(relevance: dict[str, float], catalog: Any) -> tuple[dict[str, float], set[str]]:
+    """What the question points at, from the profile match alone: (weights per technique and family, the techniques
+    and families it clearly asks about)."""
+    if not relevance:
+        return {}, set()
+    values = sorted(relevance.values())
+    median, best = values[len(values) // 2], values[-1]
+    span = max(best - median, 1e-6)
+    weights: dict[str, float] = {}
+    explicit: set[str] = set()
+    for tech_id, value in relevance.items():
+        rel = max(0.0, (value - median) / span)
+        weights[tech_id] = round(INTENT_SCALE * rel, 4)
+        family = catalog.techniques[tech_id].family
+        weights[family] = max(weights.get(family, 0.0), round(INTENT_SCALE * rel, 4))
+        if value >= ASKED_MATCH and rel >= ASKED_SHARE:
+            explicit.update({tech_id, family})
+    return weights, explicit

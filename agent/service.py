@@ -18,7 +18,6 @@ from agent.compose import answer_the_form, mentioned_techniques, recommend, summ
 from agent.diagnose import diagnose
 from agent.effects import describe_fit
 from agent.guard import screen_question
-from agent.intents import read_explicit, read_intents
 from agent.measured import compare_measured
 from agent.names import closest
 from agent.quantify import (
@@ -32,6 +31,7 @@ from agent.quantify import (
     without_baseline,
 )
 from agent.ranking import rank_candidates
+from agent.relevance import intents_from_relevance
 from agent.stacking import build_stack, find_fit_stack
 from agent.workload import Workload, build_indexes, clarify_questions, plan_workload
 from index.errors import AccelsageError, NotFound
@@ -155,9 +155,10 @@ class Answerer:
         measured = compare_measured(w, effects_model.baseline())
         diagnosis = diagnose(w, effects_model.baseline(), measured)
         selection = select_candidates(w, self.catalog, context, hits)
-        intents, explicit = read_intents(context), read_explicit(context)
-        cands, baseline = without_baseline(selection.candidates, effects_model, intents)
         relevance = self._relevance(context)
+        # what the question points at comes from the techniques' profiles, not from tables of phrases
+        intents, explicit = intents_from_relevance(relevance, self.catalog)
+        cands, baseline = without_baseline(selection.candidates, effects_model, intents)
         limits = effects_model.bottlenecks() | (diagnosis.relieved_by if diagnosis else frozenset())
         prior = rank_candidates(cands, w, intents, {}, limits, explicit, relevance)
         fit = find_fit_stack(prior, w, effects_model)

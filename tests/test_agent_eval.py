@@ -57,3 +57,22 @@ def test_every_citation_exists_with_its_text(report):
 
 def test_bad_inputs_get_safe_replies(report):
     assert report.bad_input_pass == 1.0, report.misses
+
+
+HELDOUT = load_eval_set(DATA / "eval" / "questions_heldout.yaml")[0]
+# floors a little below the scores measured when they were set (dev: tuned on; held-out: never tuned on)
+FLOORS = {"dev": {"hit5": 0.86, "first": 0.45, "violations": 4}, "held-out": {"hit5": 0.82, "first": 0.40, "violations": 8}}
+
+
+@pytest.fixture(scope="session")
+def heldout_report(bundled_answerer):
+    return evaluate(bundled_answerer, HELDOUT)
+
+
+def test_dev_and_held_out_scores_side_by_side(report, heldout_report):
+    for name, rep in (("dev", report), ("held-out", heldout_report)):
+        print(f"\n{name}: {rep.questions} questions, family hit@5 {rep.family_hit[5]:.3f}, first pick "
+              f"{rep.first_pick:.3f}, must-not-first violations {rep.must_not_first_violations}")
+        floor = FLOORS[name]
+        assert rep.family_hit[5] >= floor["hit5"] and rep.first_pick >= floor["first"]
+        assert rep.must_not_first_violations <= floor["violations"]
