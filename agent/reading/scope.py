@@ -22,7 +22,7 @@ _SUBCLAUSE = re.compile(r",|\b(?:and|so|because|since|which|that|then)\b", re.I)
 # Words that negate what follows them within the clause.
 _NEGATION = re.compile(r"\b(?:not|no|never|without|cannot|can['’]?t|won['’]?t|don['’]?t|doesn['’]?t|isn['’]?t|aren['’]?t|"
                        r"didn['’]?t|shouldn['’]?t|mustn['’]?t|nothing|neither|nor|instead of|rather than|other than|"
-                       r"except|aside from|apart from|stop(?:ped)? using|moving away from|away from|"
+                       r"except|aside from|apart from|stop(?:ped)? using|moving away from|away from|forget(?: about)?|ignore|"
                        r"(?:don['’]?t|do not|doesn['’]?t) (?:really )?care (?:about|for)|"
                        r"(?:is|are)n['’]?t (?:a |an )?(?:concern|issue|priority)|irrelevant|less important)\b", re.I)
 # ...and after it: "latency is not a concern", "quantization is off the table".
@@ -30,7 +30,7 @@ _NEGATION_AFTER = re.compile(r"^[\w\s/-]{0,24}?\b(?:is|are)(?: really| just)? (?
                              r"out of (?:the )?(?:question|scope)|not allowed|forbidden|banned|a non[\s-]?issue)\b|"
                              r"^[\w\s/-]{0,12}?\b(?:doesn['’]?t|does not|don['’]?t|do not) matter\b|"
                              r"^\s*(?:not allowed|forbidden|banned|is a no[\s-]go)\b|"
-                             r"^\s*(?:is |are )?(?:irrelevant|unimportant|not important|not a (?:concern|priority|problem)|"
+                             r"^\s*(?:is |are )?(?:irrelevant|unimportant|not important|secondary|not a (?:concern|priority|problem)|"
                              r"doesn['’]?t matter|does not matter|don['’]?t matter)\b", re.I)
 # A clause that proposes or asks rather than states what runs today.
 _PROPOSAL = re.compile(r"\b(?:should (?:we|i)|could|might|would|maybe|perhaps|consider\w*|worth|if (?:needed|necessary|"

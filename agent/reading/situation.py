@@ -21,12 +21,16 @@ PHASE_CUES: list[tuple[str, re.Pattern[str]]] = [
                                 r"\btraining an?\b|\bstep time\b|\bmfu\b", re.I)),
     ("edge", re.compile(r"\bedge\b|on[\s-]device|laptop|phone|mobile|jetson|\borin\b|macbook|mac studio|mac mini|"
                         r"\bm[1-4] (?:pro|max|ultra)\b|raspberry|consumer (?:gpu|card)|\bdesktop\b|\bat home\b|"
-                        r"\bembedded\b|\bin[\s-]car\b|\brobot\w*", re.I)),
+                        r"\bembedded\b|\bin[\s-]car\b|\brobot\w*|\bios\b|\bandroid\b|\biphone\b|\binside an? (?:app|application)\b", re.I)),
     ("offline-batch", re.compile(r"offline|batch (?:inference|job|processing|generation|workload)|bulk|whole (?:dataset|corpus)|"
                                  r"overnight|nightly|embarrassingly|evaluat\w* (?:on|over) (?:a|the|our)|synthetic data|"
                                  r"(?:label|classify|summari[sz]e|embed|process|annotate)\w* (?:\d[\d,.]*\s?[mk]?|millions|"
                                  r"thousands|all) (?:of )?(?:documents|docs|records|rows|files|pages|samples|examples)|"
-                                 r"\bdataset of\b", re.I)),
+                                 r"\bdataset of\b|(?:whole|entire|full) (?:dataset|corpus|benchmark|catalog|archive|backlog|"
+                                 r"collection)|~?\d+(?:\.\d+)?\s?[kKmM]\s+(?:prompts|documents|docs|pairs|strings|rows|samples|"
+                                 r"items|records|reviews|tickets|files|responses|examples|queries|articles)\b|eval(?:uation)? "
+                                 r"sweeps?|weekend job|around the clock|nobody waits|no (?:one|user) waits|annotation (?:study|job)|"
+                                 r"generat\w* (?:synthetic|training|teacher)", re.I)),
     ("serving", re.compile(r"serv(?:e|es|ing|er)\b|deploy|users|chat|\bqps\b|requests?|production|endpoint|\bapi\b|inference|"
                            r"decode|generat|latency|ttft|tpot|prompts?\b", re.I)),
     # a bare "train"/"training" counts only when nothing says serving
@@ -34,6 +38,7 @@ PHASE_CUES: list[tuple[str, re.Pattern[str]]] = [
 ]
 # An ability or option, not the activity: "we can fine-tune if needed", "we could train a draft".
 _OPTION = re.compile(r"\b(?:could|might|would|maybe|perhaps|if (?:needed|necessary|required|it helps)|later|eventually|"
+                     r"done|finished|no more|out of scope|"
                      r"in the future|some ?day|willing to|open to|happy to|able to|(?:we|i) can|allowed to|option)\b", re.I)
 # "a fine-tuned model", "our LoRA adapters in production": the words describe the model being served
 _DESCRIBES_MODEL = re.compile(r"\b(?:serv\w*|deploy\w*|inference|host\w*|production|prod)\b|"
@@ -51,11 +56,13 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
     ("memory", re.compile(r"\bfit\b|\bfits\b|out of memory|\boom\w*|\bvram\b|\bkv[\s-]?cache (?:size|grows)|too big|"
                           r"doesn'?t fit|won'?t fit|memory (?:usage|footprint|budget|limit|pressure)|\bmemory\b", re.I)),
     # cost stated per unit of work beats the word "tokens" in it ("maximise tokens per dollar")
-    ("cost", re.compile(r"per (?:dollar|\$)|\$\s*(?:/|per)|cost per|cheap", re.I)),
+    ("cost", re.compile(r"per (?:dollar|\$)|\$\s*(?:/|per)|cost per|cheap|\bbill\b|save money|saving money|"
+                        r"smaller instance|cheaper (?:gpu|instance|card)|spend", re.I)),
     ("throughput", re.compile(r"throughput|thr?ou?ghput|tokens?/s(?:ec)?\b|tok/s\b|tokens per second|maximi[sz]e .*tokens|more requests|"
                               r"samples per second|\bmfu\b|step time|faster training|train faster|speed up training|"
                               r"finish (?:faster|sooner)|as fast as possible|how (?:long|fast) .{0,20}(?:take|finish)|"
-                              r"wall[\s-]?clock|total time", re.I)),
+                              r"wall[\s-]?clock|total (?:time|hours)|requests per second|\brps\b|tokens per (?:hour|day)|"
+                              r"shorten (?:the )?(?:run|job|training)|finish by", re.I)),
     ("cost", re.compile(r"\bcost|cheap|\$|budget|dollar|fewer gpus|price", re.I)),
     ("quality", re.compile(r"accuracy|quality|perplexity|preserv\w* (?:quality|accuracy)", re.I)),
     ("latency", re.compile(r"latency|fast(?:er)? (?:responses?|answers?)|respon\w+ time|snappy|interactive|real[\s-]?time|"
@@ -143,8 +150,8 @@ def read_objective(text: str, scope: Scope, found: Found) -> None:
 
 
 # training that is "slow" or should "finish sooner" wants throughput
-_SPEED = re.compile(r"\bslow\w*|\bfaster\b|speed\w* (?:it )?up|shorter epochs?|per epoch|\bhours?\b|\b\d+\s?h\b|"
-                    r"finish|wall[\s-]?clock", re.I)
+_SPEED = re.compile(r"\bslow\w*|\bfaster\b|speed\w* (?:it )?up|shorter epochs?|per epoch|\bepochs?\b|\bhours?\b|\b\d+\s?h\b|"
+                    r"finish|wall[\s-]?clock|shorten|per step|step time|min(?:ute)?s? per|how far can we get", re.I)
 
 
 def read_constraints(text: str, scope: Scope, found: Found) -> None:
