@@ -9,15 +9,16 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agent.answer import METRIC_WORDS, Option, Recommendation
+from agent.answer import Option, Recommendation, metric_words
 from agent.ranking import quality_tier
 
 # the forms of question: choosing between named options, or asking whether one is worth it
 _CHOICE = re.compile(r"\b(?:or|vs\.?|versus|compared? (?:to|with)|against|better than|instead of|rather than|which)\b", re.I)
 _YES_NO = re.compile(r"\b(?:worth|do (?:i|we) need|should (?:i|we)|is it|does it|would it|will it|help|pay off|"
                      r"make sense|any (?:gain|benefit|point)|necessary|needed)\b", re.I)
-# below this the cost model sees no real change on the objective
+# below this the cost model sees no real change on the objective; below WORSE it makes it worse
 NO_GAIN = 1.02
+WORSE = 0.98
 QUALITY_WORDS = {0: "lossless", 1: "near-lossless", 2: "small quality loss", 3: "notable quality loss",
                  4: "drops information"}
 
@@ -55,7 +56,7 @@ def _effect_words(option: Option) -> str:
     est = option.estimate
     if est is None or not est.speedup:
         return "no modelled effect"
-    return f"×{est.speedup:.2f} on {METRIC_WORDS.get(est.metric, est.metric)}"
+    return f"×{est.speedup:.2f} on {metric_words(est.metric)}"
 
 
 def verdict(form: str, options: list[Option], diagnosis: str | None) -> str:
@@ -70,13 +71,17 @@ def verdict(form: str, options: list[Option], diagnosis: str | None) -> str:
         if option.estimate is None or not option.estimate.speedup:
             return (f"Likely, but unquantified: the cost model has no figure for {option.name} on this workload, so it "
                     f"is judged on what it addresses ({option.quality}).{why}")
-        return (f"Not for this workload: the cost model gives {option.name} {_effect_words(option)} on your objective "
-                f"here.{why}")
+        if _gain(option) <= WORSE:
+            return (f"Not for this workload: the cost model gives {option.name} {_effect_words(option)} on your "
+                    f"objective here, a loss.{why}")
+        return (f"Unclear from the cost model: it shows no change on your objective from {option.name} here; what it "
+                f"relieves may not be what limits this workload ({option.quality}).{why}")
     usable = [o for o in options if not o.ruled_out]
     if not usable:
         return "Neither fits here: " + "; ".join(f"{o.name} {o.ruled_out}" for o in options) + "."
     best = max(usable, key=lambda o: (_gain(o), -list(QUALITY_WORDS.values()).index(o.quality)))
     others = "; ".join(f"{o.name}: {o.ruled_out or _effect_words(o) + ', ' + o.quality}" for o in options if o is not best)
     if _gain(best) < NO_GAIN:
-        return f"Neither changes your objective much by the cost model ({_effect_words(best)} at best).{why}"
+        return (f"The cost model shows no clear winner on your objective ({', '.join(o.name for o in usable)}); "
+                f"choose on quality and support: {others or best.quality}.{why}")
     return f"{best.name}: {_effect_words(best)} by the cost model ({best.quality}); {others}.{why}"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agent.answer import METRIC_WORDS, Answer, PaperRef, Recommendation
+from agent.answer import Answer, PaperRef, Recommendation, change_text, metric_words
 from agent.candidates import named_techniques
 from agent.citations import cite_technique
 from agent.compare import build_options, question_form, verdict
@@ -80,7 +80,7 @@ def answer_the_form(answer: Answer, text: str, w: Workload, model: Any, excluded
     answer.options = build_options(named, {r.technique: r for r in recs}, effects, excluded, w.stack, model.catalog)
     answer.verdict = verdict(form, answer.options, answer.diagnosis)
     answer.answer = f"{answer.verdict} {answer.answer}"
-    if form == "yes-no" and answer.verdict.startswith(("No:", "Not for")):
+    if form == "yes-no" and answer.verdict.startswith(("No:", "Not for this workload")):
         # the answer is no: what was asked about is not the first thing to do
         answer.recommendations = [r for r in answer.recommendations if r.technique != named[0]]
         for rank, rec in enumerate(answer.recommendations, 1):
@@ -100,10 +100,6 @@ def mentioned_techniques(text: str, catalog: Any) -> set[str]:
     return out
 
 
-def _readable(value: float) -> str:
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
-
-
 def range_words(span: dict | None) -> str:
     """", ×1.6–2.1 for an acceptance rate of 0.7–0.9" or nothing."""
     if not span:
@@ -116,11 +112,11 @@ def decision_line(rec: Recommendation) -> str:
     """The first sentence of an answer: what to do, with the number that decides it."""
     est = rec.estimate
     text = f"Use {rec.name}"
-    if est and est.speedup and abs(est.speedup - 1) > 0.005:
+    if est and est.speedup and abs(est.speedup - 1) > 0.02:
         before, after = est.before.get(est.metric), est.after.get(est.metric)
-        words = METRIC_WORDS.get(est.metric, est.metric)
+        words = metric_words(est.metric)
         if isinstance(before, (int, float)) and isinstance(after, (int, float)):
-            text += f": {words} {_readable(before)} → {_readable(after)} {est.unit} by the cost model (×{est.speedup:.2f}"
+            text += f": {change_text(est.metric, before, after, est.unit)} by the cost model (×{est.speedup:.2f}"
             text += f"{range_words(est.range)})"
         else:
             text += f": ×{est.speedup:.2f} on {words} by the cost model"
@@ -151,5 +147,5 @@ def summary_text(answer: Answer) -> str:
         if est and est.speedup:
             where = " on top of the fitted setup" if est is stack.on_top else ""
             text += (f"Combined ({' + '.join(stack.names)}), the cost model gives ×{est.speedup:.2f} on "
-                     f"{METRIC_WORDS.get(est.metric, est.metric)}{where}.")
+                     f"{metric_words(est.metric)}{where}.")
     return text.strip()

@@ -51,6 +51,10 @@ class Effect:
     fits_before: bool | None
     fits_after: bool | None
     caveat: str = ""
+    # whether the workload is usable at all (a prompt beyond the model's trained context is not); a technique that
+    # turns False into True (context extension) has an effect even with no speed-up
+    feasible_before: bool | None = None
+    feasible_after: bool | None = None
 
     def to_estimate(self) -> Estimate:
         return Estimate(metric=self.metric, unit=self.unit, before=self.before, after=self.after,
@@ -68,12 +72,15 @@ REFERENCE_PREFERRED = ("flash-attention-2", "paged-attention", "continuous-batch
 # training: Megatron/DeepSpeed defaults (distributed optimizer = ZeRO-1, selective recomputation)
 TRAINING_REFERENCE = ("zero", "recompute")
 # transforms the other kind of estimate ignores (running them would only cost time), and "none"
+# offload is costed for inference too (estimate-inference), but the answer leaves it out there: it makes anything
+# fit at PCIe speed, so the fit search (agent/stacking.py) would pick it before quantisation or a smaller batch
 TRAINING_ONLY_TRANSFORMS = frozenset({"none", "zero", "recompute", "pipeline_schedule", "mixed_precision", "offload",
                                       "tensor_parallel", "pipeline_parallel", "expert_parallel", "sequence_parallel",
-                                      "context_parallel"})
-INFERENCE_ONLY_TRANSFORMS = frozenset(set(TRAINING_ONLY_TRANSFORMS) - {"zero", "recompute", "mixed_precision", "offload",
-                                      "sequence_parallel"} | {"paged_kv", "prefix_cache", "chunked_prefill",
-                                      "disaggregation", "continuous_batching", "speculative", "kv_eviction", "kv_quant"})
+                                      "context_parallel", "grad_compression"})
+INFERENCE_ONLY_TRANSFORMS = frozenset({"none", "pipeline_schedule", "tensor_parallel", "pipeline_parallel",
+                                       "expert_parallel", "paged_kv", "prefix_cache", "chunked_prefill",
+                                       "disaggregation", "continuous_batching", "speculative", "kv_eviction", "kv_quant",
+                                       "context_extension"})
 
 
 class EffectModel:
@@ -113,6 +120,11 @@ class EffectModel:
         model = w.model_shape(self.catalog)
         if self.training:
             tw = training_layout(w, model, TrainingWorkload, techniques)
+            if tw.teacher_params:  # distillation trains the student; the user's model is its teacher
+                from agent.costmodel.shapes import student_shape  # noqa: PLC0415
+                from agent.costmodel.specs import shape_from_spec  # noqa: PLC0415
+
+                model = student_shape(shape_from_spec(model), _student_fraction(techniques))
             return estimate_training(gpu, model, tw, calibration=self.calibration).to_dict()
         iw = InferenceWorkload(batch=max(1, w.batch), prompt_len=max(1, w.prompt_tokens), output_len=max(1, w.output_tokens))
         parallel = ParallelConfig(gpus=w.gpu_count, tp=_largest_divisor_at_most(w.gpu_count, 8))
@@ -184,13 +196,15 @@ class EffectModel:
         shown = _SHOWN_TRAINING if self.training else _SHOWN_INFERENCE
         notes = after.get("warnings") if isinstance(after.get("warnings"), list) else []
         return Effect(key, unit, _pick(before, shown), _pick(after, shown), speedup,
-                      lookup(before, "memory.fits"), lookup(after, "memory.fits"), "; ".join(map(str, notes[:2])))
+                      lookup(before, "memory.fits"), lookup(after, "memory.fits"), "; ".join(map(str, notes[:2])),
+                      lookup(before, "context.usable"), lookup(after, "context.usable"))
 
 
 # transforms that set the same knob: two of them cannot both apply (two weight formats, two schedules)
 EXCLUSIVE_TRANSFORMS = frozenset({"weight_quant", "fp8_compute", "int8_compute", "speculative", "kv_quant", "kv_eviction",
                                   "pipeline_schedule", "zero", "mixed_precision", "offload", "recompute", "early_exit",
-                                  "contextual_sparsity", "pruning", "linear_attention", "disaggregation", "launch_overhead"})
+                                  "contextual_sparsity", "pruning", "linear_attention", "disaggregation", "launch_overhead",
+                                  "context_extension", "grad_compression", "distillation"})
 WEIGHT_FORMAT = frozenset({"weight_quant", "fp8_compute", "int8_compute"})
 
 
@@ -280,7 +294,21 @@ def training_layout(w: Workload, model: Any, training_cls: Any, techniques: list
             kwargs["dtype"] = params["dtype"]
         elif transform == "fp8_compute":
             kwargs["dtype"] = "fp8"
+        elif transform == "grad_compression":
+            kwargs["grad_compression"] = max(kwargs.get("grad_compression", 1.0), float(params.get("compression_ratio", 10)))
+        elif transform == "context_parallel":
+            # context-parallel ranks come out of the data-parallel ones (same GPU count)
+            want = int(params.get("cp", 2))
+            kwargs["cp"] = max(d for d in range(1, min(dp, want) + 1) if dp % d == 0)
+        elif transform == "distillation":
+            kwargs["teacher_params"] = model.params_total
     return training_cls(**kwargs)
+
+
+def _student_fraction(techniques: list[Any]) -> float:
+    """The smallest student (student params / teacher params) among the distillation techniques applied."""
+    return min([float(t.cost_model.params.get("student_fraction", 0.5)) for t in techniques
+                if t.cost_model.transform == "distillation"] or [1.0])
 
 
 def describe_fit(effects_model: EffectModel, fit: list[Any], fit_effect: Effect | None,

@@ -135,6 +135,13 @@ def effect_budget(prior: list[Scored], w: Workload, explicit: set[str]) -> list[
     return out
 
 
+def fit_is_advice(w: Workload, fit: FitPlan) -> bool:
+    """Whether the stack that makes the setup fit is the first advice: always for inference (it changes the model's
+    format or the memory it keeps), in training only when memory is what the question is about (ZeRO and
+    recomputation are what any training stack runs when it needs them)."""
+    return bool(fit.techniques) and (w.phase not in TRAINING_PHASES or w.objective == "memory")
+
+
 def fit_first(fit: FitPlan, prior: list[Scored], ranked: list[Scored]) -> list[Scored]:
     """The fitting stack's techniques as the first recommendations, each with its own memory effect."""
     top = max((s.score for s in ranked), default=0.0)

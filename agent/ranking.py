@@ -45,6 +45,9 @@ SUPERSEDED = -0.3
 # not a further recommendation, unless the question asks about that family
 ALTERNATIVE = -1.5
 FITS_WHEN_BASELINE_DOES_NOT = 1.5
+# a request longer than the model's trained context is not usable at all: a technique that makes it usable (context
+# extension) is worth as much as the largest modelled gain, though it speeds nothing up
+FEASIBLE = W_EFFECT * 2.0 + GAIN_FLOOR
 BOTTLENECK = 0.3
 # a different model architecture is no answer for serving a given model unless the question asks for one
 ARCHITECTURE_CHANGE = -2.0
@@ -185,6 +188,8 @@ def score_candidate(cand: Candidate, workload: Workload, intents: dict[str, floa
         parts["phase"] = PHASE_MISMATCH
     if effect is not None and effect.fits_before is False and effect.fits_after:
         parts["fit"] = FITS_WHEN_BASELINE_DOES_NOT
+    if effect is not None and effect.feasible_before is False and effect.feasible_after:
+        parts["feasible"] = FEASIBLE
     if is_architecture_change(tech) and not asked:
         # a differently built model is no option for this one: its modelled gain does not count
         parts["architecture"] = round(ARCHITECTURE_CHANGE - max(0.0, parts["effect"]) - parts.get("gain", 0.0), 4)
@@ -257,6 +262,8 @@ def why_text(s: Scored, workload: Workload, fit: list[Any] = (), fit_effect: Eff
         bits.append("The cost model shows no effect on the objective here.")
     if s.parts.get("fit"):
         bits.append("It makes the setup fit in GPU memory.")
+    if s.parts.get("feasible"):
+        bits.append("The request is longer than the model's trained context; this makes that length usable.")
     reasons = list(s.candidate.reasons)
     if s.parts.get("intent", 0) >= 1.0:
         reasons.append("it addresses what the question asks about")

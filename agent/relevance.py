@@ -161,11 +161,24 @@ ASKED_SHARE = 0.75
 INTENT_SCALE = 1.5
 
 
-def intents_from_relevance(relevance: dict[str, float], catalog: Any) -> tuple[dict[str, float], set[str]]:
-    """What the question points at, from the profile match alone: (weights per technique and family, the techniques
-    and families it clearly asks about)."""
+def named_families(text: str, catalog: Any) -> set[str]:
+    """Families the question names outright ("which attention kernel", "KV cache", "quantization")."""
+    words = " " + re.sub(r"[^a-z0-9]+", " ", text.lower()) + " "
+    out = set()
+    for family in {t.family for t in catalog.techniques.values()}:
+        name = family.replace("-", " ")
+        stem = name.rstrip("s")
+        if f" {name} " in words or f" {stem} " in words or f" {stem}s " in words:
+            out.add(family)
+    return out
+
+
+def intents_from_relevance(relevance: dict[str, float], catalog: Any, text: str = "") -> tuple[dict[str, float], set[str]]:
+    """What the question points at, from the profile match and the families it names: (weights per technique and
+    family, the techniques and families it clearly asks about)."""
+    named = named_families(text, catalog) if text else set()
     if not relevance:
-        return {}, set()
+        return {f: 1.0 for f in named}, named
     values = sorted(relevance.values())
     median, best = values[len(values) // 2], values[-1]
     span = max(best - median, 1e-6)
@@ -178,4 +191,10 @@ def intents_from_relevance(relevance: dict[str, float], catalog: Any) -> tuple[d
         weights[family] = max(weights.get(family, 0.0), round(INTENT_SCALE * rel, 4))
         if value >= ASKED_MATCH and rel >= ASKED_SHARE:
             explicit.update({tech_id, family})
-    return weights, explicit
+    for family in named:
+        weights[family] = max(weights.get(family, 0.0), 1.0)
+    if named:
+        # a family named outright is what is asked about; profile matches elsewhere are hints, not the question
+        explicit = {x for x in explicit if x in named or catalog.techniques.get(x) is not None
+                    and catalog.techniques[x].family in named}
+    return weights, explicit | named

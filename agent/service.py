@@ -7,6 +7,7 @@ stack and diagnose (``quantify``, ``diagnose``) -> candidates (``candidates``) -
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from agent.quantify import (
     effects_model_for,
     fit_at_smaller_batch,
     fit_first,
+    fit_is_advice,
     more_gpus,
     on_top,
     uncertainty_range,
@@ -148,7 +150,8 @@ class Answerer:
             conversation.workload = w
             conversation.questions.append(text)
         t1 = time.perf_counter()
-        hits = self._search(context, warnings)
+        # retrieval and relevance both see the problem, not the setup (one question embedding for both)
+        hits = self._search(problem_statement(context, self._indexes), warnings)
         t2 = time.perf_counter()
         # quantify the user's stack first: an assumed GPU count may grow to hold the model
         effects_model = effects_model_for(self.catalog, w, self.calibration)
@@ -157,7 +160,7 @@ class Answerer:
         selection = select_candidates(w, self.catalog, context, hits)
         relevance = self._relevance(context)
         # what the question points at comes from the techniques' profiles, not from tables of phrases
-        intents, explicit = intents_from_relevance(relevance, self.catalog)
+        intents, explicit = intents_from_relevance(relevance, self.catalog, context)
         cands, baseline = without_baseline(selection.candidates, effects_model, intents)
         limits = effects_model.bottlenecks() | (diagnosis.relieved_by if diagnosis else frozenset())
         prior = rank_candidates(cands, w, intents, {}, limits, explicit, relevance)
@@ -169,7 +172,13 @@ class Answerer:
         effects = {s.technique.id: model.effect([s.technique]) for s in effect_budget(rest, w, explicit)}
         ranked = rank_candidates([s.candidate for s in rest], w, intents, effects, model.bottlenecks() | limits,
                                  explicit, relevance)
-        ranked = fit_first(fit, prior, ranked) + ranked
+        if fit_is_advice(w, fit):
+            ranked = fit_first(fit, prior, ranked) + ranked
+        elif fit.techniques:
+            # training that does not fit as assumed: the usual memory savers are taken as part of the stack
+            w.stack.update({t.id: "assumed to make it fit" for t in fit.techniques})
+            warnings.append(f"As assumed it does not fit in memory; {' + '.join(t.name for t in fit.techniques)} "
+                            "taken as part of your stack, and the recommendations are measured on top of it.")
         stack = build_stack(ranked, w, effects_model if fit.techniques else model, fit, model)
         t3 = time.perf_counter()
         recs = [recommend(i + 1, s, w, hits, fit, self.catalog, self.searcher, self.store)
@@ -183,7 +192,7 @@ class Answerer:
                         baseline=[t.name for t in effects_model.reference], recommendations=recs, stack=stack,
                         clarify=clarify_questions(w, self.catalog), excluded=selection.excluded,
                         warnings=warnings + effects_model.warnings, measured=measured,
-                        diagnosis=diagnosis.headline if diagnosis else None,
+                        diagnosis=_assuming(w, self.catalog) + diagnosis.headline if diagnosis else None,
                         timings_ms=dict(plan=_ms(t0, t1), retrieve=_ms(t1, t2), rank=_ms(t2, t3), cite=_ms(t3, t4)))
         answer.warnings += self._stack_warnings(w, context, answer.baseline, baseline, selection.excluded)
         if conversation is not None and answer.clarify:
@@ -230,14 +239,41 @@ class Answerer:
             state = getattr(self.searcher, "state", None)
             cache = Path(state.root) / "cache" if state is not None else None
             self._profiles = load_profiles(self.catalog, embedder.embed, embedder.model_id, cache)
+        problem = problem_statement(text, self._indexes)
         vector_of = getattr(self.searcher, "query_vector", None)
-        return self._profiles.relevance(text, vector_of(text) if vector_of else None)
+        return self._profiles.relevance(problem, vector_of(problem) if vector_of else None)
 
     def _search(self, query: str, warnings: list[str]) -> list[Any]:
         if self.searcher is None:
             warnings.append("No corpus loaded: recommendations carry no citations (run `accelsage refresh`).")
             return []
         return list(self.searcher.search(query, k=QUESTION_HITS))
+
+def _assuming(w: Workload, catalog: Any) -> str:
+    """"Assuming 1× H100 and an 8B model: " when the diagnosis rests on a GPU or model the question did not name."""
+    parts = []
+    if w.origin("gpu") == "assumed":
+        parts.append(f"{w.gpu_count}× {getattr(catalog.gpus.get(w.gpu), 'name', w.gpu)}")
+    if w.origin("model") == "assumed":
+        shape = w.model_shape(catalog)
+        parts.append(f"{getattr(shape, 'name', w.model)} as the model")
+    return f"Assuming {' and '.join(parts)} (not stated): " if parts else ""
+
+
+def problem_statement(text: str, indexes: Any) -> str:
+    """The question without its setup (model, GPU, framework and machine names, numbers): what is matched against
+    the techniques' profiles, so that "Llama" or "tokens" in a question does not pull in a technique whose profile
+    happens to name them."""
+    spans = [(m.start, m.end) for index in (indexes.models, indexes.gpus, indexes.frameworks, indexes.instances)
+             for m in index.find(text)]
+    out, last = [], 0
+    for start, end in sorted(spans):
+        if start >= last:
+            out.append(text[last:start])
+            last = end
+    out.append(text[last:])
+    return re.sub(r"\s+", " ", re.sub(r"[~≈]?\d[\d.,]*\s?[kKmMbB]?\b", " ", "".join(out))).strip()
+
 
 def _llm_reader(llm: Any) -> Any:
     """The structured-output workload reader that shares the planner's chat model (None without an LLM)."""

@@ -23,7 +23,7 @@ from api.deps import Services
 from api.metrics import Metrics, MetricsMiddleware
 from api.middleware_errors import install_error_handlers
 from api.middleware_limits import BodySizeLimit, RateLimit, SecurityHeaders, TokenBuckets
-from api.routes import ask, catalog, chat, estimate, health, openai_compat, papers, refresh, search, web
+from api.routes import ask, catalog, chat, estimate, health, openai_compat, papers, plan, refresh, search, web
 from api.routes.ask import AnswerCache
 from api.routes.chat_sessions import ChatSessions
 from api.scheduler import Background, CronSchedule, IndexWatcher, RefreshJobs
@@ -169,7 +169,7 @@ def create_app(settings: Settings | None = None, *, query_embedder: Any = None,
         docs_url=None,  # api/routes/web.py serves /docs from local files (FastAPI's loads from a CDN)
         redoc_url=None,  # ReDoc too loads from a CDN, and /docs covers the same ground
     )
-    for module in (ask, chat, openai_compat, search, papers, catalog, estimate, refresh, health, web):
+    for module in (ask, chat, openai_compat, search, papers, catalog, estimate, plan, refresh, health, web):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
     install_error_handlers(app)

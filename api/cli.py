@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "models": "api.commands.catalog:models",
     "estimate": "api.commands.estimate:estimate",
     "estimate-training": "api.commands.estimate:estimate_training",
+    "plan": "api.commands.plan:plan",
     "kernel": "api.commands.kernel:kernel",
     "calibrate": "api.commands.kernel:calibrate",
     "ask": "api.commands.ask:ask",
@@ -33,6 +34,7 @@ COMMANDS: dict[str, str] = {
 }
 
 SHORT_HELP: dict[str, str] = {
+    "plan": "Search TP/PP/EP, dtypes, engines and batch caps for the best configuration under your SLOs.",
     "refresh": "Build or update the corpus (bundled cards, arXiv papers, watch queries).",
     "reindex": "Rebuild the FAISS index from the SQLite store.",
     "search": "Hybrid (lexical + dense) search over the corpus.",
@@ -70,7 +72,7 @@ class LazyGroup(click.Group):
 
 
 @click.group(cls=LazyGroup)
-@click.version_option(package_name="accelsage")
+@click.version_option(None, "-V", "--version", package_name="accelsage")
 def cli() -> None:
     """accelsage: pick the LLM acceleration techniques that pay off on your GPUs, with the papers behind them."""
 

@@ -1,4 +1,5 @@
-"""Prometheus metrics, hand-written: request counts and latency histograms per route, refresh runs, corpus size.
+"""Prometheus metrics, hand-written: request counts and latency histograms per route, refresh runs, corpus size,
+answer processes restarted.
 
 The text follows the Prometheus exposition format 0.0.4. Routes are labelled by their template
 (``/v1/papers/{arxiv_id}``), never by the raw path, so a scan of random URLs cannot grow the label set.
@@ -35,6 +36,14 @@ class Metrics:
         self.latency: dict[tuple[str, str], list[float]] = {}  # per-bucket counts + [sum, count] at the end
         self.refresh_runs: dict[str, int] = {}
         self.started_s = time.time()
+        # The answer-process pool this server answers with. The server drops its own reference when the pool
+        # gives up (answers go to threads); kept here, its restart count stays on /metrics and /readyz.
+        self.answer_processes: Any = None
+
+    def watch_answer_processes(self, pool: Any) -> None:
+        """Remember the answer-process pool (``api.answer_processes.AnswerProcesses``) whose restarts to report."""
+        if pool is not None:
+            self.answer_processes = pool
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         """Count one finished request and add its latency to the route's histogram."""
@@ -59,6 +68,7 @@ class Metrics:
             requests = dict(self.requests)
             latency = {k: list(v) for k, v in self.latency.items()}
             refresh = dict(self.refresh_runs)
+        restarts = getattr(self.answer_processes, "restarts", 0)
         out = ["# HELP accelsage_requests_total HTTP requests by method, route template and status.",
                "# TYPE accelsage_requests_total counter"]
         for (method, route, status), n in sorted(requests.items()):
@@ -75,6 +85,9 @@ class Metrics:
         out += ["# HELP accelsage_refresh_runs_total Refresh runs started by this server, by outcome.",
                 "# TYPE accelsage_refresh_runs_total counter"]
         out += [f"accelsage_refresh_runs_total{_labels({'status': s})} {n}" for s, n in sorted(refresh.items())]
+        out += ["# HELP accelsage_answer_process_restarts_total Answer processes started again after one died.",
+                "# TYPE accelsage_answer_process_restarts_total counter",
+                f"accelsage_answer_process_restarts_total {restarts}"]
         for name, (help_text, value) in sorted(gauges.items()):
             out += [f"# HELP {name} {help_text}", f"# TYPE {name} gauge", f"{name} {value:g}"]
         return "\n".join(out) + "\n"
@@ -94,6 +107,9 @@ class MetricsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+        # seen before any route runs, so before a request can make the server drop a pool that gave up
+        self.metrics.watch_answer_processes(getattr(services, "answer_processes", None))
         started = time.perf_counter()
         status = {"code": 500}
 

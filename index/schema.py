@@ -154,8 +154,13 @@ def _v3_full_text(db: sqlite_utils.Database) -> None:
     )
 
 
+def _v4_paper_role(db: sqlite_utils.Database) -> None:
+    """A paper's role in the corpus (core, supporting, background, off-topic) from its card; null until a refresh."""
+    db.execute("ALTER TABLE papers ADD COLUMN role TEXT")
+
+
 # Ordered: index i holds the migration that brings the schema to version i + 1. Append only.
-MIGRATIONS: list[Migration] = [_v1_core_tables, _v2_chunk_lookup_indexes, _v3_full_text]
+MIGRATIONS: list[Migration] = [_v1_core_tables, _v2_chunk_lookup_indexes, _v3_full_text, _v4_paper_role]
 LATEST_VERSION = len(MIGRATIONS)
 
 

@@ -3,6 +3,10 @@
 A :class:`Searcher` answers from an immutable snapshot (store + vector index). :meth:`Searcher.reload`
 builds or takes a new snapshot and swaps it in under a lock; a search already running keeps the
 snapshot it started with, so it finishes on consistent data.
+
+Papers whose card's role is ``off-topic`` (listed because they cite an acceleration paper, e.g. a
+particle-physics classifier citing FlashAttention) stay in the store but are left out of every search
+unless a caller asks for them (``include_off_topic``), so neither retrieval nor answers surface them.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from index.vectors import VectorIndex, load_checked
 RRF_K = 60  # the usual RRF constant: damps the weight of the very top ranks
 CANDIDATES = 50  # ranks taken from each retriever before fusion
 MODES = ("hybrid", "dense", "lexical")
-MAX_K = 200
+MAX_K = 200  # the most hits a caller in the code may ask for
+MAX_HITS = 50  # the most hits a person may ask for: `accelsage search -k` and `GET /v1/search?k=` agree on it
 QUERY_VECTORS_CACHED = 64  # recent query texts whose embedding is kept (an embedding costs ~20 ms of CPU)
 # hits kept per snapshot, over all cached (query, k, mode) results: every answer cites techniques with
 # the same name queries (a lexical one costs ~1-4 ms of SQLite), and a new snapshot starts with none.
@@ -57,6 +62,7 @@ class Snapshot:
 
     store: Store
     vectors: VectorIndex
+    off_topic: frozenset[int] = frozenset()  # chunk ids of off-topic papers, read from the store once per snapshot
     results: "ResultCache" = field(default_factory=lambda: ResultCache(RESULTS_CACHED_HITS), compare=False,
                                    repr=False)
 
@@ -113,7 +119,7 @@ class Searcher:
         self.state = state
         self.rebuilt_reason = rebuilt_reason
         self._lock = threading.Lock()
-        self._snapshot = Snapshot(store, vectors)
+        self._snapshot = Snapshot(store, vectors, _off_topic(store))
         self._vectors_lock = threading.Lock()
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
@@ -135,17 +141,19 @@ class Searcher:
             store = Store(self.state.db_path)
             vectors, reason = load_checked(self.state, store, self.query_embedder.model_id, dim=self.query_embedder.dim)
         current = self.snapshot
-        fresh = Snapshot(store or current.store, vectors or current.vectors)
+        store = store or current.store
+        fresh = Snapshot(store, vectors or current.vectors, _off_topic(store))
         with self._lock:
             self._snapshot = fresh
             self.rebuilt_reason = reason
         return reason
 
-    def search(self, query: str, k: int = 5, mode: str = "hybrid") -> list[Hit]:
+    def search(self, query: str, k: int = 5, mode: str = "hybrid", *, include_off_topic: bool = False) -> list[Hit]:
         """Top ``k`` chunks for ``query``.
 
         Args:
             mode: "hybrid" (RRF of both), "dense" (FAISS cosine) or "lexical" (FTS5 bm25).
+            include_off_topic: also rank chunks of papers whose role is off-topic (left out by default).
 
         Returns:
             Hits best first; empty when the corpus is empty.
@@ -157,17 +165,22 @@ class Searcher:
         if not 1 <= int(k) <= MAX_K:
             raise AccelsageError(f"k must be between 1 and {MAX_K}")
         snap = self.snapshot  # read once: the whole query runs on this snapshot
-        key = (query, int(k), mode)
+        key = (query, int(k), mode, include_off_topic)
         cached = snap.results.get(key)
         if cached is None:
-            cached = tuple(self._search(snap, query, int(k), mode))
+            excluded = frozenset() if include_off_topic else snap.off_topic
+            cached = tuple(self._search(snap, query, int(k), mode, excluded))
             snap.results.put(key, cached)
         return list(cached)
 
-    def _search(self, snap: Snapshot, query: str, k: int, mode: str) -> list[Hit]:
-        pool = max(CANDIDATES, k)
+    def _search(self, snap: Snapshot, query: str, k: int, mode: str, excluded: frozenset[int]) -> list[Hit]:
+        # each retriever ranks as many more as could be left out, so ``pool`` remain after the cut
+        pool = max(CANDIDATES, k) + len(excluded)
         lexical = snap.store.lexical_search(query, pool) if mode != "dense" else []
         dense = self._dense(snap, query, pool) if mode != "lexical" else []
+        if excluded:
+            lexical = [item for item in lexical if item[0] not in excluded]
+            dense = [item for item in dense if item[0] not in excluded]
         lexical_rank = {cid: rank for rank, (cid, _) in enumerate(lexical, start=1)}
         dense_rank = {cid: rank for rank, (cid, _) in enumerate(dense, start=1)}
         if mode == "hybrid":
@@ -201,6 +214,10 @@ class Searcher:
         return snap.vectors.search(vector, pool)
 
 
+    def query_vector(self, query: str) -> np.ndarray:
+        """The query's embedding as search uses it (remembered: other stages reuse it without embedding again)."""
+        return self._query_vector(query)
+
     def _query_vector(self, query: str) -> np.ndarray:
         """The query's embedding; the same text again (a repeated question) is not embedded twice."""
         with self._vectors_lock:
@@ -215,6 +232,12 @@ class Searcher:
             while len(self._query_vectors) > QUERY_VECTORS_CACHED:
                 self._query_vectors.popitem(last=False)
         return vector
+
+
+def _off_topic(store: Store) -> frozenset[int]:
+    """The chunk ids search leaves out (a store without roles, e.g. a test double, leaves out none)."""
+    read = getattr(store, "off_topic_chunk_ids", None)
+    return read() if read is not None else frozenset()
 
 
 def open_searcher(state: StateDir, model_path: str | Path, query_embedder: Embedder | None = None) -> Searcher:

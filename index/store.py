@@ -26,8 +26,9 @@ from index.schema import LATEST_VERSION, migrate, write_transaction
 
 PAPER_COLUMNS = (
     "paper_id", "arxiv_id", "title", "first_author", "year", "venue", "topic", "kind",
-    "version", "source", "pdf_sha256", "updated_at",
+    "version", "source", "pdf_sha256", "updated_at", "role",
 )
+OFF_TOPIC = "off-topic"  # the role of papers listed in the corpus but outside LLM acceleration
 RUN_COUNTERS = ("added", "updated", "unchanged", "failed")
 # bm25 column weights for (text, section, title): a title hit counts as much as a text hit.
 _BM25_WEIGHTS = (1.0, 0.5, 1.0)
@@ -299,6 +300,13 @@ class Store:
                 ):
                     found[row["id"]] = row
         return [found[int(i)] for i in ids if int(i) in found]
+
+    def off_topic_chunk_ids(self) -> frozenset[int]:
+        """Ids of the chunks of papers whose role is off-topic (kept in the corpus, left out of search)."""
+        with self._lock:
+            rows = self.db.execute("SELECT c.id FROM chunks c JOIN papers p ON p.paper_id = c.paper_id"
+                                   " WHERE p.role = ?", [OFF_TOPIC]).fetchall()
+        return frozenset(int(row[0]) for row in rows)
 
     def paper_chunks(self, paper_id: str, source: str | None = None) -> list[dict]:
         """All chunks of one paper (optionally one source), in ``ord`` order."""

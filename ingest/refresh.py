@@ -110,10 +110,13 @@ def _groups(items: Sequence, size: int) -> Iterable[Sequence]:
 
 
 def _card_record(card_front_matter: dict, entry: PaperEntry | None, paper_id: str) -> dict:
-    """The papers row for a card: papers.yaml wins, front matter fills in cards not listed there."""
-    if entry is not None:
-        return entry.record()
+    """The papers row for a card: papers.yaml wins, front matter fills in cards not listed there.
+
+    The role (core, supporting, background, off-topic) is the card's: search leaves off-topic papers out.
+    """
     fm = card_front_matter
+    if entry is not None:
+        return {**entry.record(), "role": fm.get("role")}
     return {
         "paper_id": paper_id,
         "arxiv_id": str(fm["arxiv_id"]) if fm.get("arxiv_id") else None,
@@ -123,6 +126,7 @@ def _card_record(card_front_matter: dict, entry: PaperEntry | None, paper_id: st
         "venue": fm.get("venue"),
         "topic": fm.get("topic"),
         "kind": fm.get("kind"),
+        "role": fm.get("role"),
     }
 
 

@@ -190,3 +190,15 @@ def test_a_choice_question_gets_the_named_options_side_by_side_and_a_verdict(ans
 def test_a_yes_no_question_is_answered_yes_or_no_first(answerer, question, start):
     answer = answerer.answer(question)
     assert answer.verdict.startswith(start) and answer.answer.startswith(answer.verdict)
+
+
+def test_a_prompt_beyond_the_trained_context_puts_context_extension_first(answerer):
+    # Llama 2 7B was trained on 4k tokens: at 32k the stack is not usable until its context is extended.
+    # The memory-fit stack (8 assumed users x 32k of KV cache) is always said first (quantify.fit_first);
+    # the first recommendation after it is a training-free context extension with the feasibility term.
+    answer = answerer.answer("extend Llama 2 7B from 4k to 32k context on an A100 without retraining")
+    recs = [r for r in answer.recommendations if "smallest stack that makes this setup fit" not in r.why]
+    tech = catalog().techniques[recs[0].technique]
+    assert tech.family == "long-context" and tech.cost_model.transform == "context_extension"
+    assert not tech.requires.retraining
+    assert "makes that length usable" in recs[0].why

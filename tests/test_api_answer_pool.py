@@ -41,3 +41,29 @@ def test_run_answer_uses_the_answer_pool_when_there_is_one(has_answer_pool, expe
     other = asyncio.run(services.run(lambda: threading.current_thread().name))
     assert name.startswith(expected_prefix)
     assert other.startswith("io")
+
+
+class _Pool:
+    def __init__(self, processes: int, alive: int, restarts: int = 0) -> None:
+        self.processes, self._alive, self.restarts = processes, alive, restarts
+
+    def alive(self) -> int:
+        return self._alive
+
+
+@pytest.mark.parametrize(("pool", "dropped", "expected"), [
+    (None, None, {"configured": 0, "alive": 0}),  # answers in threads by configuration: nothing degraded
+    (_Pool(4, 4), None, {"configured": 4, "alive": 4}),
+    (_Pool(4, 3), None, {"configured": 4, "alive": 3}),  # one restarting
+    (None, _Pool(2, 0, restarts=5), {"configured": 2, "alive": 0}),  # given up: the server answers in threads
+])
+def test_answer_capacity_counts_configured_and_alive_processes(pool, dropped, expected):
+    from api.metrics import Metrics
+    from api.routes.health import answer_capacity
+
+    metrics = Metrics()
+    metrics.watch_answer_processes(dropped)
+    services = SimpleNamespace(answer_processes=pool, metrics=metrics)
+    assert answer_capacity(services) == expected
+    restarts = dropped.restarts if dropped else 0
+    assert f"accelsage_answer_process_restarts_total {restarts}\n" in metrics.render({})

@@ -105,17 +105,69 @@ def test_workers_leave_when_the_server_is_killed(bundled_state):  # noqa: F811
     assert not _running(worker)
 
 
+def _wait_dead(pid: int) -> None:
+    deadline = time.monotonic() + 15
+    while _running(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _running(pid)
+
+
+def _restarts(client: TestClient) -> float:
+    (line,) = [line for line in client.get("/metrics").text.splitlines()
+               if line.startswith("accelsage_answer_process_restarts_total ")]
+    return float(line.split()[1])
+
+
 @pytest.mark.slow
-def test_a_dead_answer_process_does_not_stop_the_answers(bundled_state):  # noqa: F811
+def test_a_killed_answer_process_is_restarted_and_counted(bundled_state):  # noqa: F811
+    settings = make_settings(bundled_state, answer_processes=2)
+    with TestClient(create_app(settings, query_embedder=query_embedder())) as client:
+        services = client.app.state.services
+        ready = client.get("/readyz").json()["checks"]
+        assert (ready["answer_processes"], ready["degraded"]) == ({"configured": 2, "alive": 2}, False)
+        assert _restarts(client) == 0
+        victim, survivor = services.answer_processes.pids
+        os.kill(victim, signal.SIGKILL)  # as the out-of-memory killer would
+        _wait_dead(victim)
+        degraded = client.get("/readyz")  # still ready, with one process fewer until the new one is up
+        assert degraded.status_code == 200 and degraded.json()["status"] == "ready"
+        checks = degraded.json()["checks"]
+        # the restart may already have happened (a fast machine): then it has been counted
+        assert (checks["answer_processes"], checks["degraded"]) == ({"configured": 2, "alive": 1}, True) \
+            or (checks["answer_processes"]["alive"] == 2 and _restarts(client) == 1)
+        answered = client.post("/v1/ask", json={"question": f"{QUESTION} We expect about 7 users."})
+        assert answered.status_code == 200 and answered.json()["status"] == "ok"
+        deadline = time.monotonic() + 120
+        while services.answer_processes.alive() < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        pids = services.answer_processes.pids
+        assert len(pids) == 2 and survivor in pids and victim not in pids
+        ready = client.get("/readyz").json()["checks"]
+        assert (ready["answer_processes"], ready["degraded"]) == ({"configured": 2, "alive": 2}, False)
+        assert _restarts(client) == 1
+        metrics = client.get("/metrics").text
+        assert "accelsage_answer_processes_alive 2" in metrics and "accelsage_answer_processes_configured 2" in metrics
+        for n in range(4):  # both processes answer again, not the server's threads
+            answered = client.post("/v1/ask", json={"question": f"{QUESTION} We expect about {n + 9} users."})
+            assert answered.status_code == 200 and answered.json()["status"] == "ok"
+        assert services.answer_processes is not None
+
+
+@pytest.mark.slow
+def test_past_the_restart_budget_answers_go_to_threads(bundled_state, monkeypatch):  # noqa: F811
+    monkeypatch.setattr(answer_processes, "MAX_RESTARTS_PER_MIN", 0)
     settings = make_settings(bundled_state, answer_processes=1)
     with TestClient(create_app(settings, query_embedder=query_embedder())) as client:
         services = client.app.state.services
         (pid,) = services.answer_processes.pids
-        os.kill(pid, signal.SIGKILL)  # as the out-of-memory killer would
-        deadline = time.monotonic() + 15
-        while _running(pid) and time.monotonic() < deadline:
-            time.sleep(0.05)
+        os.kill(pid, signal.SIGKILL)
+        _wait_dead(pid)
         for n in range(3):
             answered = client.post("/v1/ask", json={"question": f"{QUESTION} We expect about {n + 5} users."})
             assert answered.status_code == 200 and answered.json()["status"] == "ok"
         assert services.answer_processes is None  # answered in the server's threads since
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["status"] == "ready"
+        assert (ready.json()["checks"]["answer_processes"], ready.json()["checks"]["degraded"]) == (
+            {"configured": 1, "alive": 0}, True)
+        assert _restarts(client) == 0

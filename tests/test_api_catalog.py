@@ -23,9 +23,10 @@ def catalog() -> Catalog:
     return Catalog.load(DATA)
 
 
-@pytest.mark.parametrize("kind", ["techniques", "gpus", "models"])
-def test_lists_hold_every_catalog_entry(client, catalog, kind: str) -> None:
-    body = client.get(f"/v1/{kind}").json()
+@pytest.mark.parametrize("path, kind", [("/v1/techniques", "techniques"), ("/v1/gpus", "gpus"),
+                                        ("/v1/catalog/models", "models")])
+def test_lists_hold_every_catalog_entry(client, catalog, path: str, kind: str) -> None:
+    body = client.get(path).json()
     assert body["object"] == "list"
     assert [item["id"] for item in body["data"]] == list(getattr(catalog, kind))
 
@@ -35,8 +36,8 @@ def test_lists_hold_every_catalog_entry(client, catalog, kind: str) -> None:
     ("/v1/techniques/FlashAttention-2", "flash-attention-2"),
     ("/v1/gpus/H100 SXM", "h100-sxm"),
     ("/v1/gpus/a100-80gb", "a100-80gb"),
-    ("/v1/models/llama3-70b", "llama-3.1-70b"),
-    ("/v1/models/Meta-Llama-3.1-8B-Instruct", "llama-3.1-8b"),
+    ("/v1/catalog/models/llama3-70b", "llama-3.1-70b"),
+    ("/v1/catalog/models/Meta-Llama-3.1-8B-Instruct", "llama-3.1-8b"),
 ])
 def test_show_resolves_ids_and_aliases(client, path: str, expected_id: str) -> None:
     response = client.get(path)
@@ -44,7 +45,8 @@ def test_show_resolves_ids_and_aliases(client, path: str, expected_id: str) -> N
     assert response.json()["id"] == expected_id
 
 
-@pytest.mark.parametrize("path", ["/v1/techniques/flash-atention-3", "/v1/gpus/H1000", "/v1/models/llama-3.1-7b"])
+@pytest.mark.parametrize("path", ["/v1/techniques/flash-atention-3", "/v1/gpus/H1000",
+                                  "/v1/catalog/models/llama-3.1-7b"])
 def test_unknown_names_are_404_with_the_closest(client, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
@@ -57,9 +59,9 @@ def test_technique_family_filter(client, catalog) -> None:
     assert len(data) == sum(t.family == "quantization" for t in catalog.techniques.values())
 
 
-def test_models_list_reads_as_an_openai_model_list(client) -> None:
-    data = client.get("/v1/models").json()["data"]
-    assert all(item["object"] == "model" and item["id"] for item in data)
+def test_model_shapes_are_not_listed_as_chat_models(client, catalog) -> None:
+    chat_models = {item["id"] for item in client.get("/v1/models").json()["data"]}
+    assert chat_models == {"accelsage"} and not chat_models & set(catalog.models)
 
 
 def test_papers_list_joins_papers_yaml_and_the_store(client, catalog) -> None:

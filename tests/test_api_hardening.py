@@ -173,18 +173,13 @@ def test_docs_work_offline_from_local_files(client) -> None:
         "\n                                 Apache License")
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
 @pytest.mark.browser
 def test_docs_and_page_render_in_chromium_without_csp_violations(small_state: StateDir) -> None:
-    if not CHROMIUM.exists():
-        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
+    from browser_helpers import launch_chromium
     from playwright.sync_api import sync_playwright
-    from test_web_page import CHROMIUM_ARGS
 
     with _served(small_state) as server, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page()
             problems: list[str] = []

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 from datetime import datetime, timezone
@@ -117,6 +121,45 @@ def test_a_refresh_held_by_another_process_ends_busy(env) -> None:
     with app_client(settings) as client, refresh_lock(settings.home / "refresh.lock"):
         done = wait_for(client, client.post("/v1/refresh", headers=AUTH).json()["run_id"])
     assert done["status"] == "busy" and "already running" in done["message"]
+
+
+# A stand-in for `accelsage refresh` killed mid-run: it takes the refresh lock, records its run as running
+# in the store (as refresh() does first), says the run id, then works until it is killed.
+_HELD_RUN = """
+import sys, time
+from pathlib import Path
+from index.state import StateDir
+from index.store import Store
+from ingest.lock import refresh_lock
+state = StateDir(Path(sys.argv[1]))
+with refresh_lock(state.lock_path), Store(state.db_path) as store:
+    print(store.start_run(), flush=True)
+    time.sleep(600)
+"""
+
+
+def test_a_run_killed_mid_refresh_reads_interrupted(env) -> None:
+    settings, _ = env
+    root = str(Path(__file__).resolve().parents[1])
+    child = subprocess.Popen([sys.executable, "-c", _HELD_RUN, str(settings.home)], cwd=root, stdout=subprocess.PIPE,
+                             text=True, env={**os.environ, "PYTHONPATH": root})
+    try:
+        run_id = int(child.stdout.readline())
+        with app_client(settings) as client:
+            running = client.get(f"/v1/refresh/{run_id}", headers=AUTH)
+            assert running.status_code == 200, running.text
+            assert (running.json()["status"], running.json()["store_run_id"]) == ("running", run_id)
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait(timeout=30)
+            job = client.get(f"/v1/refresh/{run_id}", headers=AUTH).json()
+            assert (job["status"], job["trigger"], job["run_id"]) == ("interrupted", "store", str(run_id))
+            assert job["report"]["notes"] == {"noticed_by": "GET /v1/refresh"} and job["finished_at"]
+            assert client.get("/v1/refresh/999999", headers=AUTH).status_code == 404
+            assert client.get(f"/v1/refresh/{run_id}").status_code == 401
+    finally:
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGKILL)
+            child.wait(timeout=30)
 
 
 def test_one_refresh_at_a_time_in_a_process() -> None:

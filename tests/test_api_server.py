@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import openai
 import pytest
 from api_helpers import DATA, ServerThread, bundled_state, make_settings, query_embedder  # noqa: F401 - fixture
 from openai import OpenAI
@@ -74,9 +75,22 @@ def test_openai_sdk_streaming_completion(server) -> None:
     assert text.startswith("**") and "Mistral 7B" in text
 
 
-def test_openai_sdk_lists_models(server) -> None:
+def test_openai_sdk_lists_and_retrieves_the_chat_models(server) -> None:
     client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed", max_retries=0, timeout=60)
-    assert "llama-3.1-8b" in {model.id for model in client.models.list()}
+    assert [model.id for model in client.models.list()] == ["accelsage"]  # no LLM configured
+    assert client.models.retrieve("accelsage").owned_by == "accelsage"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("llama-3.1-8b")  # a model shape, not a chat model: /v1/catalog/models has it
+
+
+def test_openai_sdk_model_field_names_the_model_to_answer_for(server) -> None:
+    client = OpenAI(base_url=f"{server.url}/v1", api_key="not-needed", max_retries=0, timeout=60)
+    completion = client.chat.completions.create(model="llama-3.1-70b", messages=[{"role": "user", "content": QUESTION}])
+    assert completion.model == "llama-3.1-70b"
+    workload = completion.model_extra["accelsage"]["workload"]
+    assert workload["model"] == "llama-3.1-70b" and workload["fields"]["model"]["origin"] == "explicit"
+    with pytest.raises(openai.UnprocessableEntityError, match="llama-3.1-70b"):
+        client.chat.completions.create(model="llama-3.1-7Ob", messages=[{"role": "user", "content": QUESTION}])
 
 
 def _free_port() -> int:

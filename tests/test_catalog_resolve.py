@@ -116,6 +116,40 @@ def test_unknown_name_suggests_closest(catalog: Catalog, kind: str, name: str, e
     assert "\n" not in str(info.value) and name in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("kind", "name", "first"),
+    [("technique", "flash", "flash"), ("technique", "flashattn", "flash-attention"),
+     ("technique", "kv-quant", "kv-cache-quantization"), ("technique", "kv quant", "kv-cache-quantization"),
+     ("technique", "sage", "sage-attention"), ("technique", "tensor par", "tensor-parallel"),
+     ("gpu", "h1000", "h100-sxm"), ("gpu", "l40x", "l40"), ("model", "mixtral-8x9b", "mixtral-8x7b")],
+)
+def test_suggestions_rank_shared_starts_and_words_before_spelling(catalog: Catalog, kind: str, name: str,
+                                                                  first: str) -> None:
+    resolve = {"technique": catalog.resolve_technique, "gpu": catalog.resolve_gpu, "model": catalog.resolve_model}
+    with pytest.raises(NotFound) as info:
+        resolve[kind](name)
+    assert info.value.suggestions[0].startswith(first)
+    if name == "flash":  # every suggestion is a Flash* technique; MLA (alias FlashMLA) is not one
+        assert all(catalog.techniques[t].name.lower().startswith("flash") for t in info.value.suggestions)
+        assert "multi-head-latent-attention" not in info.value.suggestions
+
+
+def test_suggestion_order_start_then_words_then_id_or_name_then_spelling() -> None:
+    from types import SimpleNamespace
+
+    from agent.knowledge.catalog import suggest
+
+    def entry(name: str, *aliases: str) -> SimpleNamespace:
+        return SimpleNamespace(name=name, aliases=list(aliases))
+
+    items = {"blaze-kernels": entry("Blaze Kernels"),  # starts like 'blaze': first
+             "turbo-cache": entry("Turbo Cache", "BlazeCache"),  # starts like it only through an alias
+             "kernel-blaze-fusion": entry("Kernel Blaze Fusion"),  # shares the word
+             "blast": entry("Blast")}  # spelt alike, nothing more
+    assert suggest("blaze", items) == ["blaze-kernels", "turbo-cache", "kernel-blaze-fusion"]
+    assert suggest("zzzz", items) == []
+
+
 @pytest.mark.parametrize(("name", "tech_id"), [("FA2", "flash-attention-2"), ("flash attention 2", "flash-attention-2"),
                                                ("FlashAttention-2", "flash-attention-2"), ("GPTQ_4BIT", "gptq-test")])
 def test_resolve_technique(mini: Catalog, name: str, tech_id: str) -> None:

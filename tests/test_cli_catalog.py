@@ -17,6 +17,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 @pytest.fixture(autouse=True)
 def real_data(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ACCELSAGE_DATA_DIR", str(DATA))
+    monkeypatch.delenv("COLUMNS", raising=False)  # output that is not a terminal: whole lines
 
 
 @pytest.fixture
@@ -55,6 +56,53 @@ def test_list_table(capsys: pytest.CaptureFixture[str], command: str, header: st
     # aligned: every column starts at the same offset on each line
     starts = [lines[0].index(col) for col in lines[0].split()]
     assert all(line[s - 1] == " " for line in lines[1:] for s in starts[1:] if len(line) > s)
+
+
+def fixed_columns(out: str, ids: list[str]) -> list[list[str]]:
+    """Rows of a fitted table, each cell joined across the lines it wraps onto (spans read off the rule of dashes).
+
+    A row ends once its id reads whole (``ids``, in order): a cut id would never read whole.
+    """
+    lines = out.splitlines()
+    spans = [m.span() for m in re.finditer(r"-+", lines[1])]
+    rows: list[list[str]] = []
+    for line in lines[2:]:
+        cells = [line[a:b].strip() for a, b in spans]
+        if not rows or (rows[-1][0] == ids[len(rows) - 1] and cells[0]):
+            rows.append(cells)
+        else:
+            rows[-1] = [(old + new) if new else old for old, new in zip(rows[-1], cells)]
+    return rows
+
+
+@pytest.mark.parametrize("width", [80, 100, 132])
+@pytest.mark.parametrize("command", ["papers", "techniques"])
+def test_lists_fit_the_terminal_and_keep_ids_whole(capsys: pytest.CaptureFixture[str],
+                                                   monkeypatch: pytest.MonkeyPatch, command: str, width: int) -> None:
+    code, wide, _ = run(capsys, command)
+    assert max(len(line) for line in wide.splitlines()) > 150  # as wide as its longest row without a terminal
+    monkeypatch.setenv("COLUMNS", str(width))
+    code, out, _ = run(capsys, command)
+    assert code == 0 and max(len(line) for line in out.splitlines()) <= width
+    _, listed, _ = run(capsys, command, "--json")
+    entries = json.loads(listed)
+    rows = fixed_columns(out, [e["id"] for e in entries])
+    assert [row[0] for row in rows] == [e["id"] for e in entries]  # every id whole, none cut
+    if command == "papers":  # one line per title: cut with an ellipsis when long
+        titles = {e["id"]: e["title"] for e in entries}
+        for row in rows:
+            assert row[-1] == titles[row[0]] or (row[-1].endswith("…") and titles[row[0]].startswith(row[-1][:-1]))
+    else:  # the paper lists wrap, whole
+        assert ["".join(row[-1].split()) for row in rows] == [",".join(e["papers"]) for e in entries]
+
+
+@pytest.mark.parametrize("command", ["papers", "techniques", "gpus", "models"])
+def test_json_does_not_depend_on_the_terminal(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                              command: str) -> None:
+    _, piped, _ = run(capsys, command, "--json")
+    monkeypatch.setenv("COLUMNS", "60")
+    _, narrow, _ = run(capsys, command, "--json")
+    assert narrow == piped and json.loads(narrow)
 
 
 @pytest.mark.parametrize(("command", "count_at_least"), [("gpus", 13), ("models", 22), ("papers", 100)])

@@ -99,8 +99,8 @@ def test_reindex(cli_env: Path, capsys: pytest.CaptureFixture) -> None:
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["search", "kernel", "-k", "0"], "-k must be between 1 and 200"),
-        (["search", "kernel", "--mode", "fuzzy"], "unknown --mode 'fuzzy'"),
+        (["search", "kernel", "-k", "0"], "-k must be between 1 and 50"),
+        (["search", "kernel", "-k", "51"], "-k must be between 1 and 50"),
         (["search", "   "], "empty search query"),
     ],
 )

@@ -1,6 +1,7 @@
 """CLI: estimate, estimate-training, kernel and calibrate commands (tables, JSON, plots, errors)."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,27 @@ def test_estimate_table(data_dir, capsys):
                  "--output", "64", "--technique", "FA2"]) == 0
     out = capsys.readouterr().out
     assert "TTFT ms" in out and "baseline" in out and "+ flash-attention-2" in out and "assumptions:" in out
+
+
+def test_estimate_table_shows_memory_in_gib_against_the_gpu_capacity(data_dir, capsys):
+    assert main(["estimate", "--gpu", "h100", "--model", "llama-3.1-70b", "--batch", "32", "--prompt", "8192",
+                 "--output", "512"]) == 0
+    out = capsys.readouterr().out
+    assert "GiB per GPU" in out and " of 80 " in out  # an 80 GB H100: 80 GiB, never "/86"
+    assert "/86" not in out and "mem GB" not in out
+    (memory,) = [line for line in out.splitlines() if line.startswith("memory per GPU:")]
+    assert memory.endswith("(of 80 GiB)") and " GB" not in memory
+
+
+def test_estimate_training_memory_table_uses_words_and_gib(data_dir, capsys):
+    assert main(["estimate-training", "--gpu", "h100", "--model", "llama-3.1-8b", "--gpus", "8"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"^memory per GPU +GiB$", out, re.M)
+    for words in ("parameters", "optimizer states", "GPU capacity"):
+        assert words in out
+    assert "_gb" not in out
+    (capacity,) = [line for line in out.splitlines() if line.startswith("GPU capacity")]
+    assert capacity.split()[-1] == "80.00"
 
 
 def test_estimate_json_with_param_override(data_dir, capsys):

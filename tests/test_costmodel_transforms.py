@@ -136,3 +136,90 @@ def test_caller_overrides_catalog_params():
     low = run([catalog_like], batch=1).steps[0]["speedup"]["tpot"]
     high = run([(catalog_like, {"acceptance_rate": 0.9})], batch=1).steps[0]["speedup"]["tpot"]
     assert high > low
+
+
+# ---------------------------------------------------------------- context extension, offload, training transforms
+
+def test_context_extension_makes_a_long_prompt_usable():
+    # Llama 2 7B was trained on 4,096 tokens: 32,000 + 256 is beyond it until the window is extended 8x
+    base = run([], model="llama-2-7b", gpu="a100-80gb", batch=1, prompt_len=32000, output_len=256)
+    assert base.context == {"tokens": 32256, "trained": 4096, "limit": 4096, "usable": False, "needs_training": False}
+    assert any(w.startswith("quality:") for w in base.warnings)
+    ext = run([tech("context_extension", extension_factor=8, needs_training=False)], model="llama-2-7b",
+              gpu="a100-80gb", batch=1, prompt_len=32000, output_len=256)
+    assert ext.context["limit"] == 8 * 4096 and ext.context["usable"] is True
+    assert not any(w.startswith("quality:") for w in ext.warnings)
+    # no speed-up: the KV cache and attention are costed at the target length either way
+    assert ext.tpot_ms == pytest.approx(base.tpot_ms)
+    assert ext.memory.kv_cache_gb == pytest.approx(base.memory.kv_cache_gb)
+    short = run([tech("context_extension", extension_factor=4)], model="llama-2-7b", gpu="a100-80gb", batch=1,
+                prompt_len=32000, output_len=256)
+    assert short.context["usable"] is False  # 4 x 4,096 is still too short
+
+
+def test_grad_compression_divides_data_parallel_traffic():
+    from agent.costmodel import comm
+    from agent.costmodel.training import estimate_training
+    from agent.costmodel.workload import TrainingWorkload
+
+    gpu, model = CATALOG.resolve_gpu("a100-80gb"), CATALOG.resolve_model("llama-2-7b")
+    # 16 GPUs over a 100 Gb Ethernet data-parallel link (12.5 GB/s per direction)
+    kw = {"gpus": 16, "global_batch": 16, "seq_len": 2048, "dp_link_gb_s": 12.5}
+    plain = estimate_training(gpu, model, TrainingWorkload(**kw))
+    packed = estimate_training(gpu, model, TrainingWorkload(**kw, grad_compression=10))
+    grad_bytes = 2 * plain.model.params_total
+    link = 12.5  # taken as achievable, like the inter-node rate
+    assert plain.breakdown_s["dp_comm_s"] == pytest.approx(comm.ring_allreduce_s(grad_bytes, 16, link))
+    assert packed.breakdown_s["dp_comm_s"] == pytest.approx(comm.ring_allreduce_s(grad_bytes / 10, 16, link))
+    assert packed.breakdown_s["dp_comm_s"] == pytest.approx(plain.breakdown_s["dp_comm_s"] / 10, rel=0.01)
+    assert packed.step_time_s < plain.step_time_s
+
+
+def test_offload_fits_70b_on_one_24gb_gpu_at_pcie_speed():
+    w = {"batch": 1, "prompt_len": 128, "output_len": 128}
+    base = run([], gpu="rtx-4090", model="llama-2-70b", **w)
+    assert not base.memory.fits  # ~139 GB of bf16 weights on a 24 GiB card
+    est = run([tech("offload", target="cpu")], gpu="rtx-4090", model="llama-2-70b", **w)
+    mem = est.memory
+    assert mem.fits and mem.total_gb == pytest.approx(mem.capacity_gb, abs=1e-6)
+    assert mem.weights_gb + mem.offloaded_gb == pytest.approx(base.memory.weights_gb)
+    # each decode step streams the offloaded bytes over PCIe 4.0 x16 (32 GB/s): that bounds the step
+    pcie = CATALOG.resolve_gpu("rtx-4090").pcie_bandwidth_gb_s_per_direction
+    assert est.tpot_ms == pytest.approx(mem.offloaded_gb / pcie * 1e3, rel=1e-6)
+    assert any("stream over PCIe" in w for w in est.warnings)
+    nvme = run([tech("offload", target="nvme")], gpu="rtx-4090", model="llama-2-70b", **w)
+    assert nvme.tpot_ms == pytest.approx(nvme.memory.offloaded_gb / 7.45 * 1e3, rel=1e-6)
+
+
+def test_offload_changes_nothing_when_the_model_fits():
+    plain = run([], model="llama-3.1-8b", gpu="h100")
+    est = run([tech("offload", target="cpu")], model="llama-3.1-8b", gpu="h100")
+    assert est.memory.offloaded_gb == 0 and est.tpot_ms == pytest.approx(plain.tpot_ms)
+
+
+def test_context_parallel_halves_activation_memory():
+    from agent.costmodel.training import training_memory_gb
+    from agent.costmodel.workload import TrainingWorkload
+
+    shape = estimate_inference(CATALOG.resolve_gpu("h100"), CATALOG.resolve_model("llama-2-7b"),
+                               InferenceWorkload()).model
+    # selective recomputation drops the S x S score term, leaving sbh x 34 per layer: linear in the sequence
+    kw = {"gpus": 8, "global_batch": 8, "seq_len": 32768, "recompute": "selective"}
+    plain = training_memory_gb(shape, TrainingWorkload(**kw), 80.0)
+    cp2 = training_memory_gb(shape, TrainingWorkload(**kw, cp=2), 80.0)
+    assert TrainingWorkload(**kw, cp=2).dp == 4
+    assert cp2["activations_gb"] == pytest.approx(plain["activations_gb"] / 2)
+
+
+def test_distillation_runs_the_student():
+    from agent.costmodel.shapes import param_split
+
+    base = run([], model="llama-2-7b", gpu="a100-80gb")
+    est = run([tech("distillation", student_fraction=0.5)], model="llama-2-7b", gpu="a100-80gb")
+    split = param_split(base.model)
+    vocab = split.embedding + split.lm_head
+    # 32 layers -> 16: the body halves, embedding and LM head stay (bf16: 2 bytes per parameter)
+    assert est.memory.weights_gb == pytest.approx(2 * (vocab + (split.total - vocab) / 2) / 1e9)
+    assert est.memory.kv_cache_gb == pytest.approx(base.memory.kv_cache_gb / 2)
+    assert est.tpot_ms < base.tpot_ms
+    assert any("must be trained first" in w for w in est.warnings)

@@ -1,21 +1,17 @@
 """The web page in a real headless Chromium (Playwright): ask, watch progress, read the table and its citations.
 
-Skips (with the reason) when Chromium is missing, unless CI=true, where a missing browser fails.
+Skips (with the reason) when no Chromium is found, unless CI=true, where a missing browser fails; which Chromium
+is used is set by ACCELSAGE_CHROMIUM (see browser_helpers.py).
 """
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from api_helpers import ServerThread, bundled_state, make_settings, query_embedder  # noqa: F401 - fixture
+from browser_helpers import launch_chromium
 
 from api.app import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 QUESTION = "Llama-3.1-8B on one L4, 2k prompts, 16 users: how do I cut per-token latency?"
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -23,14 +19,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def browser():
-    if not CHROMIUM.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true but Chromium is missing at {CHROMIUM}: install it (apt-get install -y chromium)")
-        pytest.skip(f"Chromium is not installed at {CHROMIUM} (apt-get install -y chromium to run this test)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        launched = launch_chromium(playwright)
         yield launched
         launched.close()
 

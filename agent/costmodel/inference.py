@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Iterable
 
 from agent.costmodel import comm
 from agent.costmodel.calibration import Calibration
 from agent.costmodel.dtypes import compute_dtype_for, dtype_bytes, weight_bytes_per_param
-from agent.costmodel.forward import Setup
+from agent.costmodel.forward import Setup, offload_gb_s
 from agent.costmodel.knobs import Knobs
 from agent.costmodel.memo import remembered
-from agent.costmodel.memory import NCCL_BUFFER_GB, RUNTIME_OVERHEAD_GB
+from agent.costmodel.memory import NCCL_BUFFER_GB, RUNTIME_OVERHEAD_GB, memory_breakdown
 from agent.costmodel.roofline import rates_for
 from agent.costmodel.serving import Metrics, evaluate
-from agent.costmodel.shapes import kv_bytes_per_token, layer_counts, param_split
+from agent.costmodel.shapes import kv_bytes_per_token, layer_counts, param_split, student_shape
 from agent.costmodel.specs import Hardware, ModelShape, hardware_from_spec, shape_from_spec
 from agent.costmodel.transforms import apply_transform, choice_from
 from agent.costmodel.workload import GPUS_PER_NODE, InferenceWorkload, ParallelConfig
@@ -40,6 +40,7 @@ class InferenceEstimate:
     warnings: list[str] = field(default_factory=list)
     kv_bytes_per_token: float = 0.0
     peak_only: bool = False
+    context: dict = field(default_factory=dict)  # tokens a request spans, the usable limit, whether it is usable
 
     def __getattr__(self, name: str) -> Any:
         # ttft_ms, tpot_ms, memory, ... read through to the final metrics
@@ -61,6 +62,7 @@ class InferenceEstimate:
         """The final metrics and warnings only (no steps, baseline or assumptions)."""
         out = self.metrics.to_dict()
         out["warnings"] = list(self.warnings)
+        out["context"] = dict(self.context)
         return out
 
     def to_dict(self) -> dict:
@@ -71,6 +73,7 @@ class InferenceEstimate:
             "workload": self.workload.to_dict(), "parallel": self.parallel.to_dict(),
             "kv_bytes_per_token": self.kv_bytes_per_token, "baseline": self.baseline.to_dict(),
             "steps": self.steps, "assumptions": list(self.assumptions), "warnings": list(self.warnings),
+            "context": dict(self.context),
         })
         return out
 
@@ -145,8 +148,41 @@ def _evaluate(setup: Setup, workload: InferenceWorkload, calibration: Calibratio
         key = ("evaluate", id(setup.hw), id(setup.shape), id(calibration), peak_only, setup.parallel, workload, knobs)
         hash(key)
     except TypeError:  # a knob value that cannot be a key: compute afresh
-        return evaluate(setup, workload)
-    return remembered(key, lambda: evaluate(setup, workload), (setup.hw, setup.shape, calibration))
+        return _evaluate_offloaded(setup, workload)
+    return remembered(key, lambda: _evaluate_offloaded(setup, workload), (setup.hw, setup.shape, calibration))
+
+
+def _evaluate_offloaded(setup: Setup, workload: InferenceWorkload) -> Metrics:
+    """``evaluate``, with the weights that offload leaves off the GPU streamed over PCIe every forward."""
+    if setup.knobs.offload_target:
+        memory = memory_breakdown(setup.shape, setup.split, setup.counts, setup.knobs, workload, setup.parallel,
+                                  setup.hw.capacity_gb)
+        setup = replace(setup, offload_bytes=memory.offloaded_gb * 1e9)
+    return evaluate(setup, workload)
+
+
+def context_check(shape: ModelShape, knobs: Knobs, workload: InferenceWorkload) -> tuple[dict, list[str]]:
+    """Whether a request (prompt + output) fits the context the model handles, and warnings when not.
+
+    Beyond its trained context (max_position_embeddings) a RoPE model's outputs degrade: the workload is marked
+    not usable (a quality problem, not a speed one) until a context-extension technique widens the limit.
+    """
+    tokens = workload.prompt_len + workload.output_len
+    trained = shape.max_position_embeddings
+    limit = max(knobs.context_limit or 0, trained)
+    usable = tokens <= limit
+    info = {"tokens": tokens, "trained": trained, "limit": limit, "usable": usable,
+            "needs_training": bool(knobs.context_limit and knobs.context_needs_training)}
+    warnings = []
+    if not usable:
+        what = "extended" if knobs.context_limit else "trained"
+        warnings.append(f"quality: prompt + output ({tokens} tokens) exceed {shape.name}'s {what} context "
+                        f"({limit} tokens); outputs degrade beyond it")
+    elif tokens > trained:
+        warnings.append(f"context extended to {limit} tokens (trained {trained}): KV cache and attention costed "
+                        f"at {tokens} tokens" + ("; needs fine-tuning on long sequences first"
+                                                 if knobs.context_needs_training else "; no fine-tuning needed"))
+    return info, warnings
 
 
 def _speedup(before: float, after: float, higher_is_better: bool = False) -> float | None:
@@ -198,7 +234,8 @@ def estimate_inference(gpu: Any, model: Any, workload: InferenceWorkload, parall
         new_knobs, step_warnings = apply_transform(knobs, choice, hw, shape, parallel)
         if new_knobs is not knobs:
             knobs = new_knobs
-            setup = build_setup(hw, shape, parallel, knobs, calibration, peak_only)
+            run_shape = student_shape(shape, knobs.student_fraction)  # distillation runs the student
+            setup = build_setup(hw, run_shape, parallel, knobs, calibration, peak_only)
             after = _evaluate(setup, workload, calibration, peak_only)
         else:
             after = current
@@ -207,8 +244,24 @@ def estimate_inference(gpu: Any, model: Any, workload: InferenceWorkload, parall
     if not current.memory.fits:
         warnings.append(f"does not fit: {current.memory.total_gb:.1f} GB needed per GPU, "
                         f"{current.memory.capacity_gb:.1f} GB available")
+    warnings += _technique_caveats(setup, current)
+    context, context_warnings = context_check(shape, knobs, workload)
     return InferenceEstimate(
         gpu=hw, model=shape, workload=workload, parallel=parallel, metrics=current, baseline=baseline,
-        applied=applied, setup=setup, warnings=warnings,
-        kv_bytes_per_token=kv_bytes_per_token(shape, knobs.kv_bytes), peak_only=peak_only,
+        applied=applied, setup=setup, warnings=warnings + context_warnings,
+        kv_bytes_per_token=kv_bytes_per_token(setup.shape, knobs.kv_bytes), peak_only=peak_only, context=context,
     )
+
+
+def _technique_caveats(setup: Setup, metrics: Metrics) -> list[str]:
+    """What the final configuration asks of the user beyond the numbers (a student to train, host memory)."""
+    out = []
+    if setup.knobs.student_fraction < 1:
+        out.append(f"runs a distilled student ({setup.shape.params_total / 1e9:.2f}B params): "
+                   "it must be trained first")
+    offloaded = metrics.memory.offloaded_gb
+    if offloaded > 0:
+        where = "NVMe" if setup.knobs.offload_target == "nvme" else "host RAM"
+        out.append(f"{offloaded:.1f} GB of weights per GPU stay in {where} and stream over PCIe every step "
+                   f"(about {offloaded / offload_gb_s(setup):.2f} s per forward at {offload_gb_s(setup):g} GB/s)")
+    return out

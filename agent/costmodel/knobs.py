@@ -37,6 +37,11 @@ class Knobs:
     overhead_factor: float = 1.0                # per-kernel launch overhead left
     elementwise_traffic_factor: float = 1.0
     linear_attention: bool = False
+    # context extension (YaRN, LongRoPE, Self-Extend...): tokens the model handles; None = its trained context
+    context_limit: int | None = None
+    context_needs_training: bool = False
+    offload_target: str | None = None           # inference offload: weights beyond GPU memory in cpu or nvme
+    student_fraction: float = 1.0               # distillation: student params / teacher params
     notes: list[str] = field(default_factory=list)
 
     def copy(self) -> "Knobs":

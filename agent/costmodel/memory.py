@@ -109,6 +109,7 @@ class MemoryBreakdown:
     activations_gb: float
     overhead_gb: float
     capacity_gb: float
+    offloaded_gb: float = 0.0  # weights kept in host RAM / NVMe (inference offload), not counted in total_gb
 
     @property
     def total_gb(self) -> float:
@@ -119,11 +120,14 @@ class MemoryBreakdown:
         return self.total_gb <= self.capacity_gb
 
     def to_dict(self) -> dict:
-        return {
+        out = {
             "weights_gb": round(self.weights_gb, 3), "kv_cache_gb": round(self.kv_cache_gb, 3),
             "activations_gb": round(self.activations_gb, 3), "overhead_gb": round(self.overhead_gb, 3),
             "total_gb": round(self.total_gb, 3), "capacity_gb": round(self.capacity_gb, 3), "fits": self.fits,
         }
+        if self.offloaded_gb > 0:
+            out["offloaded_gb"] = round(self.offloaded_gb, 3)
+        return out
 
 
 @dataclass(frozen=True)
@@ -158,12 +162,20 @@ def _breakdown(parts: _FixedParts, shape: ModelShape, knobs: Knobs, workload: In
     kv += seqs * parts.state_bytes_per_seq
     if parts.speculative_factor is not None:
         kv *= parts.speculative_factor
+    acts_gb = activation_bytes_gpu(shape, knobs, workload, parallel, seqs) / 1e9
+    weights_gb, offloaded_gb = parts.weights_gb, 0.0
+    if knobs.offload_target:
+        # offload: the weights that do not fit beside KV cache, workspace and runtime stay in host RAM / NVMe
+        room = max(capacity_gb - kv / 1e9 - acts_gb - parts.overhead_gb - 1e-9, 0.0)  # 1e-9: float slack
+        weights_gb = min(parts.weights_gb, room)
+        offloaded_gb = parts.weights_gb - weights_gb
     return MemoryBreakdown(
-        weights_gb=parts.weights_gb,
+        weights_gb=weights_gb,
         kv_cache_gb=kv / 1e9,
-        activations_gb=activation_bytes_gpu(shape, knobs, workload, parallel, seqs) / 1e9,
+        activations_gb=acts_gb,
         overhead_gb=parts.overhead_gb,
         capacity_gb=capacity_gb,
+        offloaded_gb=offloaded_gb,
     )
 
 

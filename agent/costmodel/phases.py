@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from agent.costmodel import comm
-from agent.costmodel.forward import Setup, attention_op, comm_op, elementwise_op, forward_time, gemm_op
+from agent.costmodel.forward import Setup, attention_op, comm_op, elementwise_op, forward_time, gemm_op, with_offload
 from agent.costmodel.roofline import PhaseTime, time_ops
 
 
@@ -81,7 +81,7 @@ def mixed_step_time(s: Setup, seqs: int, context: float, prefill_tokens: float, 
     ]
     if s.parallel.tp > 1 or s.parallel.ep > 1:
         ops.append(comm_op(s, 1, seqs + prefill_tokens, False, s.rates.link_gb_s))
-    stage = time_ops(ops, s.rates, s.knobs.overhead_factor, s.knobs.comm_hidden_fraction)
+    stage = with_offload(s, time_ops(ops, s.rates, s.knobs.overhead_factor, s.knobs.comm_hidden_fraction))
     return stage.scaled(pp) if pp > 1 else stage
 
 

@@ -177,3 +177,23 @@ def attention_flops(shape: ModelShape, q_len: float, kv_len: float, decode: bool
 def ssm_scan_flops_per_token(shape: ModelShape) -> float:
     """Selective-scan FLOPs per token per SSM layer (discretise, update state, read out)."""
     return 9 * shape.expand * shape.hidden_size * shape.state_size
+
+
+def student_shape(shape: ModelShape, fraction: float) -> ModelShape:
+    """A distilled student of about ``fraction`` of the model's parameters: the same width with fewer layers.
+
+    Embedding and LM head are kept; the body (and its FLOPs, KV cache and weight reads) scales with the layers.
+    """
+    if fraction >= 1:
+        return shape
+    from dataclasses import replace  # noqa: PLC0415
+
+    layers = max(1, round(shape.num_hidden_layers * fraction))
+    split = param_split(shape)
+    vocab = split.embedding + split.lm_head
+    ratio = layers / shape.num_hidden_layers
+    total = vocab + (shape.params_total - vocab) * ratio
+    active = vocab + (shape.params_active - vocab) * ratio
+    return replace(shape, id=f"{shape.id}-student", name=f"{shape.name} student ({layers} layers)",
+                   num_hidden_layers=layers, params_total=total, params_active=active,
+                   first_k_dense_replace=min(shape.first_k_dense_replace, layers))

@@ -89,19 +89,23 @@ class TrainingEstimate:
 def training_memory_gb(shape: ModelShape, w: TrainingWorkload, capacity_gb: float) -> dict[str, float]:
     """Per-GPU memory: params, grads, Adam states (ZeRO-sharded, optionally offloaded), activations, overhead."""
     n_gpu = shape.params_total / (w.tp * w.pp)
-    dp = w.dp or 1
+    dp = (w.dp or 1) * w.cp  # context-parallel ranks hold the same weights: ZeRO shards over dp x cp (Megatron)
     params = PARAM_BYTES * n_gpu / (dp if w.zero_stage >= 3 else 1)
     grads = GRAD_BYTES * n_gpu / (dp if w.zero_stage >= 2 else 1)
     optim = ADAM_BYTES_PER_PARAM * n_gpu / (dp if w.zero_stage >= 1 else 1)
     if w.offload:
         grads, optim = 0.0, 0.0  # ZeRO-Offload keeps gradients and optimizer states in CPU memory
     layers = shape.num_hidden_layers / w.pp
-    per_layer = activation_bytes_per_layer(w.seq_len, w.micro_batch, shape.hidden_size,
+    # context parallel: each GPU keeps the activations of seq/cp tokens (its scores against the whole sequence
+    # are computed block by block, never stored whole)
+    per_layer = activation_bytes_per_layer(w.seq_len / w.cp, w.micro_batch, shape.hidden_size,
                                            shape.num_attention_heads or 1, w.tp, w.sequence_parallel, w.recompute)
     acts = per_layer * layers * _inflight(w)
     out = {"params_gb": params / 1e9, "grads_gb": grads / 1e9, "optimizer_gb": optim / 1e9,
            "activations_gb": acts / 1e9,
            "overhead_gb": RUNTIME_OVERHEAD_GB + (NCCL_BUFFER_GB if w.gpus > 1 else 0.0)}
+    if w.teacher_params:
+        out["teacher_gb"] = PARAM_BYTES * w.teacher_params / (w.tp * w.pp) / 1e9  # frozen bf16 teacher
     out["total_gb"] = sum(out.values())
     out["capacity_gb"] = capacity_gb
     return out
@@ -116,30 +120,42 @@ def _flops_per_step(shape: ModelShape, w: TrainingWorkload) -> tuple[float, floa
     dense_fwd = 2 * split.gemm_active * tokens
     model = 3 * (dense_fwd + attn_fwd)
     extra = {"none": 0.0, "selective": attn_fwd, "full": dense_fwd + attn_fwd}[w.recompute]
-    return model, model + extra
+    teacher = 2 * w.teacher_params * tokens  # distillation: the teacher's forward pass, no backward
+    return model + teacher, model + extra + teacher
 
 
 def _comm_times(shape: ModelShape, w: TrainingWorkload, hw: Hardware, link_gb_s: float,
                 internode: float) -> dict[str, float]:
     """Tensor-parallel, pipeline and data-parallel communication seconds per step (not overlapped)."""
-    act_msg = w.seq_len * w.micro_batch * shape.hidden_size * 2
+    act_msg = w.seq_len / w.cp * w.micro_batch * shape.hidden_size * 2
     layers = shape.num_hidden_layers / w.pp
     per_layer = 4 + (2 if w.recompute == "full" else 0)  # fwd 2, bwd 2 all-reduces (or AG+RS under SP)
     tp_s = w.micro_batches * layers * per_layer * comm.ring_allreduce_s(act_msg, w.tp, link_gb_s)
     pp_link = link_gb_s if w.tp * w.pp <= GPUS_PER_NODE else internode
     pp_s = 2 * (w.micro_batches + w.pp - 1) * comm.p2p_s(act_msg / w.tp, pp_link) if w.pp > 1 else 0.0
-    dp_link = link_gb_s if w.gpus <= GPUS_PER_NODE else internode
+    dp_link = w.dp_link_gb_s or (link_gb_s if w.gpus <= GPUS_PER_NODE else internode)
     grad_bytes = GRAD_BYTES * shape.params_total / (w.tp * w.pp)
-    dp = w.dp or 1
+    sent = grad_bytes / w.grad_compression  # compressed / sparsified gradients (QSGD, DGC, PowerSGD)
+    dp = (w.dp or 1) * w.cp  # gradients are reduced over the data- and context-parallel ranks
     if w.zero_stage >= 3:
-        dp_s = 3 * comm.ring_allgather_s(grad_bytes, dp, dp_link)  # params gathered fwd + bwd, grads scattered
+        # params gathered fwd + bwd (uncompressed), grads reduce-scattered
+        dp_s = 2 * comm.ring_allgather_s(grad_bytes, dp, dp_link) + comm.ring_allgather_s(sent, dp, dp_link)
     else:
-        dp_s = comm.ring_allreduce_s(grad_bytes, dp, dp_link)
+        dp_s = comm.ring_allreduce_s(sent, dp, dp_link)
+    cp_s = 0.0
+    if w.cp > 1:
+        # ring attention: each layer passes K and V of the local seq/cp tokens cp-1 times forward, and K, V and
+        # their gradients backward (3x the forward traffic); counted without overlap like the other collectives
+        kv_chunk = 2 * w.seq_len / w.cp * w.micro_batch * shape.num_key_value_heads * shape.head_dim * 2 / w.tp
+        cp_s = w.micro_batches * layers * 3 * (w.cp - 1) * comm.p2p_s(kv_chunk, link_gb_s)
     offload_s = 0.0
     if w.offload:
         shard = shape.params_total / (w.tp * w.pp) / (dp if w.zero_stage else 1)
         offload_s = 2 * 2 * shard / (max(hw.pcie_gb_s, 1.0) * 1e9)  # grads down, bf16 params up
-    return {"tp_comm_s": tp_s, "pp_comm_s": pp_s, "dp_comm_s": dp_s, "offload_s": offload_s}
+    out = {"tp_comm_s": tp_s, "pp_comm_s": pp_s, "dp_comm_s": dp_s, "offload_s": offload_s}
+    if w.cp > 1:
+        out["cp_comm_s"] = cp_s
+    return out
 
 
 def internode_gb_s(architecture: str) -> float:
@@ -187,6 +203,14 @@ def estimate_training(gpu: Any, model: Any, workload: TrainingWorkload, calibrat
     if w.gpus > GPUS_PER_NODE:
         assumptions.append(f"data-parallel traffic crosses nodes at {internode:g} GB/s per GPU "
                            "per direction (one InfiniBand port per GPU)")
+    if w.grad_compression > 1:
+        assumptions.append(f"data-parallel gradients compressed {w.grad_compression:g}x; compression compute "
+                           "and any accuracy cost not modelled")
+    if w.cp > 1:
+        assumptions.append(f"context parallel {w.cp}: each GPU holds seq/{w.cp} tokens of activations; ring "
+                           "attention K/V passes counted without overlap")
+    if w.teacher_params:
+        assumptions.append(f"distillation: a frozen {w.teacher_params / 1e9:.1f}B teacher runs forward each step")
     if w.schedule == "zero-bubble" and w.pp > 1:
         assumptions.append("zero-bubble schedule taken as a bubble of ~0 (needs enough micro-batches)")
     return TrainingEstimate(

@@ -12,7 +12,8 @@ from agent.costmodel.workload import ParallelConfig
 
 LAYOUT_TRANSFORMS = ("tensor_parallel", "pipeline_parallel", "expert_parallel", "sequence_parallel",
                      "context_parallel")
-TRAINING_TRANSFORMS = ("zero", "offload", "recompute", "pipeline_schedule", "mixed_precision")
+TRAINING_TRANSFORMS = ("zero", "recompute", "pipeline_schedule", "mixed_precision", "grad_compression")
+OFFLOAD_TARGETS = ("cpu", "nvme")
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,28 @@ def _fusion(k: Knobs, p: dict, ctx: Context) -> list[str]:
     return []
 
 
+def _context_extension(k: Knobs, p: dict, ctx: Context) -> list[str]:
+    # the extended window is trained_context x extension_factor; feasibility is judged in the estimate
+    trained = int(_num(p, "trained_context", ctx[1].max_position_embeddings))
+    k.context_limit = max(k.context_limit or 0, int(trained * max(_num(p, "extension_factor", 4), 1.0)))
+    k.context_needs_training = k.context_needs_training or bool(p.get("needs_training", False))
+    return []
+
+
+def _offload(k: Knobs, p: dict, ctx: Context) -> list[str]:
+    hw = ctx[0]
+    if hw.pcie_gb_s <= 0:
+        return [f"{hw.name} lists no PCIe bandwidth: no gain modelled"]
+    target = str(p.get("target") or "cpu")
+    k.offload_target = target if target in OFFLOAD_TARGETS else "cpu"
+    return []
+
+
+def _distillation(k: Knobs, p: dict, ctx: Context) -> list[str]:
+    k.student_fraction = min(k.student_fraction, min(max(_num(p, "student_fraction", 0.5), 0.01), 1.0))
+    return ["the student model must be trained (distilled) first"]
+
+
 def _layout(k: Knobs, p: dict, ctx: Context) -> list[str]:
     return ["a parallel layout: set it with --gpus/--tp/--pp/--ep; no separate effect modelled"]
 
@@ -186,6 +209,7 @@ TRANSFORMS: dict[str, TransformFn] = {
     "speculative": _speculative, "kv_eviction": _eviction, "contextual_sparsity": _sparsity,
     "early_exit": _early_exit, "pruning": _pruning, "comm_overlap": _overlap, "launch_overhead": _launch,
     "kernel_fusion": _fusion, "linear_attention": _set("linear_attention", True), "none": _none,
+    "context_extension": _context_extension, "offload": _offload, "distillation": _distillation,
     **{name: _layout for name in LAYOUT_TRANSFORMS}, **{name: _training_only for name in TRAINING_TRANSFORMS},
 }
 

@@ -104,12 +104,18 @@ class TrainingWorkload:
     sequence_parallel: bool = False
     dtype: str = "bf16"
     interleave: int = 2
+    cp: int = 1                         # context parallel: each sequence split over cp GPUs (ring attention)
+    grad_compression: float = 1.0       # data-parallel gradient bytes divided by this (compression / sparsification)
+    dp_link_gb_s: float | None = None   # data-parallel link per GPU per direction (e.g. 12.5 for 100 GbE); None: default
+    teacher_params: float = 0.0         # distillation: a frozen teacher run forward each step
 
     def __post_init__(self) -> None:
-        dp = self.dp or self.gpus // (self.tp * self.pp)
+        if self.cp < 1 or self.grad_compression < 1:
+            raise AccelsageError("cp and grad_compression must be at least 1")
+        dp = self.dp or self.gpus // (self.tp * self.pp * self.cp)
         object.__setattr__(self, "dp", dp)
-        if self.tp * self.pp * dp != self.gpus:
-            raise AccelsageError(f"tp x pp x dp ({self.tp}x{self.pp}x{dp}) must equal gpus ({self.gpus})")
+        if self.tp * self.pp * self.cp * dp != self.gpus:
+            raise AccelsageError(f"tp x pp x cp x dp ({self.tp}x{self.pp}x{self.cp}x{dp}) must equal gpus ({self.gpus})")
         if self.zero_stage not in (0, 1, 2, 3):
             raise AccelsageError("zero_stage must be 0, 1, 2 or 3")
         if self.recompute not in RECOMPUTE:

@@ -9,6 +9,7 @@ With ``cache_dir`` (a folder in the state directory), parsed YAML is kept betwee
 from __future__ import annotations
 
 import difflib
+import os
 import functools
 import re
 from pathlib import Path
@@ -166,7 +167,7 @@ class Catalog:
             key = next(key[len(p):] for p in _GPU_PREFIXES if key.startswith(p))
         if key in self._gpu_index:
             return self.gpus[self._gpu_index[key]]
-        return self.gpus[_resolve(name, self._gpu_index, "GPU")]
+        return self.gpus[_resolve(name, self._gpu_index, "GPU", self.gpus)]
 
     def resolve_model(self, name: str) -> ModelSpec:
         """A model by id, alias or HF repo id ('llama3-70b', 'meta-llama/Llama-3.1-70B-Instruct')."""
@@ -180,11 +181,11 @@ class Catalog:
         starts = {i for k, i in self._model_index.items() if key.isalpha() and k.startswith(key)}
         if len(starts) == 1:
             return self.models[starts.pop()]
-        return self.models[_resolve(short, self._model_index, "model")]
+        return self.models[_resolve(short, self._model_index, "model", self.models)]
 
     def resolve_technique(self, name: str) -> Technique:
         """A technique by id or alias ('fa2', 'FlashAttention-2'); NotFound with the closest names."""
-        return self.techniques[_resolve(name, self._technique_index, "technique")]
+        return self.techniques[_resolve(name, self._technique_index, "technique", self.techniques)]
 
     def paper(self, paper_id: str) -> PaperEntry:
         """A paper by id, accepting 'arXiv:2205.14135' and versioned ids ('2205.14135v2')."""
@@ -228,16 +229,59 @@ def build_name_index(items: dict[str, Any]) -> dict[str, str]:
     return index
 
 
-def _resolve(name: str, index: dict[str, str], kind: str) -> str:
+SUGGESTIONS = 3  # closest names an unknown one is answered with
+SUGGEST_CUTOFF = 0.3  # a name that shares no start or word with the unknown one must be at least this similar
+_WORDS = re.compile(r"[a-z0-9]+")
+
+
+def _resolve(name: str, index: dict[str, str], kind: str, items: dict[str, Any]) -> str:
     key = normalize_name(name)
     if key in index:
         return index[key]
-    close_keys = difflib.get_close_matches(key, list(index), n=12, cutoff=0.3)
-    suggestions: list[str] = []
-    for close in close_keys:
-        if index[close] not in suggestions:
-            suggestions.append(index[close])
-    raise NotFound(f"unknown {kind} {name!r}", suggestions[:3])
+    raise NotFound(f"unknown {kind} {name!r}", suggest(name, items))
+
+
+def suggest(name: str, items: dict[str, Any], limit: int = SUGGESTIONS) -> list[str]:
+    """Ids of the entries closest to an unknown name, best first.
+
+    Ranked by how much of a start the name shares with one of the entry's labels (id, name, aliases):
+    'flash' starts 'flash-attention', 'h1000' extends 'h100'; then by the words they share, a word that
+    starts a label's word counting ('kv quant' shares two with 'KV-cache quantization'); then by difflib's
+    ratio. Spelling alone (difflib first) sent 'flash' to multi-head-latent-attention.
+    """
+    key, words = normalize_name(name), set(_WORDS.findall(name.lower()))
+    matcher = difflib.SequenceMatcher(None, "", key)  # the unknown name is analysed once, as get_close_matches does
+    best: dict[str, tuple[int, int, int, float]] = {}
+    for item_id, item in items.items():
+        for n, label in enumerate((item_id, item.name, *item.aliases)):
+            score = _closeness(matcher, key, words, str(label), primary=n < 2)
+            if score is not None and score > best.get(item_id, (-1, -1, -1, -1.0)):
+                best[item_id] = score
+    return sorted(best, key=lambda item_id: best[item_id], reverse=True)[:limit]
+
+
+def _closeness(matcher: difflib.SequenceMatcher, key: str, words: set[str], label: str,
+               primary: bool) -> tuple[int, int, int, float] | None:
+    """(shared start, shared words, id or name rather than an alias, difflib ratio) of a normalised unknown name
+    and one label ('flash' is closer to FlashAttention than to MLA, whose alias FlashMLA it also starts); None:
+    not close at all."""
+    other = normalize_name(label)
+    start = len(os.path.commonprefix([key, other]))
+    # a shared start counts when it is all of the shorter ('h1000' extends 'h100') or 4 characters and more
+    # ('a100' of 'a100 96gb' and 'A100 40GB'); 'bla' alone does not make 'blast' close to 'blaze'
+    if not (start >= 2 and start == min(len(key), len(other))) and start < 4:
+        start = 0
+    label_words = set(_WORDS.findall(label.lower()))
+    # a word shared whole, or one of 3+ characters that starts a label's word ('quant' -> 'quantization')
+    shared = sum(w in label_words or (len(w) >= 3 and any(lw.startswith(w) for lw in label_words)) for w in words)
+    matcher.set_seq1(other)
+    if not start and not shared and (matcher.real_quick_ratio() < SUGGEST_CUTOFF
+                                     or matcher.quick_ratio() < SUGGEST_CUTOFF):
+        return None  # the cheap upper bounds already rule it out
+    ratio = matcher.ratio()
+    if not start and not shared and ratio < SUGGEST_CUTOFF:
+        return None
+    return start, shared, int(primary), round(ratio, 6)
 
 
 @functools.cache

@@ -53,13 +53,16 @@ TRANSFORM_PARAMS: dict[str, frozenset[str]] = {
     "pipeline_parallel": frozenset(),
     "expert_parallel": frozenset(),
     "sequence_parallel": frozenset(),
-    "context_parallel": frozenset(),
+    "context_parallel": frozenset({"cp"}),
     "zero": frozenset({"stage"}),
     "offload": frozenset({"target"}),
     "recompute": frozenset({"selective"}),
     "pipeline_schedule": frozenset({"schedule"}),
     "mixed_precision": frozenset({"dtype"}),
     "linear_attention": frozenset(),
+    "context_extension": frozenset({"trained_context", "extension_factor", "needs_training"}),
+    "grad_compression": frozenset({"compression_ratio"}),
+    "distillation": frozenset({"student_fraction"}),
     "none": frozenset(),
 }
 ROLES = ("core", "supporting", "background", "off-topic")

@@ -7,7 +7,13 @@ one-line `NotFound` error with the closest known names.
 
 from __future__ import annotations
 
+import bisect
+import io
 import json
+import os
+import shutil
+import sys
+from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 import click
@@ -22,14 +28,106 @@ def _catalog() -> Any:
     return load_catalog(load_settings())
 
 
-def format_table(headers: list[str], rows: Iterable[list[Any]]) -> str:
-    """Left-aligned columns separated by two spaces; None prints as '-'."""
+@dataclass(frozen=True)
+class Column:
+    """One column of a listing and how it gives way on a narrow terminal.
+
+    ``fit``: "id" (what ``show`` takes: shown whole, broken across lines only where little else can give),
+    "keep" (short values: whole while the terminal allows), "wrap" (lists and prose: wrapped at spaces),
+    "cut" (one line, cut with "…").
+    """
+
+    header: str
+    fit: str = "keep"
+
+
+def terminal_width() -> int | None:
+    """Columns to fit a listing into: ``COLUMNS``, else the terminal's; None when stdout is not a terminal (a pipe
+    gets whole lines, for grep and awk)."""
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    return None
+
+
+FLEX_MIN_WIDTH = 12  # a wrapped or cut column keeps at least this many characters (or its whole width)
+MIN_WIDTH = 8  # no column is broken narrower than this (or its header)
+OUTLIER_CHARS = 10  # an id column narrows to what nine rows in ten need when the rest need this much more
+ID_WEIGHT = 2  # an id broken across lines costs as much as two other cells broken
+
+
+def _broken(lengths: list[int], width: int) -> int:
+    """How many cells of these (sorted) lengths a column of ``width`` breaks across lines."""
+    return len(lengths) - bisect.bisect_right(lengths, width)
+
+
+def fit_widths(columns: list[Column], cells: list[list[str]], width: int | None) -> list[int]:
+    """Column widths that fit ``width`` (the two-space gaps included), or the natural widths when they fit.
+
+    An id column is first narrowed to what nine rows in ten need (a few long slugs then break across lines
+    instead of pushing every title off the screen). If the "wrap" and "cut" columns still lack room for
+    their floors, the other columns give way one character at a time where that breaks the fewest cells
+    (ids count double), but only when that makes the table fit: else breaking them would only add lines to a
+    table the terminal wraps anyway. The wrapped and cut columns then share what is left.
+    """
+    lengths = [sorted([len(c.header)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+    natural = [col[-1] for col in lengths]
+    available = None if width is None else width - 2 * (len(columns) - 1)
+    if available is None or sum(natural) <= available:
+        return natural
+    widths = list(natural)
+    for i, column in enumerate(columns):
+        typical = max(len(column.header), lengths[i][(len(lengths[i]) * 9) // 10])
+        if column.fit == "id" and natural[i] - typical >= OUTLIER_CHARS:
+            widths[i] = typical
+    flexible = [i for i, c in enumerate(columns) if c.fit in ("wrap", "cut")]
+    floor = {i: min(natural[i], FLEX_MIN_WIDTH) for i in flexible}
+    fixed = [i for i in range(len(columns)) if i not in floor]
+    lower = {i: min(widths[i], max(len(columns[i].header), MIN_WIDTH)) for i in fixed}
+    deficit = sum(widths[i] for i in fixed) + sum(floor.values()) - available
+    if 0 < deficit <= sum(widths[i] - lower[i] for i in fixed):
+        for _ in range(deficit):
+            cost = {i: _broken(lengths[i], widths[i] - 1) * (ID_WEIGHT if columns[i].fit == "id" else 1)
+                    for i in fixed if widths[i] > lower[i]}
+            cheapest = min(cost, key=lambda i: (cost[i], -widths[i]))
+            widths[cheapest] -= 1
+    room = available - sum(widths[i] for i in fixed)
+    for n, i in enumerate(sorted(flexible, key=lambda i: natural[i])):
+        widths[i] = max(floor[i], min(natural[i], room // (len(flexible) - n)))
+        room -= widths[i]
+    for i in sorted(fixed, key=lambda i: natural[i] - widths[i]):  # room to spare goes back to the others
+        extra = max(0, min(room, natural[i] - widths[i]))
+        widths[i] += extra
+        room -= extra
+    return widths
+
+
+def format_table(columns: list[Column], rows: Iterable[list[Any]], width: int | None = None) -> str:
+    """Columns separated by two spaces under a rule of dashes, fitted into ``width`` (None: as wide as needed).
+
+    None prints as '-'. Rendered with rich (no colours, no markup), so a cell never breaks the layout.
+    """
+    from rich.box import Box
+    from rich.console import Console
+    from rich.table import Table
+
     cells = [[("-" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    lines += ["  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip() for row in cells]
-    return "\n".join(lines)
+    widths = fit_widths(columns, cells, width)
+    table = Table(box=Box("    \n    \n -  \n    \n    \n    \n    \n    \n"), show_edge=False, pad_edge=False,
+                  padding=(0, 1, 0, 0), header_style="", highlight=False)
+    for column, column_width in zip(columns, widths):
+        if column.fit == "cut":
+            table.add_column(column.header, width=column_width, no_wrap=True, overflow="ellipsis")
+        else:  # wrap at spaces, and fold what has none (an id longer than its column) rather than cut it
+            table.add_column(column.header, width=column_width, overflow="fold")
+    for row in cells:
+        table.add_row(*row)
+    out = io.StringIO()
+    Console(file=out, width=sum(widths) + 2 * (len(columns) - 1), color_system=None, markup=False, emoji=False,
+            highlight=False, soft_wrap=False).print(table)
+    return "\n".join(line.rstrip() for line in out.getvalue().rstrip("\n").splitlines())
 
 
 def _echo_json(data: Any) -> None:
@@ -76,8 +174,9 @@ def _list_gpus(as_json: bool) -> None:
     rows = [[g.id, g.name, g.architecture, g.memory_gib, g.memory_bandwidth_gb_s, g.dense_tflops.bf16,
              g.dense_tflops.fp8, g.interconnect.kind, "assumed" if g.efficiency.assumed else "measured"]
             for g in gpus.values()]
-    click.echo(format_table(["id", "name", "arch", "mem_gib", "bw_gb_s", "bf16_tflops", "fp8_tflops", "link",
-                             "efficiency"], rows))
+    headers = ["id", "name", "arch", "mem_gib", "bw_gb_s", "bf16_tflops", "fp8_tflops", "link", "efficiency"]
+    fits = {"id": "id", "name": "cut"}
+    click.echo(format_table([Column(h, fits.get(h, "keep")) for h in headers], rows, terminal_width()))
 
 
 gpus = _list_group("gpus", "List the GPU specs (dense peaks), or `gpus show NAME` with sources.", _list_gpus, [])
@@ -108,8 +207,9 @@ def _list_models(as_json: bool) -> None:
         return
     rows = [[m.id, m.name, m.architecture, m.attention, _billions(m.params_total), _billions(m.params_active),
              m.num_hidden_layers, m.hidden_size, m.kv_heads] for m in models.values()]
-    click.echo(format_table(["id", "name", "arch", "attention", "params_b", "active_b", "layers", "hidden",
-                             "kv_heads"], rows))
+    headers = ["id", "name", "arch", "attention", "params_b", "active_b", "layers", "hidden", "kv_heads"]
+    fits = {"id": "id", "name": "cut"}
+    click.echo(format_table([Column(h, fits.get(h, "keep")) for h in headers], rows, terminal_width()))
 
 
 models = _list_group("models", "List the model shapes, or `models show NAME`.", _list_models, [])
@@ -142,7 +242,8 @@ def _list_techniques(as_json: bool, family: str | None) -> None:
         return
     rows = [[t.id, t.family, t.cost_model.transform, "yes" if t.quality.lossless else "no", ", ".join(t.papers)]
             for t in items]
-    click.echo(format_table(["id", "family", "transform", "lossless", "papers"], rows))
+    columns = [Column("id", "id"), Column("family"), Column("transform"), Column("lossless"), Column("papers", "wrap")]
+    click.echo(format_table(columns, rows, terminal_width()))
 
 
 techniques = _list_group(
@@ -178,9 +279,10 @@ def _list_papers(as_json: bool, topic: str | None, kind: str | None) -> None:
     if as_json:
         _echo_json([p.model_dump(mode="json") for p in items])
         return
-    # full ids (they are what `papers show` takes); long titles are cut
-    rows = [[p.id, p.year, p.topic, p.kind, p.title if len(p.title) <= 60 else p.title[:59] + "~"] for p in items]
-    click.echo(format_table(["id", "year", "topic", "kind", "title"], rows))
+    # whole ids (they are what `papers show` takes); titles are cut to what the terminal leaves them
+    rows = [[p.id, p.year, p.topic, p.kind, p.title] for p in items]
+    columns = [Column("id", "id"), Column("year"), Column("topic"), Column("kind"), Column("title", "cut")]
+    click.echo(format_table(columns, rows, terminal_width()))
 
 
 papers = _list_group(

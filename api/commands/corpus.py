@@ -177,20 +177,20 @@ def reindex(as_json: bool) -> None:
 
 @click.command("search")
 @click.argument("query")
-@click.option("-k", "k", default=5, show_default=True, type=int, help="Number of hits (1-200).")
-@click.option("--mode", default="hybrid", show_default=True,
+@click.option("-k", "k", default=5, show_default=True, type=int, help="Number of hits (1-50, as the API allows).")
+@click.option("--mode", default="hybrid", show_default=True, type=click.Choice(_MODES),
               help="hybrid (fuses the two ranks), dense (embeddings) or lexical (bm25).")
+@click.option("--include-off-topic", is_flag=True,
+              help="Also search papers listed as off-topic (outside LLM acceleration); left out by default.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def search(query: str, k: int, mode: str, as_json: bool) -> None:
+def search(query: str, k: int, mode: str, include_off_topic: bool, as_json: bool) -> None:
     """Search the corpus (cards and arXiv full text) for QUERY."""
-    from index.search import open_searcher
+    from index.search import MAX_HITS, open_searcher
     from index.store import Store
 
     # Checked here (not by click) so bad input is one line, like every other user error.
-    if not 1 <= k <= 200:
-        raise AccelsageError(f"-k must be between 1 and 200 (got {k})")
-    if mode not in _MODES:
-        raise AccelsageError(f"unknown --mode {mode!r}; use one of {', '.join(_MODES)}")
+    if not 1 <= k <= MAX_HITS:
+        raise AccelsageError(f"-k must be between 1 and {MAX_HITS} (got {k})")
     if not query.strip():
         raise AccelsageError("empty search query: give some words to search for")
     state, settings = _state_and_settings()
@@ -199,7 +199,8 @@ def search(query: str, k: int, mode: str, as_json: bool) -> None:
     with Store(state.db_path) as store:
         if store.chunk_count() == 0:
             raise AccelsageError(_EMPTY_CORPUS)
-    hits = open_searcher(state, settings.embedding_model).search(query, k=k, mode=mode)
+    hits = open_searcher(state, settings.embedding_model).search(query, k=k, mode=mode,
+                                                                 include_off_topic=include_off_topic)
     if as_json:
         keys = ("arxiv_id", "title", "score", "text", "page", "section", "paper_id", "source")
         _echo_json({"query": query, "hits": [{key: getattr(hit, key) for key in keys} for hit in hits]})

@@ -52,10 +52,17 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _gib(gb: float) -> float:
+    """The cost model's decimal GB in GiB, the unit GPU memory is shown in (an 80 GB H100 holds 80 GiB)."""
+    from agent.answer import gib
+
+    return gib(gb)
+
+
 def _row(label: str, m: dict) -> list[str]:
     mem = m["memory"]
     return [label, f"{m['ttft_ms']:.1f}", f"{m['tpot_ms']:.2f}", f"{m['latency_ms']:.0f}",
-            f"{m['throughput_tokens_per_s']:.0f}", f"{mem['total_gb']:.1f}/{mem['capacity_gb']:.0f}",
+            f"{m['throughput_tokens_per_s']:.0f}", f"{_gib(mem['total_gb']):.1f} of {_gib(mem['capacity_gb']):.0f}",
             "yes" if mem["fits"] else "NO", str(m["max_batch"]), f"{m['bound']['prefill']}/{m['bound']['decode']}"]
 
 
@@ -65,13 +72,14 @@ def render_inference(d: dict) -> str:
     lines = [f"{d['model']} on {p['gpus']} x {d['gpu_name']} (tp {p['tp']}, pp {p['pp']}, ep {p['ep']}, dp {p['dp']}); "
              f"batch {w['batch']}, prompt {w['prompt_len']}, output {w['output_len']}, weights {w['dtype']}, "
              f"KV {w['kv_dtype'] or 'bf16'}", ""]
-    headers = ["step", "TTFT ms", "TPOT ms", "latency ms", "tok/s", "mem GB/GPU", "fits", "max batch",
+    headers = ["step", "TTFT ms", "TPOT ms", "latency ms", "tok/s", "GiB per GPU", "fits", "max batch",
                "bound prefill/decode"]
     rows = [_row("baseline", d["baseline"])] + [_row(f"+ {s['technique']}", s["after"]) for s in d["steps"]]
     lines.append(table(headers, rows))
     mem = d["memory"]
-    lines += ["", f"memory per GPU: weights {mem['weights_gb']:.2f} GB, KV {mem['kv_cache_gb']:.2f} GB, "
-              f"activations {mem['activations_gb']:.2f} GB, overhead {mem['overhead_gb']:.2f} GB"]
+    lines += ["", f"memory per GPU: weights {_gib(mem['weights_gb']):.2f} GiB, "
+              f"KV cache {_gib(mem['kv_cache_gb']):.2f} GiB, activations {_gib(mem['activations_gb']):.2f} GiB, "
+              f"overhead {_gib(mem['overhead_gb']):.2f} GiB (of {_gib(mem['capacity_gb']):.0f} GiB)"]
     if "simulation" in d:
         lines += ["", *render_simulation(d)]
     warnings = list(d["warnings"]) + [w for s in d["steps"] for w in s["warnings"]]
@@ -211,6 +219,12 @@ def estimate(gpu: str, model: str, gpus: int | None, tp: int, pp: int, ep: int, 
         click.echo(f"roofline written to {plot_path}")
 
 
+# keys of a training estimate's memory breakdown -> words for people
+_MEMORY_WORDS = {"params_gb": "parameters", "grads_gb": "gradients", "optimizer_gb": "optimizer states",
+                 "activations_gb": "activations", "overhead_gb": "overhead", "total_gb": "total",
+                 "capacity_gb": "GPU capacity"}
+
+
 def render_training(d: dict) -> str:
     """Human-readable summary of a training estimate's to_dict()."""
     w, mem = d["workload"], d["memory"]
@@ -222,7 +236,8 @@ def render_training(d: dict) -> str:
         ["model TFLOP/s per GPU", f"{d['model_tflops_per_gpu']:.1f}"], ["MFU", f"{d['mfu']:.1%}"],
         ["pipeline bubble", f"{d['bubble_fraction']:.1%}"], ["bound", d["bound"]],
     ] + [[k, f"{v:.4f}"] for k, v in d["breakdown_s"].items()]))
-    lines += ["", table(["memory per GPU", "GB"], [[k, f"{v:.2f}"] for k, v in mem.items() if k != "fits"]
+    lines += ["", table(["memory per GPU", "GiB"], [[_MEMORY_WORDS.get(k, k.removesuffix("_gb")), f"{_gib(v):.2f}"]
+                                                    for k, v in mem.items() if k != "fits"]
                         + [["fits", "yes" if mem["fits"] else "NO"]])]
     lines += ["", "assumptions:"] + [f"  - {a}" for a in d["assumptions"]]
     return "\n".join(lines)
@@ -231,20 +246,25 @@ def render_training(d: dict) -> str:
 @click.command("estimate-training")
 @click.option("--gpu", required=True, help="GPU id or alias.")
 @click.option("--model", required=True, help="Model id or alias.")
-@click.option("--seq-len", default=2048, show_default=True)
+@click.option("--seq-len", default=2048, show_default=True, help="Tokens per training sequence.")
 @click.option("--global-batch", default=512, show_default=True, help="Sequences per optimizer step.")
-@click.option("--micro-batch", default=1, show_default=True)
-@click.option("--gpus", default=8, show_default=True)
-@click.option("--tp", default=1, show_default=True)
-@click.option("--pp", default=1, show_default=True)
-@click.option("--zero", "zero_stage", default=0, show_default=True, type=click.IntRange(0, 3))
+@click.option("--micro-batch", default=1, show_default=True,
+              help="Sequences per GPU per forward/backward pass (gradient accumulation fills the global batch).")
+@click.option("--gpus", default=8, show_default=True, help="GPUs in the job (tp x pp x data-parallel replicas).")
+@click.option("--tp", default=1, show_default=True, help="Tensor-parallel size.")
+@click.option("--pp", default=1, show_default=True, help="Pipeline-parallel stages.")
+@click.option("--zero", "zero_stage", default=0, show_default=True, type=click.IntRange(0, 3),
+              help="ZeRO stage: 1 shards optimizer states, 2 also gradients, 3 also parameters.")
 @click.option("--offload", is_flag=True, help="Optimizer states and gradients in CPU memory (ZeRO-Offload).")
-@click.option("--recompute", default="none", show_default=True, type=click.Choice(["none", "selective", "full"]))
+@click.option("--recompute", default="none", show_default=True, type=click.Choice(["none", "selective", "full"]),
+              help="Activation recomputation: selective redoes attention only, full redoes each layer.")
 @click.option("--schedule", default="1f1b", show_default=True,
-              type=click.Choice(["gpipe", "1f1b", "interleaved", "zero-bubble"]))
-@click.option("--sequence-parallel", is_flag=True)
+              type=click.Choice(["gpipe", "1f1b", "interleaved", "zero-bubble"]),
+              help="Pipeline schedule (sets the bubble fraction).")
+@click.option("--sequence-parallel", is_flag=True,
+              help="Shard norm and dropout activations across the tensor-parallel group.")
 @click.option("--dtype", default="bf16", show_default=True, help="Compute dtype: bf16 or fp8.")
-@click.option("--json", "as_json", is_flag=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def estimate_training(gpu: str, model: str, seq_len: int, global_batch: int, micro_batch: int, gpus: int,
                       tp: int, pp: int, zero_stage: int, offload: bool, recompute: str, schedule: str,
                       sequence_parallel: bool, dtype: str, as_json: bool) -> None:

@@ -113,7 +113,8 @@ def _check_store(settings: Any) -> None:
 @click.option("--workers", default=None, type=click.IntRange(1, 64),
               help="Worker processes (default: ACCELSAGE_WORKERS, 1).")
 @click.option("--log-level", default="info", show_default=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+              help="How much the server logs.")
 def serve(host: str | None, port: int | None, workers: int | None, log_level: str) -> None:
     """Serve the REST API, the OpenAI-compatible endpoint and the web page.
 

@@ -1,7 +1,8 @@
-"""Catalog endpoints: ``/v1/techniques``, ``/v1/gpus``, ``/v1/models`` (lists and one entry by id or alias).
+"""Catalog endpoints: ``/v1/techniques``, ``/v1/gpus``, ``/v1/catalog/models`` (lists and one entry by id or alias).
 
-Lists use the OpenAI-style envelope ``{"object": "list", "data": [...]}``; for ``/v1/models`` that
-means ``openai.models.list()`` reads it too (each entry also carries ``object: "model"``).
+Lists use the envelope ``{"object": "list", "data": [...]}``. The model shapes the cost model knows live
+at ``/v1/catalog/models``; ``/v1/models`` is the OpenAI-style list of the chat models a client may name
+(``api/routes/openai_compat.py``).
 """
 
 from __future__ import annotations
@@ -49,15 +50,16 @@ def show_gpu(catalog: CatalogDep, name: NameParam) -> Any:
     return catalog.resolve_gpu(name)
 
 
-@router.get("/v1/models", response_model=ListEnvelope, summary="List the model shapes")
+@router.get("/v1/catalog/models", response_model=ListEnvelope, summary="List the model shapes")
 def list_models(catalog: CatalogDep) -> ListEnvelope:
-    """Every model shape (HF config names); OpenAI-list compatible, so chat clients can list them too."""
-    data = [{**m.model_dump(mode="json"), "object": "model", "created": 0, "owned_by": "accelsage-catalog"}
-            for m in catalog.models.values()]
-    return ListEnvelope(data=data)
+    """Every model shape the cost model knows (HuggingFace config names), by id.
+
+    Any of them may be named in a chat completion's ``model`` field to answer for that model.
+    """
+    return ListEnvelope(data=[m.model_dump(mode="json") for m in catalog.models.values()])
 
 
-@router.get("/v1/models/{name}", response_model=ModelSpec, summary="Show one model shape", responses=_404)
+@router.get("/v1/catalog/models/{name}", response_model=ModelSpec, summary="Show one model shape", responses=_404)
 def show_model(catalog: CatalogDep, name: NameParam) -> Any:
     """One model by id, alias or HF repo id (e.g. ``meta-llama/Llama-3.1-70B-Instruct`` needs URL-encoding)."""
     return catalog.resolve_model(name)

@@ -1,4 +1,9 @@
-"""``GET /healthz`` (alive), ``GET /readyz`` (index loaded and matching the store) and ``GET /metrics``."""
+"""``GET /healthz`` (alive), ``GET /readyz`` (index loaded and matching the store) and ``GET /metrics``.
+
+Both ``/readyz`` and ``/metrics`` report the answer processes: how many were configured and how many are
+alive. Fewer alive (one restarting, or the pool given up and answers in threads) leaves the server ready
+but ``degraded``: it answers, with less capacity.
+"""
 
 from __future__ import annotations
 
@@ -46,6 +51,15 @@ def index_file_problem(state: StateDir) -> str | None:
     return problem
 
 
+def answer_capacity(services: Services) -> dict[str, int]:
+    """``{"configured": n, "alive": k}`` for the answer processes; ``k`` is 0 once the pool gave up."""
+    pool = services.answer_processes
+    if pool is None:  # none configured, or given up (the metrics keep the pool the server dropped)
+        dropped = services.metrics.answer_processes
+        return {"configured": dropped.processes if dropped is not None else 0, "alive": 0}
+    return {"configured": pool.processes, "alive": pool.alive()}
+
+
 def readiness(services: Services) -> Health:
     """Ready when the index holds the corpus, its fingerprint matches the store's and its file is intact."""
     snapshot = services.searcher.snapshot
@@ -56,6 +70,11 @@ def readiness(services: Services) -> Health:
               "index_matches_store": snapshot.vectors.fingerprint == snapshot.store.fingerprint(model_id),
               "index_file_ok": file_problem is None,
               "refresh_running": services.jobs.running}
+    capacity = answer_capacity(services)
+    if capacity["configured"]:
+        checks["answer_processes"] = capacity
+    # still ready: answers go on, in fewer processes or in the server's threads
+    checks["degraded"] = capacity["alive"] < capacity["configured"]
     if file_problem:
         checks["index_file_problem"] = file_problem
     ready = chunks > 0 and checks["index_matches_store"] and file_problem is None and snapshot.vectors.count == chunks
@@ -65,24 +84,33 @@ def readiness(services: Services) -> Health:
 @router.get("/readyz", response_model=Health, summary="Readiness: the corpus index is loaded and consistent",
             responses={503: {"model": Health}})
 async def readyz(services: ServicesDep) -> JSONResponse:
-    """200 when ready; 503 (with the failing checks) when the corpus is empty or the index is stale."""
+    """200 when ready; 503 (with the failing checks) when the corpus is empty or the index is stale.
+
+    ``checks.degraded`` is true (and the status still ready) while fewer answer processes are alive than
+    configured (``checks.answer_processes``).
+    """
     health = await services.run(readiness, services)
     return JSONResponse(health.model_dump(mode="json"), status_code=200 if health.status == "ready" else 503)
 
 
 def _gauges(services: Services) -> dict[str, tuple[str, float]]:
     snapshot = services.searcher.snapshot
-    return {
+    gauges = {
         "accelsage_corpus_chunks": ("Passages in the store.", snapshot.store.chunk_count()),
         "accelsage_corpus_papers": ("Papers in the store.", len(snapshot.store.list_papers())),
         "accelsage_index_vectors": ("Vectors in the loaded FAISS index.", snapshot.vectors.count),
         "accelsage_chat_sessions": ("Chat sessions held in memory.", len(services.sessions)),
         "accelsage_refresh_running": ("1 while this server runs a refresh.", int(services.jobs.running)),
     }
+    capacity = answer_capacity(services)
+    gauges["accelsage_answer_processes_configured"] = ("Answer processes this server was configured to run.",
+                                                       capacity["configured"])
+    gauges["accelsage_answer_processes_alive"] = ("Answer processes alive and answering now.", capacity["alive"])
+    return gauges
 
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics (text format)")
 async def metrics(services: ServicesDep) -> PlainTextResponse:
-    """Request counts and latency histograms per route, refresh runs, corpus size."""
+    """Request counts and latency histograms per route, refresh runs, corpus size, answer processes."""
     gauges = await services.run(_gauges, services)
     return PlainTextResponse(services.metrics.render(gauges), media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,3 +1,9 @@
+// workload field names -> words for people (the JSON keeps its keys)
+const FIELD_WORDS = {
+  gpu: "GPU", gpu_count: "GPU count", model: "model", phase: "phase", prompt_tokens: "prompt length",
+  output_tokens: "output length", batch: "concurrent requests", qps: "request rate", objective: "objective",
+  lossless: "lossless outputs", no_retraining: "no retraining", single_gpu: "single GPU", framework: "framework",
+};
 // accelsage web page: POST /v1/chat with streaming, read the server-sent events with fetch, render the answer.
 // Every value from the server is inserted with textContent (never innerHTML), so passages cannot inject markup.
 "use strict";
@@ -39,7 +45,7 @@ function onEvent(name, data) {
     const w = data;
     progress(`Understood: ${w.gpu_count}× ${w.gpu_name || w.gpu || "?"}, ${w.model_name || w.model || "?"}, ` +
              `${w.phase}, prompt ${w.prompt_tokens}, output ${w.output_tokens}, batch ${w.batch}, objective ${w.objective}` +
-             (w.assumed && w.assumed.length ? ` (assumed: ${w.assumed.join(", ")})` : ""));
+             (w.assumed && w.assumed.length ? ` (assumed: ${w.assumed.map((k) => FIELD_WORDS[k] || k.replace(/_/g, " ")).join(", ")})` : ""));
   } else if (name === "retrieval") {
     if (data.purpose === "question") {
       progress(`Retrieved ${data.passages} passages from ${data.papers.length} papers`);
