@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agent.answer import MeasuredComparison
+from agent.effects import lookup
 
 # measured key -> (the baseline estimate's key, words, higher is better)
 _KEYS = {
@@ -28,15 +29,6 @@ _WORSE = {
 }
 
 
-def _lookup(data: dict, dotted: str) -> Any:
-    cur: Any = data
-    for part in dotted.split("."):
-        if not isinstance(cur, dict) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur
-
-
 def compare_measured(workload: Any, baseline: dict | None) -> list[MeasuredComparison]:
     """One comparison per figure the user measured; the ratio is measured / modelled."""
     out = []
@@ -44,7 +36,7 @@ def compare_measured(workload: Any, baseline: dict | None) -> list[MeasuredCompa
         if key not in _KEYS:
             continue
         est_key, words, higher_better = _KEYS[key]
-        modelled = _lookup(baseline or {}, est_key)
+        modelled = lookup(baseline or {}, est_key)
         if not isinstance(modelled, (int, float)) or modelled <= 0:
             out.append(MeasuredComparison(metric=words, key=key, measured=value, note="the cost model gives no figure for this"))
             continue

@@ -186,6 +186,10 @@ def _default_gpu(catalog: Any, gpu_index: NameIndex) -> str | None:
     return next(iter(catalog.gpus), None)
 
 
+# explicit fields checked against agent.costmodel.workload.WORKLOAD_RANGES (named as the CLI/API name them)
+_RANGED = {"gpu_count": "gpus", "prompt_tokens": "prompt", "output_tokens": "output", "batch": "batch"}
+
+
 def normalise_overrides(overrides: dict[str, Any] | None, catalog: Any) -> dict[str, Any]:
     """Explicit fields with CLI/API names mapped to workload names; GPU and model names resolved (NotFound if unknown)."""
     out: dict[str, Any] = {}
@@ -199,8 +203,10 @@ def normalise_overrides(overrides: dict[str, Any] | None, catalog: Any) -> dict[
             value = catalog.resolve_gpu(str(value)).id
         elif key == "model":
             value = catalog.resolve_model(str(value)).id
-        elif key in ("gpu_count", "prompt_tokens", "output_tokens", "batch"):
-            value = parse_count(str(value)) if not isinstance(value, int) else value
+        elif key in _RANGED:
+            from agent.costmodel.workload import check_workload_value
+
+            value = check_workload_value(_RANGED[key], value)  # InvalidWorkload (one line) when out of range
         if key in ("phase", "objective"):
             allowed = PHASES if key == "phase" else OBJECTIVES
             if value not in allowed:

@@ -15,7 +15,7 @@ PHASES = ("serving", "offline-batch", "edge", "pre-training", "fine-tuning")
 OBJECTIVES = ("ttft", "tpot", "latency", "throughput", "memory", "cost", "quality")
 # Bounds on numbers a client sends: far above any real deployment, low enough that nothing overflows.
 MAX_TOKENS = 10_000_000
-MAX_GPUS = 100_000
+MAX_GPUS = 4096  # the same cap as agent/costmodel/workload.WORKLOAD_RANGES
 MAX_BATCH = 1_000_000
 # a simulated estimate runs within the request time limit: ~1.5 s of CPU per 10k requests
 MAX_SIM_REQUESTS = 20_000

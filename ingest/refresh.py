@@ -14,6 +14,7 @@ import hashlib
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -34,6 +35,27 @@ from ingest.sources import PaperEntry, list_cards, read_card
 log = logging.getLogger(__name__)
 
 CARD_GROUP = 64  # cards chunked and embedded together: big encode batches, bounded lost work on a crash
+EMBED_SLICE = 128  # texts per embed call: a progress report after each, still many encode batches per call
+
+
+@dataclass(frozen=True)
+class Progress:
+    """One progress report of a refresh, given to the optional ``progress`` callback.
+
+    ``stage`` is "cards", "arxiv" (listed papers' full text) or "watch" (watch-query finds);
+    ``done``/``total`` count that stage's papers (``total`` is None when not known up front);
+    ``chunks_embedded`` counts the run's chunks embedded so far, and ``chunks_to_embed`` those
+    embedded or queued for embedding so far (it grows as papers are chunked).
+    """
+
+    stage: str
+    done: int
+    total: int | None
+    chunks_embedded: int
+    chunks_to_embed: int
+
+
+ProgressCallback = Callable[[Progress], None]
 
 
 def _now() -> str:
@@ -44,7 +66,7 @@ class _Run:
     """State shared by the steps of one refresh: store, model identity, lazy embedder, report."""
 
     def __init__(self, state: StateDir, store: Store, model_path: Path, embedder_factory: Callable[[], Embedder],
-                 report: RunReport, keep_pdfs: bool) -> None:
+                 report: RunReport, keep_pdfs: bool, progress: ProgressCallback | None = None) -> None:
         self.state = state
         self.store = store
         self.model_path = model_path
@@ -53,6 +75,24 @@ class _Run:
         self._embedder: Embedder | None = None
         self.report = report
         self.keep_pdfs = keep_pdfs
+        self._progress = progress
+        self.stage, self.done, self.total = "cards", 0, None
+        self.chunks_to_embed = 0
+
+    def begin(self, stage: str, total: int | None) -> None:
+        """Start a stage of ``total`` papers (None: unknown) and report it."""
+        self.stage, self.done, self.total = stage, 0, total
+        self.tick()
+
+    def advance(self, papers: int = 1) -> None:
+        """Count ``papers`` more papers of the current stage as processed and report it."""
+        self.done += papers
+        self.tick()
+
+    def tick(self) -> None:
+        if self._progress is not None:
+            self._progress(Progress(self.stage, self.done, self.total, self.report.chunks_embedded,
+                                    self.chunks_to_embed))
 
     def embedder(self) -> Embedder:
         """The embedding model, loaded on first use only."""
@@ -73,9 +113,16 @@ class _Run:
         missing = [h for h in texts if h not in known]
         if not missing:
             return {}
-        rows = self.embedder().embed([texts[h] for h in missing])
-        self.report.chunks_embedded += len(missing)
-        return dict(zip(missing, np.asarray(rows, dtype=np.float32)))
+        self.chunks_to_embed += len(missing)
+        embedder = self.embedder()
+        out: dict[str, np.ndarray] = {}
+        for start in range(0, len(missing), EMBED_SLICE):
+            hashes = missing[start : start + EMBED_SLICE]
+            rows = np.asarray(embedder.embed([texts[h] for h in hashes]), dtype=np.float32)
+            out.update(zip(hashes, rows))
+            self.report.chunks_embedded += len(hashes)
+            self.tick()
+        return out
 
     def write(self, record: dict, source: str, version: str | None, drafts: list[ChunkDraft],
               vectors: dict[str, np.ndarray], extra_after: dict | None = None) -> str:
@@ -135,7 +182,9 @@ def ingest_cards(run: _Run, papers: list[PaperEntry], cards_dir: Path) -> None:
     by_card = {entry.card: entry for entry in papers if entry.card}
     by_id = {entry.id: entry for entry in papers}
     seen: set[str] = set()
-    for group in _groups(list_cards(cards_dir), CARD_GROUP):
+    cards = list_cards(cards_dir)
+    run.begin("cards", len(cards))
+    for group in _groups(cards, CARD_GROUP):
         planned: list[tuple[dict, list[ChunkDraft]]] = []
         for path in group:
             paper_id = path.stem
@@ -156,6 +205,7 @@ def ingest_cards(run: _Run, papers: list[PaperEntry], cards_dir: Path) -> None:
         log.info("cards: %d read, %d new chunk vectors", len(group), len(vectors))
         for record, drafts in planned:
             run.report.mark(record["paper_id"], run.write(record, "card", None, drafts, vectors))
+        run.advance(len(group))
     _drop_removed_cards(run, seen)
 
 
@@ -249,9 +299,13 @@ def ingest_arxiv(run: _Run, papers: list[PaperEntry], feed: ArxivFeed, watch_que
     log.info("arXiv metadata: %d papers, %d skipped", len(batch.papers), len(batch.skipped))
     for arxiv_id, reason in batch.skipped.items():
         run.report.fail(targets[arxiv_id][0], f"arXiv {arxiv_id}: {reason}")
+    run.begin("arxiv", len(batch.papers))
     for arxiv_id, meta in batch.papers.items():
         paper_id, record = targets[arxiv_id]
         ingest_full_text(run, feed, paper_id, meta, record)
+        run.advance()
+    if watch_queries:
+        run.begin("watch", None)
     for query in watch_queries:
         try:
             found = feed.watch(query, watch_max_results)
@@ -263,6 +317,7 @@ def ingest_arxiv(run: _Run, papers: list[PaperEntry], feed: ArxivFeed, watch_que
                 continue
             targets[meta.arxiv_id] = (meta.arxiv_id, _watch_record(meta))
             ingest_full_text(run, feed, meta.arxiv_id, meta, _watch_record(meta))
+            run.advance()
 
 
 def close_interrupted_runs(state: StateDir, store: Store, noticed_by: str) -> list[int]:
@@ -292,6 +347,7 @@ def refresh(
     model_path: str | Path = BUNDLED_MODEL,
     watch_max_results: int = 20,
     keep_pdfs: bool = True,
+    progress: ProgressCallback | None = None,
 ) -> RunReport:
     """Update the corpus and its index; one run at a time per state directory.
 
@@ -306,6 +362,8 @@ def refresh(
         model_path: embedding model folder or bundled name (tokenizer and model identity).
         watch_max_results: at most this many results per watch query.
         keep_pdfs: keep downloaded PDFs under ``state.pdf_dir``.
+        progress: called with a ``Progress`` when a stage starts, after each embed call and after
+            each card group or arXiv paper; rendering it is the caller's business.
 
     Raises:
         Busy: another refresh holds the lock.
@@ -322,7 +380,7 @@ def refresh(
             report.run_id = store.start_run()
             # we hold the lock: runs still marked running were killed
             store.interrupt_running_runs({"noticed_by_run": report.run_id}, except_run=report.run_id)
-            run = _Run(state, store, model_dir, embedder_factory, report, keep_pdfs)
+            run = _Run(state, store, model_dir, embedder_factory, report, keep_pdfs, progress)
             try:
                 ingest_cards(run, papers, Path(cards_dir))
                 if include_arxiv:

@@ -115,7 +115,8 @@ def parse_sse(text: str) -> list[tuple[str, object]]:
 class ServerThread:
     """A real uvicorn server for ``app`` on 127.0.0.1 (a free port) in a daemon thread; use as a context manager."""
 
-    def __init__(self, app) -> None:  # noqa: ANN001
+    def __init__(self, app, config=None) -> None:  # noqa: ANN001
+        """Args: config: a ready ``uvicorn.Config`` (e.g. from ``api.commands.serve.uvicorn_config``); default plain."""
         import socket
 
         import uvicorn
@@ -125,7 +126,7 @@ class ServerThread:
         self.sock.bind(("127.0.0.1", 0))
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+        self.server = uvicorn.Server(config or uvicorn.Config(app, log_level="warning", lifespan="on"))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def __enter__(self) -> "ServerThread":

@@ -61,7 +61,7 @@ def test_bad_inputs_get_safe_replies(report):
 
 HELDOUT = load_eval_set(DATA / "eval" / "questions_heldout.yaml")[0]
 # floors a little below the scores measured when they were set (dev: tuned on; held-out: never tuned on)
-FLOORS = {"dev": {"hit5": 0.86, "first": 0.45, "violations": 4}, "held-out": {"hit5": 0.82, "first": 0.40, "violations": 8}}
+FLOORS = {"dev": {"hit5": 0.86, "first": 0.55, "violations": 6}, "held-out": {"hit5": 0.82, "first": 0.40, "violations": 8}}
 
 
 @pytest.fixture(scope="session")

@@ -106,3 +106,14 @@ def test_identical_asks_are_cached_until_the_index_is_swapped(client) -> None:
     assert client.post("/v1/ask", json={**body, "batch": 3}).headers["x-accelsage-cache"] == "miss"
     client.app.state.services.searcher.reload()  # what a refresh does when it ends
     assert client.post("/v1/ask", json=body).headers["x-accelsage-cache"] == "miss"
+
+
+@pytest.mark.parametrize("fields, word", [
+    ({"gpus": 0}, "gpus"),
+    ({"batch": 0}, "batch"),
+    ({"prompt_tokens": 0}, "prompt_tokens"),
+])
+def test_out_of_range_workload_fields_are_422_naming_the_field(client, fields: dict, word: str) -> None:
+    response = client.post("/v1/ask", json={"question": QUESTION, **fields})
+    assert response.status_code == 422, response.text
+    assert word in response.json()["error"]["message"]

@@ -99,3 +99,20 @@ def test_roofline_with_an_unknown_gpu_is_404(client) -> None:
     response = client.get("/v1/estimate/roofline.png", params={"gpu": "nope", "model": "llama-3.1-8b"})
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "not_found"
+
+
+@pytest.mark.parametrize("extra, words", [
+    ({"params": {"speculative-decoding": {"acceptance_rate": "abc"}}},
+     "speculative-decoding.acceptance_rate must be a number from 0 to 0.99, got 'abc'"),
+    ({"params": {"speculative-decoding": {"draft_tokens": -3}}}, "draft_tokens must be a whole number from 1 to 16"),
+    ({"params": {"speculative-decoding": {"draft_tokens": 1e9}}}, "draft_tokens must be a whole number from 1 to 16"),
+    ({"params": {"speculative-decoding": {"nonsense": 1}}}, "has no param 'nonsense'"),
+    ({"model": "llama-2-70b", "gpus": 3, "tp": 3}, "must divide llama-2-70b's 64 attention heads"),
+    ({"pp": 1000, "gpus": 1000}, "pp (1000) cannot exceed"),
+])
+def test_bad_params_and_layouts_are_422_with_one_line(client, extra: dict, words: str) -> None:
+    body = {"gpu": "H100", "model": "llama-3.1-8b", "techniques": ["speculative-decoding"], **extra}
+    response = client.post("/v1/estimate", json=body)
+    assert response.status_code == 422, response.text
+    message = response.json()["error"]["message"]
+    assert words in message and "\n" not in message and "Error:" not in message, message

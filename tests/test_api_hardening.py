@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import re
 import socket
-import threading
 import time
 from pathlib import Path
 
 import httpx
 import pytest
-from api_helpers import make_settings
+from api_helpers import ServerThread, make_settings
 from corpus_fixtures import bundled_model_path, session_embedder, write_card
 from fastapi.testclient import TestClient
 
@@ -47,32 +46,11 @@ def _app(state: StateDir, **overrides: object):
     return create_app(make_settings(state, **overrides), query_embedder=session_embedder().inner)
 
 
-class Served:
+class Served(ServerThread):
     """A uvicorn server configured like `accelsage serve`, on a free 127.0.0.1 port, in a thread."""
 
     def __init__(self, app, settings) -> None:  # noqa: ANN001
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        import uvicorn
-
-        self.server = uvicorn.Server(uvicorn_config(settings, app, log_level="warning", lifespan="on"))
-        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
-
-    def __enter__(self) -> "Served":
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            assert time.monotonic() < deadline and self.thread.is_alive(), "uvicorn did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
-        self.sock.close()
+        super().__init__(app, uvicorn_config(settings, app, log_level="warning", lifespan="on"))
 
 
 def _served(state: StateDir, **overrides: object) -> Served:

@@ -92,3 +92,17 @@ def test_cold_process_imports_no_heavy_library(home):
     assert "CODE=0" in proc.stderr, proc.stderr[-2000:]
     assert "HEAVY=[]" in proc.stderr
     assert json.loads(proc.stdout)["recommendations"]
+
+
+@pytest.mark.parametrize("args, word", [
+    (["--gpus", "0"], "gpus must be a whole number from 1 to 4,096"),
+    (["--gpus", "abc"], "gpus must be"),
+    (["--prompt", "-5"], "prompt must be"),
+    (["--prompt", "abc"], "prompt must be"),
+    (["--batch", "0"], "batch must be"),
+    (["--output", "0"], "output must be"),
+])
+def test_bad_workload_flags_are_one_line_and_non_zero(env, capsys, args, word):
+    code, out, err = run(capsys, "ask", QUESTION, *args)
+    assert code != 0 and not out
+    assert err.count("\n") == 1 and word in err, err

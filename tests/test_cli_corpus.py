@@ -223,3 +223,17 @@ def test_serve_refuses_a_damaged_database_in_one_line(cli_env: Path) -> None:
                           timeout=120, env=os.environ, cwd=Path(__file__).resolve().parents[1])
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.count("\n") == 1 and "is damaged (file is not a database)" in done.stderr
+
+
+def test_refresh_shows_progress_on_stderr_and_keeps_stdout_one_line(cli_env: Path,
+                                                                      capsys: pytest.CaptureFixture) -> None:
+    code, out, err = _run(capsys, "refresh")  # capsys: stderr is not a TTY, so plain lines
+    assert code == 0
+    assert out.count("\n") == 1 and out.startswith("refresh ok (run 1): 2 added")
+    lines = err.splitlines()
+    assert lines[0] == "cards 0/2 papers"
+    assert lines[-1] == "cards 2/2 papers; embedded 2/2 chunks"
+
+    code, out, err = _run(capsys, "refresh", "--json")
+    assert code == 0 and json.loads(out)["status"] == "ok"  # stdout stays clean JSON
+    assert err.splitlines()[-1] == "cards 2/2 papers"

@@ -186,3 +186,41 @@ def test_calibrate_quick_on_cpu(data_dir, tmp_path, capsys):
     # the CPU entry must not change a GPU estimate
     assert main(["estimate", "--gpu", "h100", "--model", "llama-3.1-8b", "--json"]) == 0
     assert not any("calibrated" in a for a in json.loads(capsys.readouterr().out)["assumptions"])
+
+
+@pytest.mark.parametrize("param, word", [
+    ("speculative-decoding.acceptance_rate=abc", "acceptance_rate must be a number from 0 to 0.99, got 'abc'"),
+    ("speculative-decoding.draft_tokens=-3", "draft_tokens must be a whole number from 1 to 16"),
+    ("speculative-decoding.draft_tokens=1e9", "draft_tokens must be a whole number from 1 to 16"),
+    ("speculative-decoding.acceptance_rtae=0.5", "it takes: acceptance_rate, draft_cost_ratio, draft_tokens"),
+    ("flash-attention-2.acceptance_rate=0.5", "not among the chosen techniques"),
+])
+def test_bad_technique_params_are_one_line(data_dir, capsys, param, word):
+    assert main(["estimate", "--gpu", "h100", "--model", "llama-3.1-8b", "--technique", "speculative-decoding",
+                 "--param", param]) != 0
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and word in err and "Traceback" not in err and not captured.out
+
+
+@pytest.mark.parametrize("args, word", [
+    (["--gpus", "0"], "gpus must be a whole number from 1 to 4,096"),
+    (["--batch", "99999999999"], "batch must be a whole number from 1 to 1,000,000"),
+    (["--batch", "0"], "batch must be"),
+    (["--prompt", "-5"], "prompt must be"),
+    (["--prompt", "abc"], "prompt must be"),
+    (["--output", "0"], "output must be"),
+    (["--model", "llama-2-70b", "--gpus", "3", "--tp", "3"], "must divide llama-2-70b's 64 attention heads"),
+    (["--gpus", "2", "--tp", "4"], "tp (4) cannot exceed gpus (2)"),
+    (["--pp", "1000"], "pp (1000) cannot exceed"),
+])
+def test_bad_workload_values_are_one_line(data_dir, capsys, args, word):
+    base = ["estimate", "--gpu", "h100"] + ([] if "--model" in args else ["--model", "llama-3.1-8b"])
+    assert main(base + args) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and word in err, err
+
+
+def test_prompt_accepts_k_suffix(data_dir, capsys):
+    assert main(["estimate", "--gpu", "h100", "--model", "llama-3.1-8b", "--prompt", "8k", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["workload"]["prompt_len"] == 8192

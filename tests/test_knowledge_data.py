@@ -251,3 +251,12 @@ def test_names_unique_across_kinds(catalog: Catalog) -> None:
             for label in {item.id, *item.aliases}:
                 owners.setdefault(normalize_name(label), set()).add(f"{kind}:{item.id}")
     assert {key: sorted(o) for key, o in owners.items() if len(o) > 1} == {}
+
+
+def test_technique_params_are_in_range(catalog: Catalog) -> None:
+    from agent.knowledge.schemas import PARAM_RANGES, check_param
+
+    assert all(set(names) <= set(PARAM_RANGES.get(t, {})) for t, names in TRANSFORM_PARAMS.items())
+    for tech in catalog.techniques.values() if isinstance(catalog.techniques, dict) else catalog.techniques:
+        for name, value in tech.cost_model.params.items():
+            check_param(tech.cost_model.transform, name, value, label=tech.id)  # raises when out of range

@@ -313,3 +313,20 @@ def test_stored_pdf_text_has_no_ligatures_or_split_words(corpus: Corpus, fake_ar
     assert "first kernel flushes" in " ".join(text.split()) and "efficient" in text
     assert not any("\ufb00" <= ch <= "\ufb06" for ch in text)
     assert top["paper_id"] == "2307.08691"
+
+
+def test_progress_callback_counts_papers_and_chunks(corpus: Corpus) -> None:
+    from ingest.refresh import Progress
+
+    events: list[Progress] = []
+    report = corpus.run(progress=events.append)
+    cards = [e for e in events if e.stage == "cards"]
+    assert cards[0] == Progress("cards", 0, 2, 0, 0)  # the stage's start, before any work
+    assert cards[-1].done == cards[-1].total == 2
+    assert cards[-1].chunks_embedded == cards[-1].chunks_to_embed == report.chunks_embedded > 0
+    assert [e.done for e in cards] == sorted(e.done for e in cards)
+    assert [e.chunks_embedded for e in cards] == sorted(e.chunks_embedded for e in cards)
+    # a second run embeds nothing: it still reports the papers, with no chunks
+    again: list[Progress] = []
+    corpus.run(progress=again.append)
+    assert again[-1] == Progress("cards", 2, 2, 0, 0)

@@ -21,8 +21,17 @@ def _points(estimate: InferenceEstimate) -> list[tuple[str, float, float]]:
     return out
 
 
-def plot_roofline(estimate: InferenceEstimate, path: Path) -> Path:
-    """Draw the roofline with the workload's phases and write a PNG (matplotlib, Agg, imported here)."""
+_PHASE_MARKERS = {"prefill": "o", "decode": "s"}
+_POINT_LEGEND_COLUMNS = 2
+
+
+def roofline_figure(estimate: InferenceEstimate):
+    """The roofline as a matplotlib figure (Agg): roofs labelled in the axes, points named in a legend below.
+
+    Points carry no text of their own (labels next to close points overlapped): each stage (baseline,
+    then each technique) has its colour, each phase its marker, and the legend under the axes names
+    every point once.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -30,27 +39,52 @@ def plot_roofline(estimate: InferenceEstimate, path: Path) -> Path:
 
     hw = estimate.gpu
     bw = hw.memory_bandwidth_gb_s * hw.efficiency["memory"] * 1e9
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(8, 6))
     xs = [10 ** (i / 20) for i in range(-20, 101)]
-    for dtype in ("bf16" if hw.dense_tflops.get("bf16") else "fp16", "fp8"):
+    roofs = []
+    for dtype, style in (("bf16" if hw.dense_tflops.get("bf16") else "fp16", "-"), ("fp8", "--")):
         peak = hw.dense_tflops.get(dtype)
         if not peak:
             continue
         roof = peak * hw.efficiency["gemm"]
-        ax.plot(xs, [min(roof, x * bw / 1e12) for x in xs], label=f"{dtype} roof ({roof:.0f} TFLOP/s achievable)")
+        (line,) = ax.plot(xs, [min(roof, x * bw / 1e12) for x in xs], style, color="0.35",
+                          label=f"{dtype} roof ({roof:.0f} TFLOP/s achievable)")
+        roofs.append(line)
+    colours = plt.get_cmap("tab10").colors
+    stage_colour: dict[str, tuple] = {}
+    handles = []
     for label, intensity, tflops in _points(estimate):
-        marker = "o" if label.startswith("prefill") else "s"
-        ax.scatter([intensity], [tflops], marker=marker)
-        ax.annotate(label, (intensity, tflops), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        phase, stage = label.split(": ", 1)
+        colour = stage_colour.setdefault(stage, colours[len(stage_colour) % len(colours)])
+        # later stages a little smaller: a technique that leaves a point in place shows as a ring around it
+        size = max(18, 80 - 12 * list(stage_colour).index(stage))
+        handles.append(ax.scatter([intensity], [tflops], marker=_PHASE_MARKERS.get(phase, "^"), s=size,
+                                  color=colour, edgecolors="black", linewidths=0.5, zorder=3, label=label))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOP/byte)")
     ax.set_ylabel("achieved TFLOP/s per GPU")
-    ax.set_title(f"{estimate.model.name} on {hw.name}: prefill (o) and decode (s)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(f"{estimate.model.name} on {hw.name}\nprefill (circles) and decode (squares), baseline and after each technique",
+                 fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
+    if roofs:
+        ax.legend(handles=roofs, fontsize=8, loc="lower right", framealpha=0.9)
+    if handles:
+        legend = fig.legend(handles=handles, fontsize=8, loc="lower center", ncol=_POINT_LEGEND_COLUMNS,
+                            frameon=False, title="points (phase: stage)", title_fontsize=8, markerscale=0.8)
+        height = legend.get_window_extent(fig.canvas.get_renderer()).height / fig.bbox.height
+        fig.tight_layout(rect=(0, min(0.6, height + 0.01), 1, 1))
+    else:
+        fig.tight_layout()
+    return fig
+
+
+def plot_roofline(estimate: InferenceEstimate, path: Path) -> Path:
+    """Draw the roofline with the workload's phases and write a PNG (matplotlib, Agg, imported here)."""
+    import matplotlib.pyplot as plt
+
+    fig = roofline_figure(estimate)
     path = Path(path)
-    fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

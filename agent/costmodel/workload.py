@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 from agent.costmodel.dtypes import normalize_dtype
@@ -133,3 +134,57 @@ class TrainingWorkload:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class InvalidWorkload(AccelsageError):
+    """A workload value out of range or a layout the model cannot be split into (one line, answered 422)."""
+
+    http_status = 422
+
+
+# Workload field -> (low, high), inclusive; the CLI and the API check values against these.
+WORKLOAD_RANGES: dict[str, tuple[int, int]] = {
+    "gpus": (1, 4096), "prompt": (1, 10_000_000), "output": (1, 10_000_000), "batch": (1, 1_000_000),
+}
+
+
+def check_workload_value(name: str, value: object) -> int:
+    """``value`` (an int, or text such as '8k' for token counts) as an int within ``WORKLOAD_RANGES[name]``."""
+    low, high = WORKLOAD_RANGES[name]
+    bad = InvalidWorkload(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}")
+    if isinstance(value, bool):
+        raise bad
+    if isinstance(value, int):
+        number: int | None = value
+    elif isinstance(value, float):
+        number = int(value) if value.is_integer() else None
+    else:
+        text = str(value).strip()
+        if name in ("prompt", "output"):
+            from agent.reading.quantities import parse_count
+
+            number = parse_count(text) if re.fullmatch(r"[\d.,]+\s*[kKmM]?", text) else None
+        else:
+            number = int(text) if re.fullmatch(r"[+-]?\d+", text) else None
+    if number is None or not low <= number <= high:
+        raise bad
+    return number
+
+
+def check_layout(model: object, gpus: int, tp: int, pp: int) -> None:
+    """Refuse a tensor/pipeline split the model cannot take: tp must divide the attention heads (and the KV
+    heads when there are at least tp of them) and fit in the GPUs; pp may not exceed the layers."""
+    if tp > gpus:
+        raise InvalidWorkload(f"tp ({tp}) cannot exceed gpus ({gpus})")
+    if tp * pp > gpus:
+        raise InvalidWorkload(f"tp x pp ({tp * pp}) cannot exceed gpus ({gpus})")
+    name = getattr(model, "id", None) or getattr(model, "name", "the model")
+    heads = int(getattr(model, "num_attention_heads", 0) or 0) if getattr(model, "attention", "") != "none" else 0
+    kv_heads = int(getattr(model, "num_key_value_heads", 0) or 0) if heads else 0
+    if tp > 1 and heads and heads % tp:
+        raise InvalidWorkload(f"tp ({tp}) must divide {name}'s {heads} attention heads")
+    if tp > 1 and kv_heads >= tp and kv_heads % tp:
+        raise InvalidWorkload(f"tp ({tp}) must divide {name}'s {kv_heads} KV heads")
+    layers = int(getattr(model, "num_hidden_layers", 0) or 0)
+    if layers and pp > layers:
+        raise InvalidWorkload(f"pp ({pp}) cannot exceed {name}'s {layers} layers")

@@ -7,6 +7,8 @@ fails the data test instead of silently dropping a value.
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
@@ -14,11 +16,13 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 from agent.knowledge.fields import DTYPES, Strict, as_str, as_str_list, normalize_dtype
 from agent.knowledge.hardware import DtypeTflops, Efficiency, GpuSpec, Interconnect
 from agent.knowledge.model_shape import ModelSpec
+from index.errors import AccelsageError
 
 __all__ = [
     "BOTTLENECKS", "DTYPES", "FAMILIES", "PHASES", "ROLES", "TRANSFORM_PARAMS", "CardMeta", "CostModelSpec",
     "DtypeTflops", "Efficiency", "Framework", "GpuSpec", "Instance", "Interconnect", "ModelSpec", "PaperEntry", "PaperFacts", "Quality",
-    "Relations", "Requirements", "Technique", "normalize_dtype",
+    "Relations", "Requirements", "Technique", "normalize_dtype", "PARAM_RANGES", "ParamRange", "InvalidParam",
+    "check_param",
 ]
 
 FAMILIES = (
@@ -66,6 +70,120 @@ TRANSFORM_PARAMS: dict[str, frozenset[str]] = {
     "none": frozenset(),
 }
 ROLES = ("core", "supporting", "background", "off-topic")
+
+
+@dataclass(frozen=True)
+class ParamRange:
+    """The type and range of one transform param: kind int/float (low..high inclusive), bool, or choice."""
+
+    kind: Literal["int", "float", "bool", "choice"]
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    nullable: bool = False  # null means "the transform's default" (e.g. weight_quant.group_size: per-channel)
+
+    def describe(self) -> str:
+        if self.kind == "bool":
+            return "true or false"
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        what = "a whole number" if self.kind == "int" else "a number"
+        return f"{what} from {self.low:g} to {self.high:g}"
+
+
+def _i(low: float, high: float, nullable: bool = False) -> ParamRange:
+    return ParamRange("int", low, high, nullable=nullable)
+
+
+def _f(low: float, high: float) -> ParamRange:
+    return ParamRange("float", low, high)
+
+
+_BOOL = ParamRange("bool")
+
+# Transform -> param -> type and range. Every name in TRANSFORM_PARAMS has an entry (tests check it);
+# split_kv_decode.kv_group_shared is an optional knob the transform reads (data/validation uses it).
+PARAM_RANGES: dict[str, dict[str, ParamRange]] = {
+    "weight_quant": {"weight_bits": _f(1, 16), "group_size": _i(16, 1024, nullable=True)},
+    "kv_quant": {"kv_bits": _f(2, 16)},
+    "fp8_compute": {"compute_dtype": ParamRange("choice", choices=("fp8",))},
+    "split_kv_decode": {"kv_group_shared": _BOOL},
+    "paged_kv": {"block_tokens": _i(1, 1024)},
+    "prefix_cache": {"hit_rate": _f(0, 1)},
+    "chunked_prefill": {"chunk_tokens": _i(16, 65536)},
+    "disaggregation": {"prefill_fraction": _f(0.05, 0.95)},
+    "speculative": {"acceptance_rate": _f(0, 0.99), "draft_tokens": _i(1, 16), "draft_cost_ratio": _f(0, 1)},
+    "kv_eviction": {"kv_budget_tokens": _i(16, 10_000_000)},
+    "contextual_sparsity": {"active_fraction": _f(0.01, 1)},
+    "early_exit": {"layer_fraction": _f(0.05, 1)},
+    "pruning": {"sparsity": _f(0, 0.95), "structured": _BOOL},
+    "comm_overlap": {"hidden_fraction": _f(0, 1)},
+    "launch_overhead": {"overhead_reduction": _f(0, 1)},
+    "kernel_fusion": {"memory_traffic_reduction": _f(0, 1)},
+    "context_parallel": {"cp": _i(1, 64)},
+    "zero": {"stage": _i(0, 3)},
+    "offload": {"target": ParamRange("choice", choices=("cpu", "nvme"))},
+    "recompute": {"selective": _BOOL},
+    "pipeline_schedule": {"schedule": ParamRange("choice", choices=("gpipe", "1f1b", "interleaved", "zero-bubble"))},
+    "mixed_precision": {"dtype": ParamRange("choice", choices=("bf16", "fp16", "fp8"))},
+    "context_extension": {"trained_context": _i(128, 10_000_000), "extension_factor": _f(1, 1024),
+                          "needs_training": _BOOL},
+    "grad_compression": {"compression_ratio": _f(1, 1000)},
+    "distillation": {"student_fraction": _f(0.01, 1)},
+}
+
+
+class InvalidParam(AccelsageError):
+    """A technique param (or workload value) outside its type or range: an input problem, answered 422."""
+
+    http_status = 422
+
+
+_TRUE, _FALSE = ("true", "yes", "on", "1"), ("false", "no", "off", "0")
+
+
+def check_param(transform: str, name: str, raw: Any, label: str | None = None) -> Any:
+    """``raw`` (a JSON value or the text after ``=``) checked against ``PARAM_RANGES`` and converted.
+
+    ``label`` names the technique in the message (default: the transform). Raises ``InvalidParam`` with one line.
+    """
+    label = label or transform
+    known = PARAM_RANGES.get(transform, {})
+    spec = known.get(name)
+    if spec is None:
+        takes = f"takes: {', '.join(sorted(known))}" if known else "takes no params"
+        raise InvalidParam(f"{label} has no param {name!r}; it {takes}")
+    bad = InvalidParam(f"{label}.{name} must be {spec.describe()}, got {raw!r}")
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("null", "none")):
+        if spec.nullable:
+            return None
+        raise bad
+    if spec.kind == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise bad
+    if spec.kind == "choice":
+        text = str(raw).strip().lower() if isinstance(raw, str) else None
+        if text not in spec.choices:
+            raise bad
+        return text
+    if isinstance(raw, bool) or not isinstance(raw, (int, float, str)):
+        raise bad
+    try:
+        value = float(raw)
+    except (TypeError, ValueError, OverflowError):
+        raise bad from None
+    if not math.isfinite(value) or not spec.low <= value <= spec.high:
+        raise bad
+    if spec.kind == "int":
+        if value != int(value):
+            raise bad
+        return int(value)
+    return value
+
 
 
 

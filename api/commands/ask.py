@@ -57,11 +57,11 @@ def build_answerer(settings: Any) -> Any:
 @click.command("ask")
 @click.argument("question")
 @click.option("--gpu", help="GPU name (overrides the question), e.g. H100, A100, 4090.")
-@click.option("--gpus", type=int, help="Number of GPUs.")
+@click.option("--gpus", help="Number of GPUs (1-4096).")
 @click.option("--model", help="Model name, e.g. llama-3.1-70b.")
-@click.option("--prompt", help="Prompt/context tokens per request, e.g. 8k.")
-@click.option("--output", "output_", help="Output tokens per request.")
-@click.option("--batch", type=int, help="Concurrent requests (serving) or sequences per step.")
+@click.option("--prompt", help="Prompt/context tokens per request, e.g. 8k (1-10,000,000).")
+@click.option("--output", "output_", help="Output tokens per request (1-10,000,000).")
+@click.option("--batch", help="Concurrent requests (serving) or sequences per step (1-1,000,000).")
 @click.option("--qps", type=float, help="Requests per second.")
 @click.option("--phase", type=click.Choice(PHASES), help="What the GPUs do.")
 @click.option("--objective", type=click.Choice(OBJECTIVES), help="What to improve.")
@@ -71,8 +71,8 @@ def build_answerer(settings: Any) -> Any:
 @click.option("--model-config", "model_config", type=click.Path(dir_okay=False),
               help="A HuggingFace config.json for your own model; its shape replaces --model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
-def ask(question: str, gpu: str | None, gpus: int | None, model: str | None, prompt: str | None,
-        output_: str | None, batch: int | None, qps: float | None, phase: str | None, objective: str | None,
+def ask(question: str, gpu: str | None, gpus: str | None, model: str | None, prompt: str | None,
+        output_: str | None, batch: str | None, qps: float | None, phase: str | None, objective: str | None,
         framework: str | None, lossless: bool | None, no_retraining: bool | None, model_config: str | None,
         as_json: bool) -> None:
     """Answer a technique-selection QUESTION with cost-model numbers and citations."""

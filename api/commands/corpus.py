@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
+import time
 from typing import Any
 
 import click
@@ -67,14 +69,16 @@ def refresh(include_arxiv: bool, status: bool, limit: int, as_json: bool, verbos
     feed = None
     if include_arxiv:
         feed = build_feed(settings)
+    progress = _progress_display()
     try:
         report = run_refresh(
             state, papers, settings.data_dir / "cards",
             embedder_factory=lambda: load_batch_embedder(model_path), feed=feed,
             watch_queries=tuple(settings.watch_queries) if include_arxiv else (), include_arxiv=include_arxiv,
-            model_path=model_path, watch_max_results=settings.watch_max_results,
+            model_path=model_path, watch_max_results=settings.watch_max_results, progress=progress,
         )
     finally:
+        progress.close()
         if feed is not None:
             feed.close()
     _warm_technique_profiles(state, settings, model_path)
@@ -89,6 +93,77 @@ def refresh(include_arxiv: bool, status: bool, limit: int, as_json: bool, verbos
     _echo_failures("  ", report.failed, verbose)
     if report.unresolved:
         click.echo(f"  {len(report.unresolved)} papers without an arXiv match (see --json)")
+
+
+_STAGE_NAMES = {"cards": "cards", "arxiv": "arXiv papers", "watch": "watch finds"}
+
+
+def _progress_text(event: Any) -> str:
+    """One plain line, e.g. "cards 64/184 papers; embedded 320/996 chunks"."""
+    papers = f"{event.done}/{event.total}" if event.total is not None else str(event.done)
+    line = f"{_STAGE_NAMES.get(event.stage, event.stage)} {papers} papers"
+    if event.chunks_to_embed:
+        line += f"; embedded {event.chunks_embedded}/{event.chunks_to_embed} chunks"
+    return line
+
+
+class _PlainProgress:
+    """Progress lines on stderr (not a TTY): a stage's start and end, and at most one line per interval between."""
+
+    def __init__(self, interval_s: float = 5.0) -> None:
+        self.interval_s = interval_s
+        self._last_line = ""
+        self._last_time = 0.0
+        self._stage: str | None = None
+
+    def __call__(self, event: Any) -> None:
+        now = time.monotonic()
+        stage_done = event.total is not None and event.done >= event.total and not (
+            event.chunks_embedded < event.chunks_to_embed)
+        if event.stage == self._stage and not stage_done and now - self._last_time < self.interval_s:
+            return
+        self._stage = event.stage
+        line = _progress_text(event)
+        if line != self._last_line:
+            click.echo(line, err=True)
+            self._last_line, self._last_time = line, now
+
+    def close(self) -> None:
+        pass
+
+
+class _RichProgress:
+    """A rich progress bar on stderr (a TTY): one bar per stage, chunks embedded in its description."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[chunks]}"), TimeElapsedColumn(),
+                             console=Console(stderr=True))
+        self._tasks: dict[str, Any] = {}
+        self._bar.start()
+
+    def __call__(self, event: Any) -> None:
+        chunks = f"embedded {event.chunks_embedded}/{event.chunks_to_embed} chunks" if event.chunks_to_embed else ""
+        if event.stage not in self._tasks:
+            self._tasks[event.stage] = self._bar.add_task(
+                _STAGE_NAMES.get(event.stage, event.stage), total=event.total, chunks=chunks)
+        self._bar.update(self._tasks[event.stage], completed=event.done, total=event.total, chunks=chunks)
+
+    def close(self) -> None:
+        self._bar.stop()
+
+
+def _progress_display() -> Any:
+    """A rich bar when stderr is a terminal, plain periodic lines otherwise (stdout stays for the result)."""
+    if sys.stderr.isatty():
+        try:
+            return _RichProgress()
+        except ImportError:
+            pass
+    return _PlainProgress()
 
 
 def _warm_technique_profiles(state: Any, settings: Any, model_path: Any) -> None:

@@ -52,6 +52,28 @@ def _parse_params(items: tuple[str, ...]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def checked_techniques(catalog: Any, names: Iterable[str], params: dict[str, dict[str, Any]]) -> list[tuple[Any, dict]]:
+    """(Technique, param overrides) pairs for ``names``, each override checked against its transform's range
+    (``InvalidParam`` with one line); params naming a technique that is not chosen are refused too."""
+    from agent.knowledge.schemas import InvalidParam, check_param
+
+    chosen, used = [], set()
+    for name in names:
+        tech = catalog.resolve_technique(name)
+        transform = tech.cost_model.transform
+        extra: dict[str, Any] = {}
+        for key in (name, tech.id):
+            if key in params:
+                used.add(key)
+                for param, raw in params[key].items():
+                    extra[param] = check_param(transform, param, raw, label=tech.id)
+        chosen.append((tech, extra))
+    unused = sorted(set(params) - used)
+    if unused:
+        raise InvalidParam(f"params given for {', '.join(unused)}, which is not among the chosen techniques")
+    return chosen
+
+
 def _gib(gb: float) -> float:
     """The cost model's decimal GB in GiB, the unit GPU memory is shown in (an 80 GB H100 holds 80 GiB)."""
     from agent.answer import gib
@@ -145,16 +167,16 @@ def load_spec(concurrency: int | None, qps: float | None, lengths: str | None, u
 @click.command("estimate")
 @click.option("--gpu", required=True, help="GPU id or alias (see `accelsage gpus`).")
 @click.option("--model", required=True, help="Model id or alias (see `accelsage models`).")
-@click.option("--gpus", default=None, type=int, help="GPUs in the deployment.  [default: tp x pp]")
+@click.option("--gpus", default=None, help="GPUs in the deployment (1-4096).  [default: tp x pp]")
 @click.option("--tp", default=1, show_default=True, help="Tensor-parallel size.")
 @click.option("--pp", default=1, show_default=True, help="Pipeline-parallel stages.")
 @click.option("--ep", default=1, show_default=True, help="Expert-parallel size (MoE).")
 @click.option("--dtype", default="bf16", show_default=True, help="Weights: bf16, fp16, fp8, int8, int4.")
 @click.option("--kv-dtype", default=None, help="KV cache: bf16, fp8, int8, int4 (default: bf16).")
-@click.option("--batch", default=None, type=int,
-              help="Concurrent requests (whole deployment).  [default: --concurrency, else 1]")
-@click.option("--prompt", default=1024, show_default=True, help="Prompt tokens per request.")
-@click.option("--output", default=256, show_default=True, help="Output tokens per request.")
+@click.option("--batch", default=None,
+              help="Concurrent requests (whole deployment, 1-1,000,000).  [default: --concurrency, else 1]")
+@click.option("--prompt", default="1024", show_default=True, help="Prompt tokens per request, e.g. 8k (1-10,000,000).")
+@click.option("--output", default="256", show_default=True, help="Output tokens per request (1-10,000,000).")
 @click.option("--max-seq-len", default=None, type=int, help="Tokens a contiguous KV cache reserves per request.")
 @click.option("--technique", "techniques", multiple=True, help="Technique id/alias, applied in order (repeatable).")
 @click.option("--param", "params", multiple=True, help="Override a technique param: TECHNIQUE.NAME=VALUE.")
@@ -175,8 +197,8 @@ def load_spec(concurrency: int | None, qps: float | None, lengths: str | None, u
 @click.option("--slo-tpot-ms", type=float, default=None, help="TPOT target for the simulated goodput.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a roofline PNG here.")
-def estimate(gpu: str, model: str, gpus: int | None, tp: int, pp: int, ep: int, dtype: str, kv_dtype: str | None,
-             batch: int | None, prompt: int, output: int, max_seq_len: int | None, techniques: tuple[str, ...],
+def estimate(gpu: str, model: str, gpus: str | None, tp: int, pp: int, ep: int, dtype: str, kv_dtype: str | None,
+             batch: str | None, prompt: Any, output: Any, max_seq_len: int | None, techniques: tuple[str, ...],
              params: tuple[str, ...], peak_only: bool, concurrency: int | None, qps: float | None,
              lengths: str | None, uniform_lengths: bool, requests: int, seed: int, slo_ttft_ms: float | None,
              slo_tpot_ms: float | None, as_json: bool, plot_path: str | None) -> None:
@@ -187,22 +209,22 @@ def estimate(gpu: str, model: str, gpus: int | None, tp: int, pp: int, ep: int, 
     the simulated one; the analytical figures stay under "isolated".
     """
     from agent.costmodel import InferenceWorkload, ParallelConfig, estimate_inference
+    from agent.costmodel.workload import check_layout, check_workload_value
 
+    prompt, output = check_workload_value("prompt", prompt), check_workload_value("output", output)
     spec = load_spec(concurrency, qps, lengths, uniform_lengths, requests, seed, slo_ttft_ms, slo_tpot_ms,
                      prompt, output)
     catalog = _catalog()
     gpu_spec, model_spec = catalog.resolve_gpu(gpu), catalog.resolve_model(model)
-    overrides = _parse_params(params)
-    chosen = []
-    for name in techniques:
-        tech = catalog.resolve_technique(name)
-        extra = {**overrides.get(name, {}), **overrides.get(tech.id, {})}
-        chosen.append((tech, extra))
+    chosen = checked_techniques(catalog, techniques, _parse_params(params))
+    batch = check_workload_value("batch", batch if batch is not None else concurrency or 1)
+    gpus = check_workload_value("gpus", gpus if gpus is not None else tp * pp)
+    check_layout(model_spec, gpus, tp, pp)
     result = estimate_inference(
         gpu_spec, model_spec,
-        InferenceWorkload(batch=batch or concurrency or 1, prompt_len=prompt, output_len=output, dtype=dtype,
+        InferenceWorkload(batch=batch, prompt_len=prompt, output_len=output, dtype=dtype,
                           kv_dtype=kv_dtype, max_seq_len=max_seq_len, uniform_lengths=uniform_lengths),
-        ParallelConfig(gpus=gpus or tp * pp, tp=tp, pp=pp, ep=ep), techniques=chosen, calibration=_calibration(),
+        ParallelConfig(gpus=gpus, tp=tp, pp=pp, ep=ep), techniques=chosen, calibration=_calibration(),
         peak_only=peak_only,
     )
     data = result.to_dict()

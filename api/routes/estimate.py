@@ -27,17 +27,19 @@ class EstimateInputError(AccelsageError):
 def run_estimate(services: Services, body: EstimateRequest) -> Any:
     """Resolve names, apply the techniques in order and return the ``InferenceEstimate``."""
     from agent.costmodel import InferenceWorkload, ParallelConfig, estimate_inference
+    from agent.costmodel.workload import check_layout, check_workload_value
+    from api.commands.estimate import checked_techniques
 
     catalog = services.catalog
     gpu, model = catalog.resolve_gpu(body.gpu), catalog.resolve_model(body.model)
-    chosen = []
-    for name in body.techniques:
-        tech = catalog.resolve_technique(name)
-        chosen.append((tech, {**body.params.get(name, {}), **body.params.get(tech.id, {})}))
+    # the same checks as the command line: param types and ranges, workload ranges, a layout the model can take
+    chosen = checked_techniques(catalog, body.techniques, body.params)
     given = body.model_fields_set
     # as on the command line: gpus default to tp x pp, batch to the simulated concurrency
-    gpus = body.gpus if "gpus" in given else body.tp * body.pp
-    batch = body.batch if "batch" in given or body.concurrency is None else body.concurrency
+    gpus = check_workload_value("gpus", body.gpus if "gpus" in given else body.tp * body.pp)
+    batch = check_workload_value(
+        "batch", body.batch if "batch" in given or body.concurrency is None else body.concurrency)
+    check_layout(model, gpus, body.tp, body.pp)
     try:
         workload = InferenceWorkload(batch=batch, prompt_len=body.prompt, output_len=body.output, dtype=body.dtype,
                                      kv_dtype=body.kv_dtype, max_seq_len=body.max_seq_len,
