@@ -242,8 +242,9 @@ def estimate_inference(gpu: Any, model: Any, workload: InferenceWorkload, parall
         applied.append((choice, step_warnings, current, after))
         current = after
     if not current.memory.fits:
-        warnings.append(f"does not fit: {current.memory.total_gb:.1f} GB needed per GPU, "
-                        f"{current.memory.capacity_gb:.1f} GB available")
+        # capacity is binary (GiB) in text for people; the JSON fields stay decimal GB
+        warnings.append(f"does not fit: {current.memory.total_gb * 1e9 / 2**30:.1f} GiB needed per GPU, "
+                        f"{current.memory.capacity_gb * 1e9 / 2**30:.1f} GiB available")
     warnings += _technique_caveats(setup, current)
     context, context_warnings = context_check(shape, knobs, workload)
     return InferenceEstimate(
