@@ -187,7 +187,9 @@ class Answerer:
             if rec.estimate is not None and "fit-stack" not in s.parts:
                 rec.estimate.range = uncertainty_range(s.technique, model)
         t4 = time.perf_counter()
-        fit_text = describe_fit(effects_model, fit.techniques, fit.effect, on_more_gpus=model.workload.gpu_count != w.gpu_count)
+        # a training fit stack taken as assumed is said in the warnings, not as the first advice
+        fit_text = None if fit.techniques and not fit_is_advice(w, fit) else describe_fit(
+            effects_model, fit.techniques, fit.effect, on_more_gpus=model.workload.gpu_count != w.gpu_count)
         answer = Answer(question=text, workload=w.view(self.catalog), fit=fit_text,
                         baseline=[t.name for t in effects_model.reference], recommendations=recs, stack=stack,
                         clarify=clarify_questions(w, self.catalog), excluded=selection.excluded,
