@@ -29,33 +29,6 @@ def word_number(word: str) -> int | None:
     return int(word) if word.isdigit() else NUM_WORDS.get(word)
 
 
-# words before a statement that contrasts with or negates it: "does not fit on one GPU", "more than a single GPU"
-CONTRAST = re.compile(r"(?:n['’]t|\bnot|\bnever|\bcannot|\bno longer|\btoo (?:big|large|much) for|\bmore than|\bbeyond|"
-                       r"\bexceed\w*|\b(?:larger|bigger) than|\binstead of|\brather than|\boutgr\w+)\b", re.I)
-
-
-def contrasted(text: str, pos: int) -> bool:
-    """Whether the words just before ``pos``, in the same clause, negate or contrast it ("does not fit on one GPU")."""
-    clause = re.split(r"[.;:!?,]|\bbut\b|\bso\b|\band\b", text[max(0, pos - 48):pos])[-1]
-    return bool(CONTRAST.search(clause))
-
-
-def first_unnegated(pattern: re.Pattern[str], text: str) -> re.Match[str] | None:
-    """The first match of ``pattern`` in ``text`` that is not negated or contrasted."""
-    return next((m for m in pattern.finditer(text) if not contrasted(text, m.start())), None)
-
-
-def gpu_count_near(text: str, start: int, end: int) -> tuple[int, int, bool] | None:
-    """The count written next to a GPU name: (count, where it starts, whether it is written as a multiplier)."""
-    lo = max(0, start - 20)
-    m = re.search(r"\b(\d+|" + "|".join(NUM_WORDS) + r")\s*(x|×|\*)?\s*(?:of\s+)?(?:nvidia\s*)?$", text[lo:start], re.I)
-    if m:
-        return word_number(m.group(1)) or 1, lo + m.start(1), bool(m.group(2))
-    after = text[end:end + 12]
-    m = re.match(r"s?\s*(?:x|×|\*)\s*(\d+)\b", after, re.I) or re.match(r"s?\s*(?:gpus?)?\s*\((\d+)\)", after, re.I)
-    return (int(m.group(1)), end + m.start(1), True) if m else None
-
-
 @dataclass(frozen=True)
 class GpuClass:
     """A kind of GPU named without a model number ("a consumer GPU"), with the catalog names that stand for it."""

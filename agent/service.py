@@ -151,14 +151,15 @@ class Answerer:
             conversation.questions.append(text)
         t1 = time.perf_counter()
         # retrieval and relevance both see the problem, not the setup (one question embedding for both)
-        hits = self._search(problem_statement(context, self._indexes), warnings)
+        problem = problem_statement(context, self._indexes)
+        hits = self._search(problem, warnings)
         t2 = time.perf_counter()
         # quantify the user's stack first: an assumed GPU count may grow to hold the model
         effects_model = effects_model_for(self.catalog, w, self.calibration)
         measured = compare_measured(w, effects_model.baseline())
         diagnosis = diagnose(w, effects_model.baseline(), measured)
         selection = select_candidates(w, self.catalog, context, hits)
-        relevance = self._relevance(context)
+        relevance = self._relevance(problem)
         # what the question points at comes from the techniques' profiles, not from tables of phrases
         intents, explicit = intents_from_relevance(relevance, self.catalog, context)
         cands, baseline = without_baseline(selection.candidates, effects_model, intents)
@@ -230,8 +231,8 @@ class Answerer:
                        "say what you run for a baseline that matches it.")
         return out
 
-    def _relevance(self, text: str) -> dict[str, float]:
-        """Technique id -> how well its profile matches the question (empty without an embedding model)."""
+    def _relevance(self, problem: str) -> dict[str, float]:
+        """Technique id -> how well its profile matches the problem statement (empty without an embedding model)."""
         embedder = getattr(self.searcher, "query_embedder", None)
         if embedder is None:
             return {}
@@ -241,7 +242,6 @@ class Answerer:
             state = getattr(self.searcher, "state", None)
             cache = Path(state.root) / "cache" if state is not None else None
             self._profiles = load_profiles(self.catalog, embedder.embed, embedder.model_id, cache)
-        problem = problem_statement(text, self._indexes)
         vector_of = getattr(self.searcher, "query_vector", None)
         return self._profiles.relevance(problem, vector_of(problem) if vector_of else None)
 

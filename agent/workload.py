@@ -147,10 +147,10 @@ def extract(text: str, catalog: Any, indexes: Indexes | None = None) -> Found:
 
 
 def _phase_from_hardware(catalog: Any, found: Found) -> None:
-    """Apple and Jetson parts are edge devices: serving on them is edge inference."""
+    """A device whose GPU shares the system memory (Apple silicon, Jetson) is an edge device: serving on it is edge
+    inference."""
     gpu = catalog.gpus.get(found.values.get("gpu") or "")
-    if gpu is not None and found.values.get("phase") in (None, "serving") and (
-            getattr(gpu, "vendor", "") == "apple" or "jetson" in gpu.id):
+    if gpu is not None and found.values.get("phase") in (None, "serving") and getattr(gpu, "unified_memory", False):
         found.values["phase"] = "edge"
         found.evidence["phase"] = gpu.name
 

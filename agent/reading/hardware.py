@@ -45,7 +45,6 @@ MULTI_GPU_HINT = re.compile(r"pipeline[\s-]parallel|tensor[\s-]parallel|data[\s-
                             r"sequence[\s-]parallel|across (?:\w+ )?(?:gpus|nodes)|all[\s-]?reduce|all[\s-]to[\s-]all|"
                             r"\bnodes?\b|cluster|distributed|multi[\s-]gpu|pipeline (?:bubbles?|stages?|schedule)|"
                             r"different number of gpus|reshard|shard", re.I)
-SINGLE_GPU = _SINGLE
 # a token that looks like a GPU model number ("A40", "p100", "rtx 2080 ti", "7900 xtx", "gaudi 2", "tpu v5e")
 _GPU_LIKE = re.compile(r"\b((?:rtx|gtx|quadro|titan|radeon|rx|arc|instinct|gaudi|tpu|mi|tesla)\s?-?[a-z]?\d{1,4}[a-z]{0,3}"
                        r"(?:\s?(?:ti|super|xtx|xt|max|pro))?|[a-z]{1,2}\d{2,4}[a-z]{0,2}|\d{4}\s?(?:ti|xtx|xt|super))\b", re.I)

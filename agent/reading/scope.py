@@ -16,6 +16,9 @@ from functools import cached_property
 _CLAUSE_END = re.compile(r"[.!?;:]+(?:\s|$)|\n+|\s[-–—]{1,2}\s|\(|\)|,?\s+\b(?:but|though|although|however|whereas|"
                          r"while|yet)\b", re.I)
 
+# words that set a mention against something: "more than a single GPU", "too big for one H100", "instead of"
+CONTRAST = re.compile(r"(?:n['’]t|\bnot|\bnever|\bcannot|\bno longer|\btoo (?:big|large|much) for|\bmore than|\bbeyond|"
+                      r"\bexceed\w*|\b(?:larger|bigger) than|\binstead of|\brather than|\boutgr\w+)\b", re.I)
 # where one statement of a clause ends and the next joins it
 _JOINED = re.compile(r"\s(?:and|but) (?:are|is|we|i|will|want)\b|,\s", re.I)
 _SUBCLAUSE = re.compile(r",|\b(?:and|so|because|since|which|that|then)\b", re.I)
@@ -103,8 +106,6 @@ class Scope:
 
     def contrasted(self, start: int) -> bool:
         """Whether the mention is negated or set against something ("more than one GPU", "too big for one H100")."""
-        from agent.names import CONTRAST  # noqa: PLC0415 (names imports nothing of reading)
-
         return self.negated(start) or bool(CONTRAST.search(_SUBCLAUSE.split(self.before(start, 48))[-1]))
 
     def proposed(self, start: int) -> bool:
