@@ -56,7 +56,7 @@ def _settings(tech: Any, w: Workload, catalog: Any) -> str | None:
     if not w.framework:
         return None
     framework = catalog.frameworks.get(w.framework)
-    keys = {w.framework, w.framework.replace("-", "_"), w.framework.replace(".", "")}
+    keys = {w.framework, w.framework.replace("-", "_"), w.framework.replace(".", ""), w.framework.replace(".", "_")}
     hit = next((v for k, v in tech.frameworks.items() if k in keys), None)
     name = framework.name if framework is not None else w.framework
     return f"{name}: {hit}" if hit else f"{name}: no documented switch in our catalog; check its docs"

@@ -20,7 +20,9 @@ _GLUED_COUNT = re.compile(r"^(\d+[x×])(?=[A-Za-z])|(?<=\d)([x×]\d+)$")
 # Counts people write as words ("two A100s", "a pair of H100s", "batch size of one").
 NUM_WORDS = {"a": 1, "an": 1, "one": 1, "single": 1, "two": 2, "pair": 2, "couple": 2, "three": 3, "four": 4,
              "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "twelve": 12, "sixteen": 16,
-             "thirty-two": 32, "sixty-four": 64}
+             "thirty-two": 32, "sixty-four": 64,
+             # board and server words that count devices ("a dual-GPU box", "quad GH200 board")
+             "dual": 2, "twin": 2, "quad": 4}
 
 
 def word_number(word: str) -> int | None:

@@ -20,6 +20,7 @@ from agent.reading.models import ModelIndex, find_model
 from agent.reading.quantities import find_quantities, parse_count
 from agent.reading.scope import Scope
 from agent.reading.situation import read_constraints, read_objective, read_phase
+from agent.reading.switches import SwitchIndex, build_switch_index
 from agent.reading.stack import build_framework_index, build_technique_index, read_framework, read_techniques
 from agent.reading.targets import find_targets
 
@@ -47,6 +48,7 @@ class Indexes(NamedTuple):
     frameworks: NameIndex
     techniques: NameIndex
     instances: NameIndex
+    switches: SwitchIndex
 
 
 @dataclass
@@ -141,7 +143,7 @@ def extract(text: str, catalog: Any, indexes: Indexes | None = None) -> Found:
     read_objective(text, scope, found)
     read_constraints(text, scope, found)
     read_framework(text, scope, ix.frameworks, found)
-    read_techniques(text, scope, ix.techniques, found)
+    read_techniques(text, scope, ix.techniques, found, ix.switches)
     _phase_from_hardware(catalog, found)
     return found
 
@@ -158,7 +160,8 @@ def _phase_from_hardware(catalog: Any, found: Found) -> None:
 def build_indexes(catalog: Any) -> Indexes:
     """Alias indexes for GPUs, models, frameworks and techniques (cache them: building walks the whole catalog)."""
     return Indexes(NameIndex(catalog.gpus, strip_gpu_words=True), ModelIndex(catalog.models),
-                   build_framework_index(catalog), build_technique_index(catalog), build_instance_index(catalog))
+                   build_framework_index(catalog), build_technique_index(catalog), build_instance_index(catalog),
+                   build_switch_index(catalog))
 
 
 _OVERRIDE_ALIASES = {"gpus": "gpu_count", "prompt": "prompt_tokens", "output": "output_tokens",

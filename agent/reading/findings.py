@@ -27,6 +27,12 @@ class Found:
     # techniques the user says they run (id -> words read) and say they do not run
     stack: dict[str, str] = field(default_factory=dict)
     absent: set[str] = field(default_factory=set)
+    # character spans already read as a model's name: a framework word inside one ("Mistral-NeMo") names the model
+    name_spans: list[tuple[int, int]] = field(default_factory=list)
+
+    def inside_name(self, start: int, end: int) -> bool:
+        """True when [start, end) lies inside a span already read as a name."""
+        return any(a <= start and end <= b for a, b in self.name_spans)
 
     def put(self, name: str, value: Any, evidence: str) -> None:
         if value is not None and name not in self.values:

@@ -23,7 +23,8 @@ _MODIFIER = (r"(?:\d+\s?gb|\d+\s?gib|nos\.?|pcs\.?|pieces of|units of|nvidia|amd
 _COUNT_BEFORE = re.compile(r"(?:" + _COUNT + r"(?:\s*[x×*])?|\b[x×](\d+))(?:[\s-]+" + _MODIFIER + r"){0,3}[\s-]*$", re.I)
 _COUNT_AFTER = re.compile(r"(?:s|'s)?\s*(?:-?\d+\s?g(?:b|ib)?\b\s*)?(?:(?:gpus?|workstation|box|server|cards?|pcie|sxm\d?)\s*)?"
                           r"(?:[x×*]\s*(\d+)\b|\((\d+)(?:\s*(?:of them|gpus?|cards?|chips?))?\)|\s*cards?\s*[x×*]\s*(\d+)|"
-                          r"\s*\(?(\d+) of them)", re.I)
+                          r"\s*\(?(\d+) of them|\s*\((\d+)\s+[\w-]+\s+(?:gpus?|cards?|chips?)\)|"
+                          r"\s*[,(]?\s*(\d+)\s*(?:pieces|pcs\.?|nos\.?|units)\b)", re.I)
 _GPU_NOUN = r"(?:gpus?|cards?|accelerators?|devices?|chips?)"
 _GPU_COUNT_GENERIC = re.compile(_COUNT + r"(?:[\s-]*[x×])?(?:[\s-]+(?:" + _MODIFIER + r"|[a-z]\w+)){0,2}?[\s-]*" + _GPU_NOUN
                                 + r"\b", re.I)
@@ -33,8 +34,17 @@ _NODES = re.compile(_COUNT + r"(?:\s*[x×])?[\s-]+(?:[\w.-]+[\s-]+){0,2}?" + _NO
 _PER_NODE = re.compile(r"\b(\d+)[\s-]*(?:x\s*)?(?:[\w.]+[\s-]+)?" + _GPU_NOUN + r"?\s*(?:per|each|a|in each|on each|/)\s*"
                        + _NODE_NOUN + r"|\b(\d+)[\s-]*gpus?[\s-]+(?:[\w.]+[\s-]+)?" + _NODE_NOUN
                        + r"|" + _NODE_NOUN + r"\s*(?:of|with|[x×*]|each with|each having)\s*(\d+)"
-                       + r"|\b(\d+)\s*(?:gpus?|superchips?|chips?|cards?)\s*(?:each|apiece)\b", re.I)
+                       + r"|\b(\d+)\s*(?:gpus?|superchips?|chips?|cards?)\s*(?:each|apiece)\b"
+                       # "every machine have 8 A800", "(each 8 GPU)", "(one GPU each)"
+                       + r"|\b(?:every|each|per)\s+" + _NODE_NOUN + r"\s+(?:has|have|having|with|holds?|carries)\s+(\d+)"
+                       + r"|\beach\s+(?:with\s+|has\s+|having\s+)?(\d+)\s*(?:[x×]\s*)?(?:[\w.-]+\s+)?gpus?\b"
+                       + r"|\b(one|two|four|eight)\s+(?:gpus?|cards?)\s+(?:each|apiece)\b", re.I)
 _DGX = re.compile(r"\b[dh]gx\b", re.I)
+# node counts named by their serving pool ("1 prefill node + 2 decode nodes", "decode: 4 nodes")
+_POOL = re.compile(r"\b(?:prefill|decode|prefilling|decoding)\b", re.I)
+# a count said as what runs now after a failed one: "it doesn't fit on one H100 so we use 4", "now runs on two of them"
+_NOW_COUNT = re.compile(r"\b(?:so|now)\b[^?!;\n]{0,40}?\b(?:use|using|run|runs|running|on|across)\s+(?:all\s+)?"
+                        + _COUNT + r"(?:\s+of\s+them|\s+(?:cards?|gpus?))?(?=\s*(?:[,.;:—–(-]|with\b|for\b|and\b|$))", re.I)
 # "single GPU", "one card", "only one 4090": one device as a stated constraint
 _SINGLE = re.compile(r"\b(?:single|only one|just one|one)[\s-]+(?:" + _MODIFIER + r"[\s-]+){0,2}" + _GPU_NOUN
                      + r"\b|\bsingle[\s-]+gpu\b", re.I)
@@ -88,10 +98,14 @@ def _node_layout(text: str, scope: Scope, gpu_count: tuple[int, int, bool] | Non
     candidates = [m for m in _NODES.finditer(text) if not scope.negated(m.start())]
     nodes = next((m for m in candidates if not (per and per.start() <= m.start(1) < per.end())),
                  candidates[0] if candidates else None)
-    per_node = next((int(g) for g in per.groups() if g), None) if per else None
+    per_node = next((word_number(g) for g in per.groups() if g), None) if per else None
     if nodes is None and per is None:
         return None
     count = (word_number(nodes.group(1)) or 1) if nodes else 1
+    pools = [m for m in candidates if _POOL.search(text[max(0, m.start() - 12):m.end()])]
+    if len(pools) >= 2:  # "1 prefill node + 2 decode nodes": the pools add up
+        count = sum(word_number(m.group(1)) or 1 for m in pools)
+        nodes = pools[0]
     if nodes and per and per.start() <= nodes.start(1) < per.end() and nodes.group(1).isdigit() \
             and int(nodes.group(1)) == per_node:
         count = 1  # "an 8-GPU node": the number counts GPUs, not nodes
@@ -249,6 +263,10 @@ def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, s
                   instance_index: NameIndex | None = None) -> None:
     """Put the GPU kind and count stated (or hinted) in ``text`` into ``found``; note an unknown GPU name."""
     scope = scope or Scope(text)
+    now = _NOW_COUNT.search(text)
+    now_count = word_number(now.group(1)) if now else None
+    if now_count and now_count > 1:
+        found.put("gpu_count", now_count, now.group(0))
     _stated_totals(text, found)
     mentions = gpu_index.find(text)
     main = _main_mention(text, mentions, scope) if mentions else None
@@ -272,8 +290,9 @@ def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, s
     _read_count(text, scope, mentions, main, found)
     _instances(text, catalog, instance_index, scope, found)
     singles = [*_SINGLE.finditer(text), *(m for m in _SINGLE_NAMED.finditer(text) if _names_gpu_after(text, m.end(), mentions))]
-    single = next((m for m in singles if not scope.contrasted(m.start())), None)
-    if single:
+    single = next((m for m in singles if not scope.contrasted(m.start())
+                   and not re.search(r"\bthan\b[^,.;]{0,16}$", text[max(0, m.start() - 24):m.start()], re.I)), None)
+    if single and not (now_count and now_count > 1):
         found.put("single_gpu", True, single.group(0))
         found.put("gpu_count", 1, single.group(0))
     found.multi_gpu_hint = bool(MULTI_GPU_HINT.search(text))

@@ -102,6 +102,7 @@ def find_model(text: str, catalog: Any, model_index: NameIndex, found: Found, sc
     if main or mentions:
         main = main or mentions[0]
         found.put("model", main.item_id, main.text)
+        found.name_spans.extend((m.start, m.end) for m in mentions)
         return
     family = _family_and_size(text, catalog) or _only_of_family(text, catalog)
     if family:

@@ -12,6 +12,7 @@ from typing import Any
 from agent.names import Mention, NameIndex
 from agent.reading.findings import Found
 from agent.reading.scope import Scope
+from agent.reading.switches import SwitchIndex
 
 # "from X to Y", "X -> Y", "replace X with Y": X is what runs now, Y what is proposed
 _FROM = re.compile(r"\b(?:from|off|away from|replac\w*|migrat\w* (?:off|from)|leav\w*)\s+(?:our |the |plain |stock )?$", re.I)
@@ -35,7 +36,11 @@ def build_technique_index(catalog: Any) -> NameIndex:
 
 
 def _role(text: str, scope: Scope, m: Mention) -> str:
-    """'current', 'proposed', 'negated' or 'neutral' (described without a verb) for one mention."""
+    """'current', 'proposed', 'negated', 'asked' or 'neutral' (described without a verb) for one mention.
+
+    'asked' is a mention whose only sign of a proposal is that its clause is a question ("how many users can it
+    serve in vLLM?"): a framework named that way is still the one the question is about.
+    """
     before = text[max(0, m.start - 30):m.start]
     if _FROM.search(before):
         return "current"
@@ -48,17 +53,21 @@ def _role(text: str, scope: Scope, m: Mention) -> str:
         return "current"
     words = text[clause.start:clause.end]
     asked = text[clause.end:clause.end + 1] == "?" or words.rstrip().endswith("?")
-    return "proposed" if scope.proposed(m.start) or asked or _REQUEST.search(words) else "neutral"
+    if scope.proposed(m.start) or _REQUEST.search(words):
+        return "proposed"
+    return "asked" if asked else "neutral"
 
 
 def read_framework(text: str, scope: Scope, index: NameIndex, found: Found) -> None:
     """The framework running today: a stated or migrated-from mention, else the only neutral one."""
-    mentions = index.find(text)
+    mentions = [m for m in index.find(text) if not found.inside_name(m.start, m.end)]
     roles = [(_role(text, scope, m), m) for m in mentions]
     current = next((m for role, m in roles if role == "current"), None)
     if current is None:
         neutral = [m for role, m in roles if role == "neutral"]
-        current = neutral[0] if neutral else None
+        # a framework named only inside a question counts when it is the only framework named
+        asked = [m for role, m in roles if role == "asked"]
+        current = neutral[0] if neutral else (asked[0] if len({m.item_id for _, m in roles}) == 1 and asked else None)
     if current is not None:
         found.put("framework", current.item_id, current.text)
 
@@ -72,9 +81,12 @@ _DEGREE_TECHNIQUE = {"tp": "tensor-parallel", "te": "tensor-parallel", "ep": "ex
 _FP8 = re.compile(r"\bfp8\b(?![\s-]*(?:kv|attention))|-fp8\b", re.I)
 
 
-def technique_mentions(text: str, index: NameIndex, found: Found) -> list[Mention]:
-    """Techniques named in the text, in order: catalog names, parallel degrees ("TP8") and precisions ("fp8")."""
-    out = list(index.find(text))
+def technique_mentions(text: str, index: NameIndex, found: Found, switches: SwitchIndex | None = None) -> list[Mention]:
+    """Techniques named in the text, in order: catalog names, framework switches ("--kv-cache-dtype fp8"), parallel
+    degrees ("TP8") and precisions ("fp8")."""
+    out = list(index.find(text))  # a quantisation suffix in a model name ("-AWQ", "-FP8") does say what runs
+    if switches is not None:
+        out += [m for m in switches.find(text) if not any(x.start <= m.start < x.end for x in out)]
     for m in _DEGREE.finditer(text):
         tech = _DEGREE_TECHNIQUE.get(m.group(1)[:2].lower())
         if tech and tech in index.exact.values():
@@ -86,9 +98,9 @@ def technique_mentions(text: str, index: NameIndex, found: Found) -> list[Mentio
     return sorted(out, key=lambda x: x.start)
 
 
-def read_techniques(text: str, scope: Scope, index: NameIndex, found: Found) -> None:
+def read_techniques(text: str, scope: Scope, index: NameIndex, found: Found, switches: SwitchIndex | None = None) -> None:
     """Techniques the user says run today (``found.stack``) or do not run (``found.absent``)."""
-    for m in technique_mentions(text, index, found):
+    for m in technique_mentions(text, index, found, switches):
         role = _role(text, scope, m)
         if role in ("current", "neutral"):
             found.stack.setdefault(m.item_id, m.text)

@@ -18,7 +18,7 @@ _BOUND = (r"(?:under|below|<=?|≤|less than|at most|within|max(?:imum)?(?: of)?
 _PCT = r"(?:p\d{2,3}|median|mean|average|avg|tail)?"
 _TTFT = (r"(?:ttft|time[\s-]to[\s-]first[\s-]token|first[\s-]token(?: latency| time| arrives(?: after)?| shows up(?: after)?)?|"
          r"first (?:suggestion|word|chunk)(?: must)?(?: show up| appear| arrive)?|prefill latency)")
-_TPOT = (r"(?:tpot|itl|inter[\s-]token(?: latency)?|time per (?:output )?token|per[\s-]token latency|token latency|"
+_TPOT = (r"(?:tpot|itl|inter[\s-]token(?: latency)?|time per (?:output )?token|per[\s-]token (?:latency|time)|token latency|"
          r"decode latency|tbt|(?:time )?between tokens)")
 _E2E = r"(?:end[\s-]to[\s-]end latency|e2e latency|e2e|request latency|response time|latency)"
 _SEP = (r"\s*(?:" + _PCT + r"\s*)?(?:slo|target|goal|sla)?\s*(?:(?:of|is|at|=|:|around|about|currently|sits|hovers|runs|"
@@ -50,14 +50,25 @@ _PER_USER = r"(?:per (?:user|request|stream|sequence|session)|for (?:a|one|each)
 _RATE_TARGET = re.compile(r"(?:at least|>=?|≥|minimum(?: of)?|min\.?|above|over|more than|need|want|target(?: of)?)\s*"
                           + _NUMBER + r"\s*" + _RATE + r"\s*" + _PER_USER + "?", re.I)
 _MS_PER_TOKEN = re.compile(r"(?:(" + _BOUND + r")\s*)?" + _NUMBER + r"\s*(ms|s)\s*(?:/|per)\s*tok(?:en)?\b", re.I)
+# one stream's speed named before the figure: "each user only 8 token/s", "eval rate: 11 tokens/s", "token generation ~8 tok/s"
+_STREAM_BEFORE = re.compile(r"(?:\b(?:each|every|per|a single|one)\s+(?:user|stream|request|session)\b|\beval rate\b|"
+                            r"\btoken generation\b|\bgeneration speed\b|\bdecode speed\b)[^.;\n]{0,24}$", re.I)
+# "Output token throughput (tok/s): 2511.3", "gen throughput (token/s): 6124.55": a log row with the unit first
+_RATE_UNIT_FIRST = re.compile(r"throughput\s*\(\s*" + _RATE + r"\s*\)\s*:?\s*(\d+(?:[.,]\d+)?)", re.I)
 _RATE_FIGURE = re.compile(_NUMBER + r"\s*([kK])?\s*" + _RATE + r"(?:\s*" + _PER_USER + r")?", re.I)
 # "tokens/s plateaus at 61k": the figure after the unit
 _RATE_THEN_FIGURE = re.compile(_RATE + r"(?:\s+\w+){0,3}?\s+(?:at|of|is|=|~|around|about)\s*" + _NUMBER + r"\s*([kK])?\b", re.I)
 # one stream: a tokens/s figure is the per-token speed of that stream
 _ONE_STREAM = re.compile(r"single[\s-]user|one user|only me|just me|for myself|one request at a time|single stream|"
                          r"\bbatch(?: size)?(?: of)? 1\b|\bbs\s*=?\s*1\b|\bdecode\b", re.I)
-_MFU = re.compile(r"\bmfu\b(?:\s+(?:of|is|at|around|about|only|stuck|stays|sits|just|currently|now|went|~)){0,3}\s*[:=~]?\s*"
-                  + r"(?:\d+(?:[.,]\d+)?\s*%?\s*(?:->|→|to)\s*)?" + _NUMBER + r"\s*(%)?|" + _NUMBER + r"\s*%\s*mfu\b", re.I)
+_PERCENT = r"(%|\s*percent\b)"
+# "MFU 0.43", "MFU lies by 29 percent", "0.37 MFU", "31% MFU"; a figure above 1 without a percent sign is not an MFU
+_MFU = re.compile(r"\bmfu\b(?:\s+(?:[a-z]+)){0,3}?\s*[:=~]?\s*"
+                  + r"(?:\d+(?:[.,]\d+)?\s*%?\s*(?:->|→|to)\s*)?" + _NUMBER + _PERCENT + r"?|" + _NUMBER + _PERCENT
+                  + r"?\s*mfu\b", re.I)
+# a figure that changed: "drops to 0.27", "went down to 31%": the later one is today's
+_CHANGED_TO = re.compile(r"\b(?:drops?|dropped|falls?|fell|goes|went|degrades?|degraded|slips?|slipped|down)\s+(?:down\s+)?to\s+"
+                         + _NUMBER + _PERCENT + r"?", re.I)
 _GB = r"(?:gb|gib|g)\b(?!/s|\s*/\s*s|ps)"
 _BUDGET = re.compile(r"(?:under|below|within|at most|less than|maximum(?: of)?|max of|no more than|only (?:have|got|has)|"
                      r"budget of|limit(?:ed)? (?:of|to)|cap\w* (?:\w+ ){0,3}?(?:of|at|to)|fits? (?:in|into|within)(?: the [\w']+)?|stay (?:under|below|within)|"
@@ -66,6 +77,7 @@ _BUDGET = re.compile(r"(?:under|below|within|at most|less than|maximum(?: of)?|m
                      + r"\s*(?:of\s+)?(?:vram\s+|memory\s+|ram\s+)?(?:free|available|left|spare|to spare|of headroom|budget|"
                      r"limit|cap|max)\b", re.I)
 _MEMORY_FIGURE = re.compile(r"(?:uses?|using|takes?|taking|eats?|consum\w+|occup\w+|allocat\w+|peaks? at|at|hits?|reach\w*|"
+                            r"(?:says|shows|reports|reads)|"
                             r"peak (?:memory|vram|usage)(?: is| of| at)?|"
                             r"usage (?:is|of)|footprint (?:is|of)|memory (?:is|of))\s*(?:about |around |~|over |almost )?"
                             + _NUMBER + r"\s*" + _GB + r"|" + _NUMBER + r"\s*" + _GB + r"\s*(?:used|in use|allocated|peak)",
@@ -75,18 +87,21 @@ _MEMORY_FIGURE = re.compile(r"(?:uses?|using|takes?|taking|eats?|consum\w+|occup
 # a figure stated after a metric: the rest of the sentence, up to this many characters
 _WINDOW = 48
 _FIGURE = re.compile(_NUMBER + r"\s*" + _TIME_UNIT)
-_TARGET_WORDS = re.compile(r"(?:under|below|<|≤|less than|at most|within|no more than|target|slo|sla|goal|budget|cap|limit|"
-                           r"need|needs|want|"
-                           r"must|should|has to|have to|required|aim|sub[\s-]?|max(?:imum)?)\W*(?:\w+\W+){0,3}$", re.I)
+# whole words only: "feels slow (~55ms)" is a figure, not an SLO
+_TARGET_WORDS = re.compile(r"(?:<|≤|\bsub[\s-]?|\b(?:under|below|less than|at most|within|no more than|target|slo|sla|goal|"
+                           r"budget|cap|limit|need|needs|want|must|should|has to|have to|required|aim|max(?:imum)?)\b)"
+                           r"\W*(?:\w+\W+){0,3}$", re.I)
 # a figure before the metric: "~30s TTFT", "takes 40s to first token"
 _BEFORE = {"ttft": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:to (?:the )?first token|(?:of\s+)?" + _PCT + r"\s*"
                               + _TTFT + r")", re.I),
            "tpot": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:of\s+)?" + _PCT + r"\s*" + _TPOT, re.I),
            "latency": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:of\s+)?" + _PCT + r"\s*" + _E2E, re.I)}
 # a whole request's time without the word latency: "takes about 4s", "2.5s per answer", "30s per request"
-_REQUEST_TIME = re.compile(r"(?:takes?|taking|took)\s*(?:about|around|~|roughly|over|almost)?\s*" + _NUMBER + r"\s*"
-                           + _TIME_UNIT + r"|" + _NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:per|for (?:each|an?|one)|an?)\s*"
-                           r"(?:\d+[\s-]*tok(?:en)?s?[\s-]*)?(?:answer|request|response|reply|query|generation|completion|call)", re.I)
+_REQUEST_TIME = re.compile(r"(?:takes?|taking|took|needs?|needed|requires?)\s*(?:about|around|~|roughly|over|almost)?\s*"
+                           + _NUMBER + r"\s*" + _TIME_UNIT + r"|" + _NUMBER + r"\s*" + _TIME_UNIT
+                           + r"\s*(?:(?:per|for (?:each|an?|one)|an?)\s*"
+                           r"(?:\d+[\s-]*tok(?:en)?s?[\s-]*)?(?:answer|request|response|reply|query|generation|completion|call)"
+                           r"|for\s+(?:about\s+|~)?\d+\s*(?:output\s+)?tokens\b)", re.I)
 _PREFILL_TIME = re.compile(r"prefill\b[^.;?!]{0,40}?(?:takes?|took|is|of)\s*(?:about|around|~)?\s*" + _NUMBER + r"\s*"
                            + _TIME_UNIT, re.I)
 _KINDS = {"ttft": re.compile(_TTFT, re.I), "tpot": re.compile(_TPOT, re.I), "latency": re.compile(_E2E, re.I)}
@@ -96,6 +111,9 @@ _UNIT_FIRST = {name: re.compile(kind + r"\s*\((ms|s)\)[^\d\n]{0,24}?" + _NUMBER,
 # "we're at 11 ms": today's figure said after a target
 _NOW_FIGURE = re.compile(r"\b(?:we(?:'re| are)(?: currently| now)? at|currently(?: at)?|today(?: it's| it is)?|right now|"
                          r"now (?:at|it's))\s*(?:about |around |~)?" + _NUMBER + r"\s*" + _TIME_UNIT, re.I)
+
+
+_ARROW = re.compile(r"\s*(?:->|→|=>)\s*" + _NUMBER + r"\s*" + _TIME_UNIT)
 
 
 def _sentence_after(text: str, end: int) -> str:
@@ -152,6 +170,9 @@ def _latency_targets(text: str, found: Found) -> None:
                     if now:
                         found.measure(f"{name}_ms", round(_ms(now.group(1), now.group(2)), 3), now.group(0))
                 else:
+                    moved = _ARROW.match(text, mention.end() + value.end())  # "31ms -> 44ms": today's is the later
+                    if moved:
+                        ms, evidence = round(_ms(moved.group(1), moved.group(2)), 3), evidence + moved.group(0)
                     found.measure(f"{name}_ms", ms, evidence)
         if name == "ttft" and _SUB_SECOND.search(text):
             found.put("slo_ttft_ms", 1000.0, _SUB_SECOND.search(text).group(0))
@@ -179,6 +200,9 @@ def _rates(text: str, found: Found) -> None:
     if target and (re.search(_PER_USER, target.group(0), re.I) or float(target.group(1).replace(",", ".")) <= 150):
         found.put("slo_tpot_ms", round(1000.0 / float(target.group(1).replace(",", ".")), 3), target.group(0))
     for m in _MS_PER_TOKEN.finditer(text):
+        line = text[text.rfind("\n", 0, m.start()) + 1:m.start()]
+        if re.search(r"\bprompt\b", line, re.I):
+            continue  # "prompt eval time = ... (1.32 ms per token)": prefill, not the time per output token
         value = _ms(m.group(2), m.group(3))
         if m.group(1):
             found.put("slo_tpot_ms", round(value, 3), m.group(0))
@@ -193,22 +217,39 @@ def _rates(text: str, found: Found) -> None:
         value = float(number.replace(",", "")) * (1000 if thousands else 1)
         if value <= 0:
             continue
-        if re.search(_PER_USER, m.group(0), re.I) or (one_stream and value < 300):
+        stream = _STREAM_BEFORE.search(text[max(0, m.start() - 60):m.start()])
+        if re.search(_PER_USER, m.group(0), re.I) or stream or (one_stream and value < 300):
             found.measure("tpot_ms", round(1000.0 / value, 3), m.group(0))
         else:
             found.measure("throughput_tok_s", value, m.group(0))
+    row = _RATE_UNIT_FIRST.search(text)
+    if row:
+        found.measure("throughput_tok_s", float(row.group(1).replace(",", "")), row.group(0))
+
+
+def _mfu(text: str, found: Found) -> None:
+    """The MFU measured today; a later "drops to X" in the same stretch of text replaces the first figure."""
+    for mfu in _MFU.finditer(text):
+        value = float((mfu.group(1) or mfu.group(3)).replace(",", "."))
+        fraction = value / 100 if (mfu.group(2) or mfu.group(4)) else value
+        if not 0 < fraction <= 1:  # "MFU 31%" and "MFU 0.31" are the same figure
+            continue
+        evidence = mfu.group(0)
+        later = _CHANGED_TO.search(text, mfu.end(), mfu.end() + 80)
+        if later:
+            moved = float(later.group(1).replace(",", "."))
+            moved = moved / 100 if later.group(2) else moved
+            if 0 < moved <= 1:
+                fraction, evidence = moved, later.group(0)
+        found.measure("mfu", round(fraction, 4), evidence)
+        return
 
 
 def find_targets(text: str, found: Found) -> None:
     """Put SLOs (slo_ttft_ms, slo_tpot_ms, slo_latency_ms), memory_budget_gb and measured figures into ``found``."""
     _latency_targets(text, found)
     _rates(text, found)
-    for mfu in _MFU.finditer(text):
-        value = float((mfu.group(1) or mfu.group(3)).replace(",", "."))
-        fraction = value / 100 if (mfu.group(2) or mfu.group(3)) else value
-        if 0 < fraction <= 1:  # "MFU 31%" and "MFU 0.31" are the same figure
-            found.measure("mfu", round(fraction, 4), mfu.group(0))
-            break
+    _mfu(text, found)
     budget = _BUDGET.search(text)
     if budget:
         found.put("memory_budget_gb", float((budget.group(1) or budget.group(2)).replace(",", ".")), budget.group(0))
