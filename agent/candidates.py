@@ -135,8 +135,10 @@ def paper_ranks(hits: Iterable[Any]) -> dict[str, int]:
     return ranks
 
 
-def select_candidates(workload: Workload, catalog: Any, question: str, hits: list[Any]) -> Selection:
-    """Techniques that apply: phase match, or named in the question, or backed by a retrieved paper.
+def select_candidates(workload: Workload, catalog: Any, question: str, hits: list[Any],
+                      asked: frozenset[str] | set[str] = frozenset()) -> Selection:
+    """Techniques that apply: phase match, or named in the question, or asked about (its profile matches the
+    question clearly), or backed by a retrieved paper.
 
     Hardware and the user's constraints are hard filters; everything they remove is listed in
     ``excluded`` with the reason, so the answer can say why a famous technique is missing.
@@ -150,7 +152,7 @@ def select_candidates(workload: Workload, catalog: Any, question: str, hits: lis
     for tech_id, tech in sorted(catalog.techniques.items()):
         retrieved = min((ranks[p] for p in tech.papers if p in ranks), default=None)
         match = phase_matches(tech, workload)
-        if not (match or tech_id in named or retrieved is not None):
+        if not (match or tech_id in named or tech_id in asked or retrieved is not None):
             continue
         problem = ((hardware_problem(tech, gpu, workload.gpu_count) if gpu else None) or constraint_problem(tech, workload)
                    or model_problem(tech, model))

@@ -158,10 +158,10 @@ class Answerer:
         effects_model = effects_model_for(self.catalog, w, self.calibration)
         measured = compare_measured(w, effects_model.baseline())
         diagnosis = diagnose(w, effects_model.baseline(), measured)
-        selection = select_candidates(w, self.catalog, context, hits)
         relevance = self._relevance(problem)
         # what the question points at comes from the techniques' profiles, not from tables of phrases
         intents, explicit = intents_from_relevance(relevance, self.catalog, context)
+        selection = select_candidates(w, self.catalog, context, hits, explicit & set(self.catalog.techniques))
         cands, baseline = without_baseline(selection.candidates, effects_model, intents)
         limits = effects_model.bottlenecks() | (diagnosis.relieved_by if diagnosis else frozenset())
         prior = rank_candidates(cands, w, intents, {}, limits, explicit, relevance)
