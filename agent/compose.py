@@ -13,6 +13,7 @@ from typing import Any
 from agent.answer import Answer, PaperRef, Recommendation, change_text, metric_words
 from agent.candidates import named_techniques
 from agent.citations import cite_technique
+from agent.hardware_papers import paper_covers_gpu
 from agent.compare import build_options, question_form, verdict
 from agent.ranking import Scored, why_text
 from agent.stacking import FitPlan
@@ -24,11 +25,14 @@ def recommend(rank: int, s: Scored, w: Workload, hits: list[Any], fit: FitPlan, 
     """One recommendation: why, the effect on the objective, caveats, framework settings, papers and citations."""
     tech = s.technique
     papers = []
+    gpu = catalog.gpus.get(w.gpu)
     for pid in tech.papers:
         entry = catalog.papers.get(pid)
-        if entry:
+        if entry and paper_covers_gpu(entry, gpu, catalog):
             papers.append(PaperRef(paper_id=pid, arxiv_id=entry.arxiv_id, title=entry.title))
+    shown = {p.paper_id for p in papers}
     citations = cite_technique(tech, searcher, store, hits) if searcher is not None else []
+    citations = [c for c in citations if c.paper_id in shown or catalog.papers.get(c.paper_id) is None]
     caveats = [tech.quality.impact] if not tech.quality.lossless else []
     if tech.requires.retraining:
         caveats.append("needs training or fine-tuning (e.g. of draft heads or the model itself)")
