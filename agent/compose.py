@@ -138,6 +138,11 @@ def summary_text(answer: Answer) -> str:
         text = f"First make it fit with {' + '.join(r.name for r in fitting)}. "
         if rest:
             text += "Then " + decision_line(rest[0])[0].lower() + decision_line(rest[0])[1:] + " "
+    elif answer.fit:
+        # it does not fit and no stack makes it fit: that is the answer, before any speed-up
+        text = answer.fit.rstrip(".") + ". "
+        if rest:
+            text += "Of the techniques that apply: " + decision_line(rest[0])[0].lower() + decision_line(rest[0])[1:] + " "
     else:
         text = decision_line(rest[0]) + " "
     if answer.diagnosis:

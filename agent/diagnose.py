@@ -110,7 +110,8 @@ def _inference(w: Workload, base: dict) -> Diagnosis:
 def _training(base: dict) -> Diagnosis:
     parts = base.get("breakdown_s") or {}
     step = base.get("step_time_s") or 0.0
-    comm = sum(parts.get(k) or 0.0 for k in ("tp_comm_s", "pp_comm_s", "dp_comm_s"))
+    # exposed communication: the data-parallel reduction hidden behind backward comes back as a negative row
+    comm = sum(parts.get(k) or 0.0 for k in ("tp_comm_s", "pp_comm_s", "dp_comm_s", "cp_comm_s", "dp_overlapped_s"))
     mfu = base.get("mfu")
     mfu_text = f" (MFU {mfu:.0%} by the model)" if isinstance(mfu, (int, float)) else ""
     if step and (parts.get("bubble_s") or 0.0) / step >= BUBBLE_SHARE:
