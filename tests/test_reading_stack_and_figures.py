@@ -102,3 +102,25 @@ def test_prompt_time_per_token_is_not_the_time_per_output_token(catalog, indexes
     text = ("prompt eval time = 5000.00 ms / 4000 tokens (1.25 ms per token)\n"
             "eval time = 9000.00 ms / 300 runs (30.00 ms per token)\nQwen2.5-14B on an M2 Ultra, llama.cpp")
     assert plan_workload(text, catalog, indexes=indexes).measured.get("tpot_ms") == pytest.approx(30.0)
+
+
+@pytest.mark.parametrize(("text", "lossless"), [
+    ("Qwen3-32B on 2x H200, quantisation is not approved by our quality team", True),  # British spelling
+    ("Llama-3.1-70B on 8x H100. Anything but quantization. 40 users", True),
+    ("no int4/fp4 tricks on the weights; DeepSeek-V3 on 16 H200", True),
+    ("we don't use quantization yet, Llama-3.1-8B on one L4, how to speed up?", False),  # describes the stack
+    ("we are not using int4 right now; Qwen2.5-7B on an A10G", False),
+])
+def test_lossy_compression_ruled_out_reads_as_lossless(catalog, indexes, text, lossless):
+    assert plan_workload(text, catalog, indexes=indexes).lossless is lossless
+
+
+@pytest.mark.parametrize(("text", "single", "count"), [
+    ("can't use more than one GPU per replica (policy); Qwen2.5-32B on H100", True, 1),
+    ("Llama-3.1-8B LoRA on one RTX A6000 and there's no way we get a second card", True, 1),
+    ("we don't want to buy another GPU; 2x 3090 with Llama-3.1-70B AWQ", False, 2),
+    ("we bought a second card last week: 2x 4090 with Qwen2.5-32B", False, 2),
+])
+def test_no_more_gpus_said_as_a_rule(catalog, indexes, text, single, count):
+    w = plan_workload(text, catalog, indexes=indexes)
+    assert (w.single_gpu, w.gpu_count) == (single, count)

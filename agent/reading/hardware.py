@@ -48,6 +48,10 @@ _NOW_COUNT = re.compile(r"\b(?:so|now)\b[^?!;\n]{0,40}?\b(?:use|using|run|runs|r
 # "single GPU", "one card", "only one 4090": one device as a stated constraint
 _SINGLE = re.compile(r"\b(?:single|only one|just one|one)[\s-]+(?:" + _MODIFIER + r"[\s-]+){0,2}" + _GPU_NOUN
                      + r"\b|\bsingle[\s-]+gpu\b", re.I)
+# "can't use more than one GPU", "no way we get a second card": one device, said as the limit it is
+_NO_MORE = re.compile(r"\b(?:more than|beyond|over) (?:one|a single|1) " + _GPU_NOUN + r"|\b(?:a |any )?(?:second|another|2nd|"
+                      r"extra|additional) " + _GPU_NOUN, re.I)
+_DENIED = re.compile(r"\b(?:no|not|never|can'?t|cannot|won'?t|don'?t|do not|without|no way)\b[^.;,?!]{0,30}$", re.I)
 # "a single 24GB RTX 4090": one device when a GPU name follows
 _SINGLE_NAMED = re.compile(r"\b(?:a single|only one|just one|one single|single)\b", re.I)
 # words that only make sense with several GPUs; an unstated count then defaults to one 8-GPU node
@@ -292,6 +296,10 @@ def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, s
     singles = [*_SINGLE.finditer(text), *(m for m in _SINGLE_NAMED.finditer(text) if _names_gpu_after(text, m.end(), mentions))]
     single = next((m for m in singles if not scope.contrasted(m.start())
                    and not re.search(r"\bthan\b[^,.;]{0,16}$", text[max(0, m.start() - 24):m.start()], re.I)), None)
+    if single is None and (found.values.get("gpu_count") or 1) <= 1:  # "no other GPU" beside 2x 3090 keeps two
+        # the negation is the rule here, so a negated scope does not discount it
+        single = next((m for m in _NO_MORE.finditer(text) if _DENIED.search(text[max(0, m.start() - 40):m.start()])
+                       and not scope.past(m.start())), None)
     if single and not (now_count and now_count > 1):
         found.put("single_gpu", True, single.group(0))
         found.put("gpu_count", 1, single.group(0))

@@ -87,11 +87,18 @@ LOSSLESS = re.compile(
     r"no (?:loss|drop|degradation) (?:in|of) (?:accuracy|quality)|"
     r"(?:can(?:no|')t|cannot|must not|may not|won't|can not) (?:lose|hurt|drop|sacrifice|degrade|change|alter|touch) "
     r"(?:any |the |model )*(?:accuracy|quality|outputs?|results?)|"
-    r"no (?:quantiz\w*|quant\b|approximations?|lossy)|(?:must|should|has to|have to|needs? to) match [^.;]{0,40}?"
-    r"(?:outputs?|results?|answers?|logits)|quantiz\w* (?:is |are )?(?:not (?:allowed|an option|acceptable)|off the table|"
-    r"forbidden|banned|a no[\s-]go)|(?:not allowed|can(?:no|')t|cannot) (?:to )?quantiz\w*|"
+    r"no (?:quanti[sz]\w*|quant\b|approximations?|lossy)|(?:must|should|has to|have to|needs? to) match [^.;]{0,40}?"
+    r"(?:outputs?|results?|answers?|logits)|quanti[sz]\w* (?:is |are )?(?:not (?:allowed|an option|acceptable)|off the table|"
+    r"forbidden|banned|a no[\s-]go)|(?:not allowed|can(?:no|')t|cannot) (?:to )?quanti[sz]\w*|"
     r"(?:match|matches|matching) (?:the )?(?:fp16|bf16|fp32|reference|original) (?:outputs?|results?|exactly)|"
     r"(?:regulated|compliance)[^.]{0,40}(?:exact|identical)", re.I)
+# lossy compression named as ruled out: "no quantisation is allowed", "anything but quantization", "no int4 tricks"
+_LOSSY_WORD = re.compile(r"quanti[sz]\w*|\b(?:fp4|nvfp4|int4|int8|int3|nf4|[2-8][\s-]?bits?)\b", re.I)
+_RULED_OUT_AFTER = re.compile(r"^[^.;?!]{0,40}?\b(?:not (?:approved|allowed|permitted|acceptable|an option)|forbidden|banned|"
+                              r"off the table|ruled out|a no[\s-]go)\b", re.I)
+_ANYTHING_BUT = re.compile(r"\b(?:anything|everything) (?:but|except|other than)\s+$", re.I)
+# "no quantisation", "no fp4/int4 tricks": a rule; "we don't use quantization yet" only describes the stack
+_NO_BEFORE = re.compile(r"\b(?:no|without|never)\s+(?:[\w-]+[\s/]+){0,2}$", re.I)
 # "some quality loss is fine": the opposite, read as an explicit False
 # "don't want any quality loss", "without changing model output": a change to outputs, negated
 _OUTPUT_CHANGE = re.compile(r"(?:quality|accuracy|precision|output) (?:loss|drop|degradation|regression|hit|changes?)|"
@@ -100,7 +107,7 @@ _OUTPUT_CHANGE = re.compile(r"(?:quality|accuracy|precision|output) (?:loss|drop
                             re.I)
 LOSSY_OK = re.compile(r"(?:some|a (?:little|bit of)|small|minor|slight) (?:quality|accuracy) (?:loss|drop|hit|degradation) "
                       r"(?:is |would be )?(?:ok|okay|fine|acceptable|allowed)|lossy is (?:ok|fine)|"
-                      r"quantiz\w* (?:is |are )?(?:ok|okay|fine|allowed|acceptable)|happy to quantiz|"
+                      r"quanti[sz]\w* (?:is |are )?(?:ok|okay|fine|allowed|acceptable)|happy to quanti[sz]|"
                       r"don'?t mind (?:some |a little )?(?:quality|accuracy) loss", re.I)
 NO_RETRAIN = re.compile(r"no (?:more )?(?:re-?)?training|without (?:any )?(?:re-?)?training|without (?:any )?fine[\s-]?tun\w*|"
                         r"no fine[\s-]?tun\w*|(?:can(?:no|')t|cannot|can not|won'?t|unable to|not allowed to|don'?t want to) "
@@ -154,10 +161,20 @@ _SPEED = re.compile(r"\bslow\w*|\bfaster\b|speed\w* (?:it )?up|shorter epochs?|p
                     r"finish|wall[\s-]?clock|shorten|per step|step time|min(?:ute)?s? per|how far can we get", re.I)
 
 
+def _asked(text: str, scope: Scope, at: int) -> bool:
+    """Whether the clause at ``at`` is a proposal or a question (a rule is stated, not asked)."""
+    clause = scope.clause_at(at)
+    return scope.proposed(at) or "?" in text[clause.start:clause.end + 1]
+
+
 def read_constraints(text: str, scope: Scope, found: Found) -> None:
     """Lossless and no-retraining constraints, and their stated opposites."""
     lossless = next((m for m in LOSSLESS.finditer(text) if not scope.proposed(m.start()) or "?" not in
                      text[m.end():scope.clause_at(m.start()).end + 1]), None)
+    if lossless is None:
+        lossless = next((m for m in _LOSSY_WORD.finditer(text) if not _asked(text, scope, m.start()) and (
+            _NO_BEFORE.search(text[max(0, m.start() - 30):m.start()]) or _RULED_OUT_AFTER.match(text[m.end():])
+            or _ANYTHING_BUT.search(text[max(0, m.start() - 24):m.start()]))), None)
     if lossless is None:
         lossless = next((m for m in _OUTPUT_CHANGE.finditer(text) if scope.negated(m.start(), m.end())
                          or re.search(r"(?:may|must|can|should)\s*not|cannot|can't", m.group(0), re.I)), None)
