@@ -124,3 +124,15 @@ def test_lossy_compression_ruled_out_reads_as_lossless(catalog, indexes, text, l
 def test_no_more_gpus_said_as_a_rule(catalog, indexes, text, single, count):
     w = plan_workload(text, catalog, indexes=indexes)
     assert (w.single_gpu, w.gpu_count) == (single, count)
+
+
+@pytest.mark.parametrize(("text", "objective"), [
+    ("can we even run Llama-3.1-70B on one L40S?", "memory"),  # a feasibility question
+    ("Gemma-2-27B went to AWQ and quality dropped; we want the best quality that still fits in 24GB", "quality"),
+    ("the nightly job must fit the new 3-hour window; Llama-3.1-8B on one A100", "throughput"),
+    ("a 300M model served on a T4 at 300 rps, 32 tokens in and out. latency is king", "latency"),
+    ("nobody cares about latency here, we just push 2M prompts through Qwen2.5-7B on 4x L4", "throughput"),
+    ("Qwen3-8B on my M4 Max: it takes too long until the first word appears", "ttft"),
+])
+def test_objective_from_feasibility_questions_and_the_nearest_strong_word(catalog, indexes, text, objective):
+    assert plan_workload(text, catalog, indexes=indexes).objective == objective

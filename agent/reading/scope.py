@@ -26,7 +26,7 @@ _SUBCLAUSE = re.compile(r",|\b(?:and|so|because|since|which|that|then)\b", re.I)
 _NEGATION = re.compile(r"\b(?:not|no|never|without|cannot|can['’]?t|won['’]?t|don['’]?t|doesn['’]?t|isn['’]?t|aren['’]?t|"
                        r"didn['’]?t|shouldn['’]?t|mustn['’]?t|nothing|neither|nor|instead of|rather than|other than|"
                        r"except|aside from|apart from|stop(?:ped)? using|moving away from|away from|forget(?: about)?|ignore|"
-                       r"(?:don['’]?t|do not|doesn['’]?t) (?:really )?care (?:about|for)|"
+                       r"(?:don['’]?t|do not|doesn['’]?t) (?:really )?care (?:about|for)|(?:nobody|no one|none of us) cares? (?:about|for)|"
                        r"(?:is|are)n['’]?t (?:a |an )?(?:concern|issue|priority)|irrelevant|less important)\b", re.I)
 # ...and after it: "latency is not a concern", "quantization is off the table".
 _NEGATION_AFTER = re.compile(r"^[\w\s/-]{0,24}?\b(?:is|are)(?: really| just)? (?:not|n['’]t|irrelevant|off the table|"

@@ -47,18 +47,24 @@ _DESCRIBES_MODEL = re.compile(r"\b(?:serv\w*|deploy\w*|inference|host\w*|product
 
 OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
     ("ttft", re.compile(r"\bttft\b|time[\s-]to[\s-]first[\s-]token|first[\s-]token|prefill (?:latency|time)|"
-                        r"prompt processing", re.I)),
+                        r"prompt processing|until the first (?:word|token|chunk|character)|first (?:word|chunk) (?:appears|shows)",
+                        re.I)),
     ("tpot", re.compile(r"\btpot\b|\bitl\b|inter[\s-]token|per[\s-]token latency|time per (?:output )?token|"
                         r"decode (?:latency|speed)|tok(?:en)?s?/s(?:ec)? per (?:user|request|stream)|ms per token|"
                         r"(?:faster|speed up|slow|accelerat\w*) decod\w*|decod\w* (?:is )?(?:slow|faster)|per[\s-]token (?:latency|speed|time)|"
                         r"tokens per second per (?:user|request)|generation speed|streaming speed|ms/tok(?:en)?|"
-                        r"tokens? per second (?:for|to) (?:a|one|each) user", re.I)),
-    ("memory", re.compile(r"\bfit\b|\bfits\b|out of memory|\boom\w*|\bvram\b|\bkv[\s-]?cache (?:size|grows)|too big|"
+                        r"tokens? per second (?:for|to) (?:a|one|each) user|speed of (?:each|every|one|a single) user|"
+                        r"per[\s-]user speed|speed\w* (?:for|of|in) decod\w*", re.I)),
+    ("memory", re.compile(r"\bfits?\b(?!\s+(?:in(?:to)?\s+)?(?:the |our |a )?(?:new |nightly |time )?(?:window|deadline|schedule|"
+                          r"time|slot|sla))|out of memory|"
+                          r"\bcan (?:we|i|it|one \w+|a single \w+) (?:even )?(?:run|deploy|host|serve|load|hold)\b|"
+                          r"\b(?:is|are) (?:that|it|this|they) enough\b|enough (?:memory|vram)|\boom\w*|\bvram\b|\bkv[\s-]?cache (?:size|grows)|too big|"
                           r"doesn'?t fit|won'?t fit|memory (?:usage|footprint|budget|limit|pressure)|\bmemory\b", re.I)),
     # cost stated per unit of work beats the word "tokens" in it ("maximise tokens per dollar")
     ("cost", re.compile(r"per (?:dollar|\$)|\$\s*(?:/|per)|cost per|cheap|\bbill\b|save money|saving money|"
                         r"smaller instance|cheaper (?:gpu|instance|card)|spend", re.I)),
-    ("throughput", re.compile(r"throughput|thr?ou?ghput|tokens?/s(?:ec)?\b|tok/s\b|tokens per second|maximi[sz]e .*tokens|more requests|"
+    ("throughput", re.compile(r"throughput|thr?o?u?ghput|projected (?:at|to)|\b\d+\s*(?:days|weeks)\b|"
+                              r"push (?:\w+ ){0,4}through|tokens?/s(?:ec)?\b|tok/s\b|tokens per second|maximi[sz]e .*tokens|more requests|"
                               r"samples per second|\bmfu\b|step time|faster training|train faster|speed up training|"
                               r"finish (?:faster|sooner)|as fast as possible|how (?:long|fast) .{0,20}(?:take|finish)|"
                               r"wall[\s-]?clock|total (?:time|hours)|requests per second|\brps\b|tokens per (?:hour|day)|"
@@ -70,7 +76,7 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
 ]
 # Words that single out one objective among several ("only tokens/sec per GPU", "latency matters most").
 _STRONG = re.compile(r"\b(?:only|most|main|primary|priority|kpi|goal|the (?:one )?thing|above all|best|care (?:about|for)|"
-                     r"all (?:we|i) care|matters)\b", re.I)
+                     r"all (?:we|i) care|matters|is king|critical|crucial|paramount|what counts)\b", re.I)
 # Words that make a cue what the user wants rather than a number they report.
 _WANT = re.compile(r"\b(?:want|need|improve|reduc\w*|lower|cut|minimi[sz]e|maximi[sz]e|increase|boost|optimi[sz]e|"
                    r"priority|prioriti[sz]e|matters?|care about|goal|target|slo|sla|under|below|within|bound|"
@@ -144,14 +150,17 @@ def read_objective(text: str, scope: Scope, found: Found) -> None:
                 continue
             clause = scope.clause_at(m.start())
             words = text[clause.start:clause.end]
-            near = masked[max(clause.start, m.start() - 24):min(clause.end, m.end() + 24)]
-            level = 0 if _STRONG.search(near) else 1 if _WANT.search(words) else 2
-            key = (level, rank, objective, m.group(0))
-            if best is None or key[:2] < best[:2]:
+            lo = max(clause.start, m.start() - 24)
+            strong = [s for s in _STRONG.finditer(masked, lo, min(clause.end, m.end() + 24))]
+            level = 0 if strong else 1 if _WANT.search(words) else 2
+            # several cues near a strong word ("the best quality that fits in 16GB"): the closest one is singled out
+            gap = min((max(s.start() - m.end(), m.start() - s.end(), 0) for s in strong), default=0)
+            key = (level, gap, rank, objective, m.group(0))
+            if best is None or key[:3] < best[:3]:
                 best = key
             break
     if best:
-        found.put("objective", best[2], best[3])
+        found.put("objective", best[3], best[4])
     elif found.values.get("phase") in ("pre-training", "fine-tuning") and _SPEED.search(text):
         found.put("objective", "throughput", _SPEED.search(text).group(0))
 
