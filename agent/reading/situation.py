@@ -55,7 +55,7 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                         r"tokens per second per (?:user|request)|generation speed|streaming speed|ms/tok(?:en)?|"
                         r"tokens? per second (?:for|to) (?:a|one|each) user|speed of (?:each|every|one|a single) user|"
                         r"per[\s-]user speed|speed\w* (?:for|of|in) decod\w*", re.I)),
-    ("memory", re.compile(r"\bfits?\b(?!\s+(?:in(?:to)?\s+)?(?:the |our |a )?(?:new |nightly |time )?(?:window|deadline|schedule|"
+    ("memory", re.compile(r"\bfits?\b(?!\s+(?:in(?:to)?\s+)?(?:the |our |a )?(?:[\w-]+\s+){0,2}?(?:window|deadline|schedule|"
                           r"time|slot|sla))|out of memory|"
                           r"\bcan (?:we|i|it|one \w+|a single \w+) (?:even )?(?:run|deploy|host|serve|load|hold)\b|"
                           r"\b(?:is|are) (?:that|it|this|they) enough\b|enough (?:memory|vram)|\boom\w*|\bvram\b|\bkv[\s-]?cache (?:size|grows)|too big|"
@@ -158,7 +158,6 @@ def read_objective(text: str, scope: Scope, found: Found) -> None:
             key = (level, gap, rank, objective, m.group(0))
             if best is None or key[:3] < best[:3]:
                 best = key
-            break
     if best:
         found.put("objective", best[3], best[4])
     elif found.values.get("phase") in ("pre-training", "fine-tuning") and _SPEED.search(text):
