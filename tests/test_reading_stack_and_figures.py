@@ -136,3 +136,18 @@ def test_no_more_gpus_said_as_a_rule(catalog, indexes, text, single, count):
 ])
 def test_objective_from_feasibility_questions_and_the_nearest_strong_word(catalog, indexes, text, objective):
     assert plan_workload(text, catalog, indexes=indexes).objective == objective
+
+
+@pytest.mark.parametrize(("text", "field", "value"), [
+    ("Qwen3-4B router on one L4, in 300 / out 6, 50 rps", "output_tokens", 6),
+    ("Mistral-7B on one A100, in ~200 tok / out 4 tok, 2M rows per night", "prompt_tokens", 200),
+    ("each about 5k tokens in, ~40 tokens of labels out; Llama-3.1-8B on one H100", "output_tokens", 40),
+    ("we score ~60k prompts of ~700 tokens with Llama-3.1-8B on 2x T4", "prompt_tokens", 700),
+    ("the first token arrives after 2 seconds for prompts of 30 000 tokens, Mistral Small on 2 H100", "prompt_tokens", 30000),
+    ("about 25 analysts using it concurrently, Qwen2.5-72B on 4x H100", "batch", 25),
+    ("vllm, concurrent is 80, Qwen2.5-7B on one 4090", "batch", 80),
+    ("--max-num-seqs=96 on one H100 with Llama-3.1-8B", "batch", 96),
+    ("the response takes about 15 seconds for 300 tokens, Gemma-3-12B on one A6000", "output_tokens", 300),
+])
+def test_lengths_and_load_in_loose_phrasings(catalog, indexes, text, field, value):
+    assert getattr(plan_workload(text, catalog, indexes=indexes), field) == value

@@ -12,7 +12,8 @@ from agent.names import NUM_WORDS, word_number
 from agent.reading.findings import Found
 
 # number with optional k/m suffix: "8k", "128K", "1.5k", "8,192", "1M"
-_NUM = r"~?\s?(\d+(?:[.,]\d+)*\s?[kKmM]?)\b"
+# "20 000 tokens": digits grouped by spaces, only right before a token unit
+_NUM = r"~?\s?(\d{1,3}(?: \d{3})+(?=\s*(?:tokens?|toks?)\b)|\d+(?:[.,]\d+)*\s?[kKmM]?)\b"
 # what a number counts when it is not tokens
 _NOT_TOKENS = r"(?!\s*(?:million|billion|thousand|[kmb]?\s*(?:users|docs|documents|requests|records|rows|files|pages|"\
               r"samples|examples|params|parameters|gb|gib|mb|tb|ms|sec|seconds|s\b|%|x\b|times|gpus?|nodes?|images|"\
@@ -39,7 +40,10 @@ _UNIT = r"(?:tokens?|toks?)"
 # "512 in / 256 out", "ISL 2048 OSL 128", "ISL/OSL 1024/256", "in/out 2k/256", "input 2k, output 500"
 _PAIRS = [
     re.compile(_NUM + r"\s*" + _UNIT + r"?\s*(?:in|input|prompt|isl)\s*(?:[/,;]|and|\+|->|→)?\s*" + _NUM + r"\s*" + _UNIT
-               + r"?\s*(?:out|output|generated|gen|generation|osl|completion)\b", re.I),
+               + r"?\s*(?:of\s+\w+\s+)?(?:out|output|generated|gen|generation|osl|completion)\b", re.I),
+    # "in 400 / out 8", "in ~250 tok / out 3 tok", "input 2k, output 500"
+    re.compile(r"\b(?:in|input|isl)\s*[:=]?\s*" + _NUM + r"\s*" + _UNIT + r"?\s*(?:[/,;]|and)\s*(?:out|output|osl)\s*[:=]?\s*"
+               + _NUM, re.I),
     re.compile(r"\b(?:isl|input|in|prompt)\s*/\s*(?:osl|output|out|gen(?:eration)?)\s*(?:lengths?)?\s*(?:of|=|:|is)?\s*"
                + _NUM + r"\s*/\s*" + _NUM, re.I),
     re.compile(r"\b(?:isl|input(?: length)?|input seq(?:uence)? len(?:gth)?)\s*(?:of|=|:|is|~)?\s*" + _NUM + _NOT_TOKENS
@@ -50,6 +54,9 @@ _PAIRS = [
 _BARE_PAIR = re.compile(r"(?<![\w.=/-])(\d+(?:[.,]\d+)?[kK]|\d{3,6})\s?[/-]\s?(\d+(?:[.,]\d+)?[kK]|\d{2,6})(?![\w/-]|\.\w)"
                         r"(?!\s*(?:gb|gib|ms|s\b|%|gpus?|nodes?|cards?|users|tok))", re.I)
 _PROMPT_PATTERNS = [
+    # "80k prompts of ~600 tokens", "prompts ~1k": the length said after the word (the number before it may count them)
+    re.compile(r"\bprompts?\s+(?:of\s+|are\s+|is\s+|~|about\s+|around\s+|ca\.?\s+|averag\w*\s+)+" + _NUM
+               + r"(?:\s*" + _UNIT + r")?(?!\s*(?:gb|ms|s\b|%|x\b|users|requests))", re.I),
     re.compile(_NUM + r"[\s-]*(?:" + _UNIT + r"[\s-]*)?(?:long[\s-]*)?(?:of\s+)?(?:prompts?|contexts?|inputs?|context windows?|"
                r"sequences?|ctx|system prompts?|input sequences?)\b", re.I),
     re.compile(_NUM + r"[\s-]*" + _UNIT + r"[\s-]*(?:long[\s-]*)?(?:documents?|articles?|files?|transcripts?|pdfs?|"
@@ -59,7 +66,7 @@ _PROMPT_PATTERNS = [
                r"typically|usually|\s)*\s*" + _NUM + _NOT_TOKENS, re.I),
 ]
 _OUTPUT_PATTERNS = [
-    re.compile(_NUM + r"[\s-]*(?:" + _UNIT + r"[\s-]*)?(?:of\s*)?(?:outputs?|generated|generation|completions?|responses?|"
+    re.compile(_NUM + r"[\s-]*(?:" + _UNIT + r"[\s-]*)?(?:of\s*)?(?:outputs?|generated|generations?|completions?|responses?|"
                r"new tokens|answers?|decode|replies|summar(?:y|ies))\b", re.I),
     re.compile(r"\b(?:outputs?|generat\w*|completions?|responses?|answers?|replies|max_new_tokens|max_tokens|decode)\s*"
                r"(?:length\s*)?(?:of|=|:|is|are|around|about|~|up to|roughly|typically|usually|\s)*\s*" + _NUM
@@ -70,6 +77,8 @@ _OUTPUT_PATTERNS = [
                r"thinking|summar(?:y|ies)|gen)\b[^.;?!\d]{0,28}?" + _NUM + _NOT_TOKENS, re.I),
     re.compile(_NUM + r"\s*" + _UNIT + r"\s*(?:per|each|an?|of)\s*(?:answer|response|output|completion|reply|generation)",
                re.I),
+    # "about 20 seconds for 400 tokens": a time for that many generated tokens
+    re.compile(r"\b(?:seconds?|secs?|s|ms|minutes?)\s+for\s+(?:about\s+|~)?" + _NUM + r"\s*" + _UNIT, re.I),
 ]
 _BARE_TOKENS = re.compile(_NUM + r"[\s-]*" + _UNIT + r"\b", re.I)
 # a count in digits or words; "a"/"an" alone is not a count of users ("a user asked")
@@ -79,9 +88,12 @@ _BATCH_PATTERNS = [
     re.compile(r"\b" + _COUNT + r"[\s-]*(?:concurrent|simultaneous|parallel|active|in[\s-]flight)?[\s-]*(?:users?|requests?|"
                r"sessions?|streams?|clients?|conversations?|sequences?|chats?|seqs|slots?|agents?|workers?)\b"
                r"(?!\s*(?:" + _PER_TIME + "))", re.I),
-    re.compile(r"\b(?:batch(?:[\s-]*size)?|bs|max_num_seqs|max[\s_-]batch(?:[\s_-]size)?)\s*(?:of|=|:|is|at)?\s*" + _COUNT
+    re.compile(r"\b(?:batch(?:[\s-]*size)?|bs|max[_-]num[_-]seqs|max[\s_-]batch(?:[\s_-]size)?)\s*(?:of|=|:|is|at)?\s*" + _COUNT
                + r"\b", re.I),
-    re.compile(r"\b(?:concurrency|parallelism of|in[\s-]flight)\s*(?:of|=|:|is|at|level)?\s*" + _COUNT + r"\b", re.I),
+    re.compile(r"\b(?:concurren(?:cy|t)|parallelism of|in[\s-]flight)\s*(?:of|=|:|is|at|level)?\s*" + _COUNT + r"\b", re.I),
+    # "about 30 analysts using it concurrently", "when 5 people use it at the same time"
+    re.compile(r"\b" + _COUNT + r"\s+(?:people|persons|analysts|engineers|developers|colleagues|students|agents|employees|"
+               r"users|members)\b[^.;?!]{0,30}?\b(?:concurrently|simultaneously|at the same time|at once|in parallel)\b", re.I),
     re.compile(r"\b" + _COUNT + r"\s*(?:concur\w*|in[\s-]flight|at a time|at once|parallel)\b", re.I),
     re.compile(r"\bc\s*=\s*(\d+)\b", re.I),
     # no number at all, but the load is one request at a time
