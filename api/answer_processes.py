@@ -73,7 +73,7 @@ def _start_worker(settings_values: dict[str, Any]) -> None:
     from agent.service import Answerer
     from api.scheduler import IndexWatcher
     from api.settings import Settings
-    from api.wiring import load_calibration, load_catalog
+    from api.wiring import index_plan, load_calibration, load_catalog
     from index.search import open_searcher
     from index.state import StateDir
 
@@ -85,7 +85,8 @@ def _start_worker(settings_values: dict[str, Any]) -> None:
     state = StateDir(settings.home)
     # watching starts before the index is opened: a rewrite in between is then seen as a change
     _worker["watcher"] = IndexWatcher(state.index_meta_path)
-    searcher = open_searcher(state, settings.embedding_model)
+    searcher = open_searcher(state, settings.embedding_model, database_url=settings.database_url,
+                             index_plan=index_plan(settings))
     _worker["answerer"] = Answerer(searcher, load_catalog(settings), calibration=load_calibration(settings),
                                    max_question_chars=settings.max_question_chars)
 

@@ -20,13 +20,14 @@ from fastapi.staticfiles import StaticFiles
 
 from api.answer_processes import AnswerProcesses, resolve_processes, usable_cores
 from api.deps import Services
+from api.mcp.http import mount_mcp
 from api.metrics import Metrics, MetricsMiddleware
 from api.middleware_errors import install_error_handlers
 from api.middleware_limits import BodySizeLimit, RateLimit, SecurityHeaders, TokenBuckets
 from api.routes import ask, catalog, chat, estimate, health, openai_compat, papers, plan, refresh, search, web
 from api.routes.ask import AnswerCache
 from api.routes.chat_sessions import ChatSessions
-from api.scheduler import Background, CronSchedule, IndexWatcher, RefreshJobs
+from api.scheduler import Background, CronSchedule, RefreshJobs
 from api.settings import Settings, load_settings
 from index.state import StateDir
 
@@ -60,7 +61,7 @@ def _refresh_runner(settings: Settings, state: StateDir,
 
     def run(include_arxiv: bool) -> Any:
         from index.embedding import load_batch_embedder, resolve_model_path
-        from api.wiring import build_feed
+        from api.wiring import build_feed, index_plan
         from ingest.refresh import refresh
         from ingest.sources import load_papers
 
@@ -73,7 +74,8 @@ def _refresh_runner(settings: Settings, state: StateDir,
             return refresh(state, load_papers(settings.data_dir / "papers.yaml"), settings.data_dir / "cards",
                            embedder_factory=factory, feed=feed, include_arxiv=include_arxiv,
                            watch_queries=tuple(settings.watch_queries) if include_arxiv else (),
-                           model_path=model_path, watch_max_results=settings.watch_max_results)
+                           model_path=model_path, watch_max_results=settings.watch_max_results,
+                           database_url=settings.database_url, index_plan=index_plan(settings))
         finally:
             if feed is not None:
                 feed.close()
@@ -94,19 +96,20 @@ def build_services(settings: Settings, metrics: Metrics, query_embedder: Any = N
                    embedder_factory: Callable[[], Any] | None = None) -> Services:
     """Open the corpus and build everything the routes use."""
     from agent.service import Answerer
-    from api.wiring import build_llm, load_calibration, load_catalog
+    from api.wiring import build_index_watcher, build_llm, index_plan, load_calibration, load_catalog
     from index.search import open_searcher
 
     state = StateDir(settings.home).ensure()
     schedule = CronSchedule(settings.refresh_schedule) if settings.refresh_schedule else None  # bad cron: fail now
     catalog = load_catalog(settings)
-    searcher = open_searcher(state, settings.embedding_model, query_embedder=query_embedder)
+    searcher = open_searcher(state, settings.embedding_model, query_embedder=query_embedder,
+                             database_url=settings.database_url, index_plan=index_plan(settings))
     if searcher.rebuilt_reason:
         log.info("index rebuilt on start: %s", searcher.rebuilt_reason)
     calibration = load_calibration(settings)
     answerer = Answerer(searcher, catalog, llm=build_llm(settings), calibration=calibration,
                         max_question_chars=settings.max_question_chars)
-    watcher = IndexWatcher(state.index_meta_path)
+    watcher = build_index_watcher(settings, searcher, state.index_meta_path)  # + the shared store's runs in PostgreSQL
 
     def reload() -> None:
         searcher.reload()
@@ -150,7 +153,8 @@ def create_app(settings: Settings | None = None, *, query_embedder: Any = None,
         app.state.services = services
         services.background.start()
         try:
-            yield
+            async with mcp_sessions():  # the MCP session manager of /mcp
+                yield
         finally:
             services.background.stop()
             services.jobs.wait(timeout_s=30)
@@ -172,6 +176,7 @@ def create_app(settings: Settings | None = None, *, query_embedder: Any = None,
     for module in (ask, chat, openai_compat, search, papers, catalog, estimate, plan, refresh, health, web):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=web.STATIC_DIR), name="static")
+    mcp_sessions = mount_mcp(app, settings)  # /mcp: a route, so the middleware below covers it
     install_error_handlers(app)
     # added last = outermost: metrics see every response, limits answer before any route runs
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

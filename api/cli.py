@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "calibrate": "api.commands.kernel:calibrate",
     "ask": "api.commands.ask:ask",
     "serve": "api.commands.serve:serve",
+    "mcp": "api.commands.mcp:mcp",
     "doctor": "api.commands.doctor:doctor",
 }
 
@@ -48,6 +49,7 @@ SHORT_HELP: dict[str, str] = {
     "calibrate": "Measure GEMM, attention and copy speed on this machine's device.",
     "ask": "Answer a technique-selection question with citations and estimates.",
     "serve": "Run the HTTP API and web page.",
+    "mcp": "Serve the tools to an MCP client (Claude Desktop, IDEs) over stdio.",
     "doctor": "Check the state directory (database, index, lock, calibration); --repair fixes what it can.",
 }
 

@@ -117,15 +117,19 @@ CatalogDep = Annotated[Any, Depends(get_catalog)]
 _bearer = HTTPBearer(auto_error=False, description="The admin token (ACCELSAGE_ADMIN_TOKEN).")
 
 
+def token_matches(given: bytes | str, token: str) -> bool:
+    """Whether ``given`` is the configured bearer token, compared in constant time (no timing oracle on the token)."""
+    given_bytes = given.encode("utf-8") if isinstance(given, str) else given
+    return hmac.compare_digest(given_bytes, token.encode("utf-8"))
+
+
 def require_admin(services: ServicesDep,
                   credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> None:
     """Admin endpoints: off (403) without a configured token, 401 without the right bearer token."""
     token = services.settings.admin_token
     if not token:
         raise HTTPException(403, "admin endpoints are off: set ACCELSAGE_ADMIN_TOKEN to enable them")
-    given = credentials.credentials if credentials else ""
-    # compare_digest takes the same time wherever the strings differ: no timing oracle on the token
-    if not hmac.compare_digest(given.encode("utf-8"), token.encode("utf-8")):
+    if not token_matches(credentials.credentials if credentials else "", token):
         raise HTTPException(401, "missing or wrong admin bearer token", headers={"WWW-Authenticate": "Bearer"})
 
 

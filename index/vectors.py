@@ -1,7 +1,9 @@
-"""The FAISS index: exact inner-product search over unit vectors, ids = SQLite chunk ids.
+"""The FAISS index: inner-product search over unit vectors, ids = SQLite chunk ids.
 
-The index is derived data. It is saved atomically next to a JSON meta file (fingerprint of the
-store it was built from, model id, dim, count, and a checksum of the file's bytes), and
+Up to a size threshold the index is exact (``IndexFlatIP``); above it approximate (HNSW or IVF),
+as an :class:`IndexPlan` from the caller says. The index is derived data. It is saved atomically
+next to a JSON meta file (fingerprint of the store it was built from, model id, dim, count, index
+kind and parameters, and a checksum of the file's bytes), and
 :func:`load_checked` rebuilds it from the store whenever the file is missing, unreadable, damaged
 (checksum differs) or does not match the store and model.
 """
@@ -12,6 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import faiss
@@ -22,13 +25,117 @@ from index.state import StateDir
 from index.store import Store, utc_now
 
 DEFAULT_DIM = 384  # all-MiniLM-L6-v2; only used to shape an empty index
-META_FORMAT = 1
+# 2 added the index kind and parameters; a format-1 meta (no kind) describes an exact flat index.
+META_FORMAT = 2
+_READABLE_FORMATS = (1, 2)
 SEARCH_THREADS = 1
 # xxh3-64 of the index file: it catches bytes changed in place (same size), which FAISS itself reads
 # as fine. Measured on 154 MB (100k vectors): xxh3 11 ms, crc32 69 ms, sha256 106 ms next to a 140 ms
 # faiss.read_index; the file is not a security boundary, so the fast non-cryptographic hash fits.
 CHECKSUM_ALGORITHM = "xxh3_64"
 _CHECKSUM_READ_BYTES = 1 << 20
+
+
+FLAT, HNSW, IVF = "flat", "hnsw", "ivf"
+ANN_KINDS = (HNSW, IVF)
+# Parameters that shape the built index: changing one needs a rebuild. The others (ef_search,
+# nprobe) are read at search time.
+_BUILD_KEYS = {FLAT: (), HNSW: ("m", "ef_construction"), IVF: ("lists",)}
+_IVF_POINTS_PER_LIST = 39  # FAISS warns below this many training points per list
+_IVF_TRAIN_POINTS_PER_LIST = 64  # k-means sample: enough for stable lists, a fraction of 1M rows' cost
+
+
+@dataclass(frozen=True)
+class IndexLayout:
+    """The kind of one built index (``flat``, ``hnsw``, ``ivf``) and its parameters."""
+
+    kind: str
+    params: dict = field(default_factory=dict)
+
+    def describe(self) -> str:
+        if not self.params:
+            return f"{self.kind} (exact)" if self.kind == FLAT else self.kind
+        return f"{self.kind} ({', '.join(f'{k}={v}' for k, v in self.params.items())})"
+
+    def builds_like(self, other: "IndexLayout") -> bool:
+        """Same kind and build parameters (search-time parameters may differ)."""
+        keys = _BUILD_KEYS.get(self.kind, ())
+        return self.kind == other.kind and all(self.params.get(k) == other.params.get(k) for k in keys)
+
+
+@dataclass(frozen=True)
+class IndexPlan:
+    """Exact search up to ``exact_max_vectors``, an ANN index of ``ann_kind`` above it.
+
+    Measured on our shared 2-core machine (``bench/synthetic_store.py --recall-queries``, docs/scaling.md):
+    exact search costs ~8 ms a query at 100k vectors and 70-90 ms at 1M (STACK.md), so it stays exact
+    up to 200k. At 1M clustered vectors IVF (1024 lists) built in 32 s and found every exact top-10
+    neighbour at nprobe 32-128 (STACK.md: 0.96 at nprobe 128 on its set); HNSW (M=32, efConstruction
+    40) took 17 minutes to build on the loaded machine and reached only 0.91 at efSearch 256.
+    """
+
+    exact_max_vectors: int = 200_000
+    ann_kind: str = IVF
+    hnsw_m: int = 32
+    hnsw_ef_construction: int = 40
+    hnsw_ef_search: int = 256
+    ivf_lists: int = 1024
+    ivf_nprobe: int = 128
+
+    def __post_init__(self) -> None:
+        if self.ann_kind not in ANN_KINDS:
+            raise ValueError(f"unknown ANN index kind {self.ann_kind!r}; use one of {', '.join(ANN_KINDS)}")
+        numbers = (self.exact_max_vectors, self.hnsw_m, self.hnsw_ef_construction, self.hnsw_ef_search,
+                   self.ivf_lists, self.ivf_nprobe)
+        if min(numbers) < 0 or min(numbers[1:]) < 1:
+            raise ValueError("index plan parameters must be positive (exact_max_vectors may be 0)")
+
+    def layout_for(self, count: int) -> IndexLayout:
+        """What to build for ``count`` vectors."""
+        if count <= self.exact_max_vectors:
+            return IndexLayout(FLAT)
+        if self.ann_kind == HNSW:
+            return IndexLayout(HNSW, {"m": self.hnsw_m, "ef_construction": self.hnsw_ef_construction,
+                                      "ef_search": self.hnsw_ef_search})
+        lists = max(1, min(self.ivf_lists, count // _IVF_POINTS_PER_LIST))
+        return IndexLayout(IVF, {"lists": lists, "nprobe": min(self.ivf_nprobe, lists)})
+
+
+def build_faiss_index(layout: IndexLayout, vectors: np.ndarray) -> faiss.Index:
+    """An empty (trained, for IVF) inner-product index of ``layout`` for rows like ``vectors``."""
+    dim = int(vectors.shape[1])
+    if layout.kind == FLAT:
+        return faiss.IndexFlatIP(dim)
+    if layout.kind == HNSW:
+        index = faiss.IndexHNSWFlat(dim, int(layout.params["m"]), faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = int(layout.params["ef_construction"])
+        return index
+    lists = int(layout.params["lists"])
+    index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, lists, faiss.METRIC_INNER_PRODUCT)
+    # a fixed-seed sample: the same store always trains the same lists
+    sample_size = min(len(vectors), lists * _IVF_TRAIN_POINTS_PER_LIST)
+    sample = vectors[np.sort(np.random.default_rng(0).choice(len(vectors), sample_size, replace=False))]
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    return index
+
+
+def layout_of(index: faiss.Index) -> IndexLayout:
+    """The kind of a loaded ``IndexIDMap2``'s inner index (parameters come from the meta)."""
+    inner = faiss.downcast_index(index.index)
+    if isinstance(inner, faiss.IndexHNSW):
+        return IndexLayout(HNSW)
+    if isinstance(inner, faiss.IndexIVF):
+        return IndexLayout(IVF)
+    return IndexLayout(FLAT)
+
+
+def search_parameters(layout: IndexLayout) -> faiss.SearchParameters | None:
+    """FAISS per-query parameters for ``layout`` (None for exact search)."""
+    if layout.kind == HNSW and "ef_search" in layout.params:
+        return faiss.SearchParametersHNSW(efSearch=int(layout.params["ef_search"]))
+    if layout.kind == IVF and "nprobe" in layout.params:
+        return faiss.SearchParametersIVF(nprobe=int(layout.params["nprobe"]))
+    return None
 
 
 class IndexFileError(Exception):
@@ -54,16 +161,28 @@ def _ids_digest(ids: np.ndarray) -> str:
 
 
 class VectorIndex:
-    """A ``faiss.IndexIDMap2(IndexFlatIP(dim))`` plus the identity of what it was built from."""
+    """A ``faiss.IndexIDMap2`` over a flat, HNSW or IVF index, plus the identity of what it was built from."""
 
-    def __init__(self, index: faiss.Index, model_id: str = "", fingerprint: str = "") -> None:
+    def __init__(self, index: faiss.Index, model_id: str = "", fingerprint: str = "",
+                 layout: IndexLayout | None = None) -> None:
         self.index = index
         self.model_id = model_id
         self.fingerprint = fingerprint
+        self.layout = layout or IndexLayout(FLAT)
+        self._search_parameters = search_parameters(self.layout)
 
     @classmethod
     def empty(cls, dim: int = DEFAULT_DIM, model_id: str = "", fingerprint: str = "") -> "VectorIndex":
         return cls(faiss.IndexIDMap2(faiss.IndexFlatIP(dim)), model_id, fingerprint)
+
+    @property
+    def kind(self) -> str:
+        """``flat`` (exact), ``hnsw`` or ``ivf``."""
+        return self.layout.kind
+
+    def describe(self) -> str:
+        """One line for people: kind and parameters, e.g. ``hnsw (m=32, ef_construction=40, ef_search=256)``."""
+        return self.layout.describe()
 
     @property
     def dim(self) -> int:
@@ -95,7 +214,7 @@ class VectorIndex:
         # with 2 OpenMP threads than with 1, and the spinning threads slowed the query embedder.
         faiss.omp_set_num_threads(SEARCH_THREADS)
         try:
-            scores, ids = self.index.search(query, min(int(k), self.count))
+            scores, ids = self.index.search(query, min(int(k), self.count), params=self._search_parameters)
         finally:
             faiss.omp_set_num_threads(previous)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
@@ -103,7 +222,8 @@ class VectorIndex:
     def meta(self, index_bytes: int, checksum: str) -> dict:
         return {
             "format": META_FORMAT, "fingerprint": self.fingerprint, "model_id": self.model_id,
-            "dim": self.dim, "count": self.count, "index_bytes": index_bytes,
+            "dim": self.dim, "count": self.count, "kind": self.kind, "params": dict(self.layout.params),
+            "index_bytes": index_bytes,
             "checksum": {"algorithm": CHECKSUM_ALGORITHM, "value": checksum},
             "ids_sha256": _ids_digest(self.ids()), "written_at": utc_now(),
         }
@@ -151,7 +271,10 @@ class VectorIndex:
             raise IndexFileError("index file changed while it was read")
         if not isinstance(index, faiss.IndexIDMap2):
             raise IndexFileError(f"index file holds a {type(index).__name__}, expected IndexIDMap2")
-        loaded = cls(index, str(meta.get("model_id", "")), str(meta.get("fingerprint", "")))
+        layout = IndexLayout(str(meta.get("kind", FLAT)), dict(meta.get("params") or {}))
+        if layout_of(index).kind != layout.kind:
+            raise IndexFileError(f"index file holds a {layout_of(index).kind} index, its meta says {layout.kind}")
+        loaded = cls(index, str(meta.get("model_id", "")), str(meta.get("fingerprint", "")), layout)
         if (meta.get("dim"), meta.get("count")) != (loaded.dim, loaded.count):
             raise IndexFileError("index dim/count do not match its meta")
         if meta.get("ids_sha256") != _ids_digest(loaded.ids()):
@@ -165,7 +288,7 @@ def read_meta(state: StateDir) -> dict:
         raise IndexFileError("index file missing")
     try:
         meta = json.loads(state.index_meta_path.read_text())
-        if not isinstance(meta, dict) or meta.get("format") != META_FORMAT:
+        if not isinstance(meta, dict) or meta.get("format") not in _READABLE_FORMATS:
             raise ValueError("unknown meta format")
     except (OSError, ValueError) as exc:
         raise IndexFileError(f"index meta missing or unreadable ({type(exc).__name__})") from exc
@@ -224,19 +347,32 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def build_from_store(store: Store, model_id: str, dim: int | None = None) -> VectorIndex:
-    """A fresh index over every chunk that has a ``model_id`` vector in the store."""
+def build_from_store(store: Store, model_id: str, dim: int | None = None,
+                     plan: IndexPlan | None = None) -> VectorIndex:
+    """A fresh index over every chunk that has a ``model_id`` vector in the store.
+
+    Args:
+        plan: when to switch from exact to approximate search and with which parameters
+            (default :class:`IndexPlan()`).
+    """
     fingerprint = store.fingerprint(model_id)
     ids, vectors = store.chunk_vectors(model_id)
     if len(ids) == 0:
         return VectorIndex.empty(dim or DEFAULT_DIM, model_id, fingerprint)
-    index = VectorIndex.empty(vectors.shape[1], model_id, fingerprint)
+    layout = (plan or IndexPlan()).layout_for(len(ids))
+    index = VectorIndex(faiss.IndexIDMap2(build_faiss_index(layout, vectors)), model_id, fingerprint, layout)
     index.add(ids, vectors)
     return index
 
 
-def load_matching(state: StateDir, store: Store, model_id: str) -> tuple[VectorIndex | None, str | None]:
-    """The saved index if it is intact and matches the store and model: ``(index, None)``, else ``(None, why)``."""
+def load_matching(state: StateDir, store: Store, model_id: str,
+                  plan: IndexPlan | None = None) -> tuple[VectorIndex | None, str | None]:
+    """The saved index if it is intact and matches the store, model and plan: ``(index, None)``, else ``(None, why)``.
+
+    The plan decides the kind and build parameters for the store's size; a saved index of another
+    kind or built with other parameters (the threshold or a parameter changed) is reported stale.
+    Search-time parameters (``ef_search``, ``nprobe``) come from the plan without a rebuild.
+    """
     try:
         loaded, _meta = VectorIndex.load(state)
     except IndexFileError as exc:
@@ -245,21 +381,27 @@ def load_matching(state: StateDir, store: Store, model_id: str) -> tuple[VectorI
         return None, f"model changed ({loaded.model_id or '?'} -> {model_id})"
     if loaded.fingerprint != store.fingerprint(model_id):
         return None, "index does not match the store (fingerprint differs)"
+    wanted = (plan or IndexPlan()).layout_for(loaded.count)
+    if not loaded.layout.builds_like(wanted):
+        return None, f"index is {loaded.describe()}, the plan wants {wanted.describe()}"
+    if wanted != loaded.layout:
+        loaded = VectorIndex(loaded.index, loaded.model_id, loaded.fingerprint, wanted)
     return loaded, None
 
 
 def load_checked(
-    state: StateDir, store: Store, model_id: str, dim: int | None = None
+    state: StateDir, store: Store, model_id: str, dim: int | None = None, plan: IndexPlan | None = None
 ) -> tuple[VectorIndex, str | None]:
     """Load the saved index, or rebuild (and save) it; returns ``(index, why_rebuilt or None)``.
 
     Rebuilds when the file is missing, corrupt or damaged in place (checksum differs), or its
-    model, fingerprint or count differ from what the store holds for ``model_id``.
+    model, fingerprint, count, kind or build parameters differ from what the store and ``plan``
+    call for.
     """
-    loaded, reason = load_matching(state, store, model_id)
+    loaded, reason = load_matching(state, store, model_id, plan)
     if loaded is not None:
         return loaded, None
-    rebuilt = build_from_store(store, model_id, dim=dim)
+    rebuilt = build_from_store(store, model_id, dim=dim, plan=plan)
     try:
         rebuilt.save_atomic(state)
     except OSError as exc:

@@ -24,8 +24,9 @@ from index.chunking import ChunkDraft, chunk_pages
 from index.embedding import BUNDLED_MODEL, Embedder, model_id_for, resolve_model_path
 from index.errors import AccelsageError
 from index.state import StateDir
-from index.store import Store
-from index.vectors import load_checked
+from index.store_factory import open_store
+from index.store_interface import CorpusStore
+from index.vectors import IndexPlan, load_checked
 from ingest.arxiv_feed import ArxivFeed, ArxivPaper, split_id
 from ingest.lock import probe_lock, refresh_lock
 from ingest.pdf_text import extract_pages
@@ -65,7 +66,7 @@ def _now() -> str:
 class _Run:
     """State shared by the steps of one refresh: store, model identity, lazy embedder, report."""
 
-    def __init__(self, state: StateDir, store: Store, model_path: Path, embedder_factory: Callable[[], Embedder],
+    def __init__(self, state: StateDir, store: CorpusStore, model_path: Path, embedder_factory: Callable[[], Embedder],
                  report: RunReport, keep_pdfs: bool, progress: ProgressCallback | None = None) -> None:
         self.state = state
         self.store = store
@@ -320,7 +321,7 @@ def ingest_arxiv(run: _Run, papers: list[PaperEntry], feed: ArxivFeed, watch_que
             run.advance()
 
 
-def close_interrupted_runs(state: StateDir, store: Store, noticed_by: str) -> list[int]:
+def close_interrupted_runs(state: StateDir, store: CorpusStore, noticed_by: str) -> list[int]:
     """Mark runs recorded as ``running`` as ``interrupted`` when no refresh holds the lock (they were killed).
 
     Args:
@@ -329,7 +330,8 @@ def close_interrupted_runs(state: StateDir, store: Store, noticed_by: str) -> li
     Returns:
         The ids marked; empty while a refresh holds the lock (its run really is running).
     """
-    with probe_lock(state.lock_path) as free:
+    # a shared store's lock is the database's: a refresh on another machine holds it, not our lock file
+    with probe_lock(state.lock_path, store.database_url) as free:
         if not free:
             return []
         return store.interrupt_running_runs({"noticed_by": noticed_by})
@@ -348,8 +350,10 @@ def refresh(
     watch_max_results: int = 20,
     keep_pdfs: bool = True,
     progress: ProgressCallback | None = None,
+    database_url: str | None = None,
+    index_plan: IndexPlan | None = None,
 ) -> RunReport:
-    """Update the corpus and its index; one run at a time per state directory.
+    """Update the corpus and its index; one run at a time per store (state directory or shared database).
 
     Args:
         state: the state directory (database, index, PDFs, lock).
@@ -364,16 +368,19 @@ def refresh(
         keep_pdfs: keep downloaded PDFs under ``state.pdf_dir``.
         progress: called with a ``Progress`` when a stage starts, after each embed call and after
             each card group or arXiv paper; rendering it is the caller's business.
+        database_url: a shared PostgreSQL store (``postgresql://...``) instead of the state directory's
+            SQLite file; the refresh lock is then the database's advisory lock, held for the whole run.
+        index_plan: exact vs ANN vector search (None: the default plan); the one the searchers use.
 
     Raises:
-        Busy: another refresh holds the lock.
+        Busy: another refresh holds the lock (on any machine, with ``database_url``).
     """
     if include_arxiv and feed is None:
         raise AccelsageError("an arXiv refresh needs a feed")
     state.ensure()
     model_dir = resolve_model_path(model_path)
-    with refresh_lock(state.lock_path):
-        store = Store(state.db_path)
+    with refresh_lock(state.lock_path, database_url):
+        store = open_store(state, database_url)
         try:
             store.check_sound()  # a damaged database fails here with one clear line, not mid-run
             report = RunReport(started_at=_now())
@@ -386,7 +393,7 @@ def refresh(
                 if include_arxiv:
                     ingest_arxiv(run, papers, feed, watch_queries, watch_max_results)
                 report.embeddings_pruned = store.prune_embeddings()
-                index, report.index_rebuilt = load_checked(state, store, run.model_id)
+                index, report.index_rebuilt = load_checked(state, store, run.model_id, plan=index_plan)
                 report.index_count = index.count
             except BaseException as exc:
                 report.status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "error"
@@ -400,7 +407,7 @@ def refresh(
             store.close()
 
 
-def _finish(store: Store, report: RunReport) -> None:
+def _finish(store: CorpusStore, report: RunReport) -> None:
     report.finished_at = _now()
     report.settle()
     store.finish_run(report.run_id, report.run_record())

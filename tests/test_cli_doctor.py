@@ -38,7 +38,7 @@ def refreshed(cli_env: Path, capsys: pytest.CaptureFixture) -> Path:  # noqa: F8
 def test_healthy_state_passes_every_check(refreshed: Path, capsys: pytest.CaptureFixture) -> None:
     code, lines, err = _doctor(capsys)
     assert code == 0 and err == "" and _statuses(lines) == HEALTHY
-    assert lines[1][2] == "2 vectors, checksum ok, matches the store"
+    assert lines[1][2] == "2 vectors, flat (exact), checksum ok, matches the store"
 
 
 def test_index_damaged_in_place_is_found_and_rebuilt(refreshed: Path, capsys: pytest.CaptureFixture) -> None:

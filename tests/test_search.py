@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 
 import pytest
@@ -10,7 +11,7 @@ from index.errors import AccelsageError
 from index.search import Hit, ResultCache, Searcher, open_searcher, rrf_fuse
 from index.state import StateDir
 from index.store import Store
-from index.vectors import build_from_store
+from index.vectors import IndexPlan, build_from_store
 from index_helpers import add_paper, model_path, query_embedder
 
 BIRDS = [
@@ -191,3 +192,24 @@ def test_open_searcher_rebuilds_a_corrupt_index(tmp_path):
     assert searcher.rebuilt_reason is not None
     assert searcher.snapshot.vectors.count == len(BIRDS) + len(KERNELS) + 1
     assert searcher.search("EAGLE-2", k=1)[0].text == EAGLE_TABLE
+
+
+def test_open_searcher_builds_and_reloads_the_index_the_plan_asks_for(tmp_path):
+    state = StateDir(tmp_path / "state").ensure()
+    _build(state).close()
+    plan = IndexPlan(exact_max_vectors=3, ann_kind="hnsw")
+    searcher = open_searcher(state, model_path(), query_embedder=query_embedder(), index_plan=plan)
+    assert searcher.snapshot.vectors.kind == "hnsw"
+    assert json.loads(state.index_meta_path.read_text())["kind"] == "hnsw"
+    assert searcher.search("EAGLE-2", k=1)[0].text == EAGLE_TABLE
+    assert searcher.reload() is None and searcher.snapshot.vectors.kind == "hnsw"  # the plan holds on reload
+    exact = open_searcher(state, model_path(), query_embedder=query_embedder())
+    assert exact.snapshot.vectors.kind == "flat" and "plan wants flat" in exact.rebuilt_reason
+
+
+@pytest.mark.parametrize("query", ["EAGLE-2 draft tokens", "bird of prey", "KV cache blocks"])
+def test_hybrid_fuses_the_lexical_and_dense_rankings(searcher, query):
+    lexical = [hit.chunk_id for hit in searcher.search(query, k=50, mode="lexical")]
+    dense = [hit.chunk_id for hit in searcher.search(query, k=50, mode="dense")]
+    hybrid = [hit.chunk_id for hit in searcher.search(query, k=5, mode="hybrid")]
+    assert hybrid == [cid for cid, _ in rrf_fuse([lexical, dense])][:5]

@@ -38,18 +38,19 @@ def read_model_config(path: str) -> Any:
 def build_answerer(settings: Any) -> Any:
     """An Answerer wired from settings: catalog, searcher over the state dir, optional LLM planner."""
     from agent.service import Answerer
-    from api.wiring import build_llm, load_calibration, load_catalog
+    from api.wiring import build_llm, index_plan, load_calibration, load_catalog
     from index.search import open_searcher
     from index.state import StateDir
-    from index.store import Store
+    from index.store_factory import has_store, open_store
 
     state = StateDir(settings.home)
-    if not state.db_path.is_file():
+    if not has_store(state, settings.database_url):
         raise AccelsageError(f"no corpus in {settings.home}: run `accelsage refresh` first")
-    with Store(state.db_path) as store:
+    with open_store(state, settings.database_url) as store:
         if store.chunk_count() == 0:
-            raise AccelsageError(f"the corpus in {settings.home} is empty: run `accelsage refresh` first")
-    searcher = open_searcher(state, settings.embedding_model)
+            raise AccelsageError(f"the corpus in {store.location} is empty: run `accelsage refresh` first")
+    searcher = open_searcher(state, settings.embedding_model, database_url=settings.database_url,
+                             index_plan=index_plan(settings))
     return Answerer(searcher, load_catalog(settings), llm=build_llm(settings), calibration=load_calibration(settings),
                     max_question_chars=settings.max_question_chars)
 

@@ -54,13 +54,13 @@ def refresh(include_arxiv: bool, status: bool, limit: int, as_json: bool, verbos
     """Build or update the corpus: bundled cards, and with --arxiv the papers' arXiv full text."""
     state, settings = _state_and_settings()
     if status:
-        _print_status(state, limit, as_json, verbose)
+        _print_status(state, limit, as_json, verbose, database_url=settings.database_url)
         return
     if verbose:
         logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
         logging.getLogger("ingest").setLevel(logging.INFO)  # our progress, not every library's
     from index.embedding import load_batch_embedder, resolve_model_path
-    from api.wiring import build_feed
+    from api.wiring import build_feed, index_plan
     from ingest.refresh import refresh as run_refresh
     from ingest.sources import load_papers
 
@@ -76,6 +76,7 @@ def refresh(include_arxiv: bool, status: bool, limit: int, as_json: bool, verbos
             embedder_factory=lambda: load_batch_embedder(model_path), feed=feed,
             watch_queries=tuple(settings.watch_queries) if include_arxiv else (), include_arxiv=include_arxiv,
             model_path=model_path, watch_max_results=settings.watch_max_results, progress=progress,
+            database_url=settings.database_url, index_plan=index_plan(settings),
         )
     finally:
         progress.close()
@@ -194,13 +195,13 @@ def _echo_failures(indent: str, failures: list, verbose: bool) -> None:
         click.echo(f"{indent}(--verbose lists each paper)")
 
 
-def _print_status(state, limit: int, as_json: bool, verbose: bool = False) -> None:
-    from index.store import Store
+def _print_status(state, limit: int, as_json: bool, verbose: bool = False, database_url: str | None = None) -> None:
+    from index.store_factory import has_store, open_store
     from ingest.refresh import close_interrupted_runs
 
     runs: list[dict] = []
-    if state.db_path.is_file():
-        with Store(state.db_path) as store:
+    if has_store(state, database_url):
+        with open_store(state, database_url) as store:
             # a run still recorded as running while nobody holds the lock was killed: say so
             close_interrupted_runs(state, store, noticed_by="refresh --status")
             runs = store.list_runs(limit)
@@ -226,17 +227,18 @@ def _print_status(state, limit: int, as_json: bool, verbose: bool = False) -> No
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def reindex(as_json: bool) -> None:
     """Rebuild the FAISS index from the SQLite store (no re-embedding)."""
+    from api.wiring import index_plan
     from index.embedding import model_id_for, resolve_model_path
-    from index.store import Store
+    from index.store_factory import has_store, open_store
     from index.vectors import build_from_store
     from ingest.lock import refresh_lock
 
     state, settings = _state_and_settings()
-    if not state.db_path.is_file():
+    if not has_store(state, settings.database_url):
         raise AccelsageError(_EMPTY_CORPUS)
     model_id = model_id_for(resolve_model_path(settings.embedding_model))
-    with refresh_lock(state.lock_path), Store(state.db_path) as store:
-        index = build_from_store(store, model_id)
+    with refresh_lock(state.lock_path, settings.database_url), open_store(state, settings.database_url) as store:
+        index = build_from_store(store, model_id, plan=index_plan(settings))
         index.save_atomic(state)
         missing = store.chunk_count() - index.count
     if as_json:
@@ -260,8 +262,9 @@ def reindex(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def search(query: str, k: int, mode: str, include_off_topic: bool, as_json: bool) -> None:
     """Search the corpus (cards and arXiv full text) for QUERY."""
+    from api.wiring import index_plan
     from index.search import MAX_HITS, open_searcher
-    from index.store import Store
+    from index.store_factory import has_store, open_store
 
     # Checked here (not by click) so bad input is one line, like every other user error.
     if not 1 <= k <= MAX_HITS:
@@ -269,13 +272,14 @@ def search(query: str, k: int, mode: str, include_off_topic: bool, as_json: bool
     if not query.strip():
         raise AccelsageError("empty search query: give some words to search for")
     state, settings = _state_and_settings()
-    if not state.db_path.is_file():
+    if not has_store(state, settings.database_url):
         raise AccelsageError(_EMPTY_CORPUS)
-    with Store(state.db_path) as store:
+    with open_store(state, settings.database_url) as store:
         if store.chunk_count() == 0:
             raise AccelsageError(_EMPTY_CORPUS)
-    hits = open_searcher(state, settings.embedding_model).search(query, k=k, mode=mode,
-                                                                 include_off_topic=include_off_topic)
+    searcher = open_searcher(state, settings.embedding_model, database_url=settings.database_url,
+                             index_plan=index_plan(settings))
+    hits = searcher.search(query, k=k, mode=mode, include_off_topic=include_off_topic)
     if as_json:
         keys = ("arxiv_id", "title", "score", "text", "page", "section", "paper_id", "source")
         _echo_json({"query": query, "hits": [{key: getattr(hit, key) for key in keys} for hit in hits]})

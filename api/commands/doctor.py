@@ -16,12 +16,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 
 from index.errors import AccelsageError, DatabaseDamaged
 from index.state import StateDir
 from index.store import Store
+from index.store_factory import open_store
 
 OK, REPAIRED, FAIL = "ok", "REPAIRED", "FAIL"
 
@@ -56,12 +58,26 @@ def move_aside(path: Path) -> Path:
     return target
 
 
-def check_database(state: StateDir, repair: bool) -> tuple[Finding, Store | None]:
-    """Open the store and run ``quick_check``; with ``repair`` a damaged file is moved aside."""
+def check_database(state: StateDir, repair: bool, database_url: str | None = None) -> tuple[Finding, Store | None]:
+    """Open the store and run ``quick_check``; with ``repair`` a damaged file is moved aside.
+
+    A shared PostgreSQL store (``database_url``) is checked by asking the server; there is no file to move.
+    """
+    if database_url:
+        try:
+            store = open_store(state, database_url)
+        except AccelsageError as exc:
+            return Finding("database", FAIL, str(exc)), None
+        problems = store.quick_check()
+        if problems:
+            store.close()
+            return Finding("database", FAIL, f"{store.location}: {problems[0]}"), None
+        return Finding("database", OK, f"{store.location} answers ({store.chunk_count()} chunks, "
+                                       f"schema v{store.schema_version})"), store
     if not state.db_path.is_file():
         return Finding("database", FAIL, f"no database at {state.db_path}: run `accelsage refresh`"), None
     try:
-        store = Store(state.db_path)
+        store = open_store(state)
         problems = store.quick_check()
         if not problems:
             return Finding("database", OK, f"{state.db_path} passes quick_check "
@@ -77,20 +93,20 @@ def check_database(state: StateDir, repair: bool) -> tuple[Finding, Store | None
                                      "run `accelsage refresh` to rebuild the corpus"), None
 
 
-def check_index(state: StateDir, store: Store, model_id: str, repair: bool) -> Finding:
+def check_index(state: StateDir, store: Store, model_id: str, repair: bool, plan: Any = None) -> Finding:
     """The index file is intact and matches the store; with ``repair`` it is rebuilt from the store."""
     from index.vectors import build_from_store, load_matching
 
-    loaded, problem = load_matching(state, store, model_id)
+    loaded, problem = load_matching(state, store, model_id, plan)
     index = loaded
     if problem and repair:
-        index = build_from_store(store, model_id)
+        index = build_from_store(store, model_id, plan=plan)
         index.save_atomic(state)
     unembedded = store.chunk_count() - (index.count if index is not None else 0)
     if index is not None and unembedded > 0:
         return Finding("index", FAIL, f"{unembedded} chunks have no vector for {model_id}: run `accelsage refresh`")
     if problem is None:
-        return Finding("index", OK, f"{index.count} vectors, checksum ok, matches the store")
+        return Finding("index", OK, f"{index.count} vectors, {index.describe()}, checksum ok, matches the store")
     if repair:
         return Finding("index", REPAIRED, f"rebuilt from the store ({index.count} vectors); it was: {problem}")
     return Finding("index", FAIL, f"{problem}; `accelsage doctor --repair` rebuilds it from the store")
@@ -130,36 +146,38 @@ def check_calibration(state: StateDir, repair: bool) -> Finding:
 
 
 @contextmanager
-def _repair_lock(state: StateDir, wanted: bool, holder: str | None) -> Iterator[bool]:
+def _repair_lock(state: StateDir, wanted: bool, holder: str | None, database_url: str | None = None) -> Iterator[bool]:
     """Hold the refresh lock while repairing; yields whether repairs may run."""
     if not wanted or holder is not None:
         yield False
         return
     from ingest.lock import refresh_lock
 
-    with refresh_lock(state.lock_path):
+    with refresh_lock(state.lock_path, database_url):
         yield True
 
 
-def diagnose(state: StateDir, model_id: str, repair: bool) -> list[Finding]:
-    """Run every check (and, with ``repair``, the repairs) on ``state``."""
+def diagnose(state: StateDir, model_id: str, repair: bool, database_url: str | None = None,
+             plan: Any = None) -> list[Finding]:
+    """Run every check (and, with ``repair``, the repairs) on ``state`` and its store (``database_url``: shared;
+    ``plan``: the exact/ANN index plan the searchers use)."""
     from ingest.lock import lock_holder
 
     if not state.root.is_dir():
         return [Finding("state", FAIL, f"{state.root} does not exist: run `accelsage refresh`")]
-    holder = lock_holder(state.lock_path)
+    holder = lock_holder(state.lock_path, database_url)
     findings = []
     if repair and holder is not None:
         findings.append(Finding("repair", FAIL, f"a refresh is running (pid {holder}): nothing repaired; "
                                                 "run `accelsage doctor --repair` again after it"))
-    with _repair_lock(state, repair, holder) as can_repair:
-        database, store = check_database(state, can_repair)
+    with _repair_lock(state, repair, holder, database_url) as can_repair:
+        database, store = check_database(state, can_repair, database_url)
         findings.append(database)
         if store is None:
             findings.append(Finding("index", FAIL, "not checked: no usable database"))
         else:
             with store:
-                findings.append(check_index(state, store, model_id, can_repair))
+                findings.append(check_index(state, store, model_id, can_repair, plan))
                 findings.append(check_runs(store, holder, can_repair))
         findings.append(check_calibration(state, can_repair))
     return findings
@@ -171,11 +189,12 @@ def diagnose(state: StateDir, model_id: str, repair: bool) -> list[Finding]:
 def doctor(repair: bool) -> None:
     """Check the state directory (database, index, refresh lock, calibration): one line per check."""
     from api.settings import load_settings
+    from api.wiring import index_plan
     from index.embedding import model_id_for, resolve_model_path
 
     settings = load_settings()
     model_id = model_id_for(resolve_model_path(settings.embedding_model))
-    findings = diagnose(StateDir(settings.home), model_id, repair)
+    findings = diagnose(StateDir(settings.home), model_id, repair, settings.database_url, index_plan(settings))
     for finding in findings:
         click.echo(finding.line())
     failed = [finding.check for finding in findings if finding.status == FAIL]

@@ -99,11 +99,11 @@ def uvicorn_config(settings: Any, app: Any, **options: Any) -> uvicorn.Config:
 def _check_store(settings: Any) -> None:
     """Fail before uvicorn starts, in one line, when the database is damaged (not 'Application startup failed')."""
     from index.state import StateDir
-    from index.store import Store
+    from index.store_factory import has_store, open_store
 
     state = StateDir(settings.home)
-    if state.db_path.is_file():
-        with Store(state.db_path) as store:
+    if has_store(state, settings.database_url):  # a shared database that does not answer fails here too
+        with open_store(state, settings.database_url) as store:
             store.check_sound()
 
 

@@ -68,7 +68,7 @@ def readiness(services: Services) -> Health:
     file_problem = index_file_problem(services.state)
     checks = {"chunks": chunks, "index_vectors": snapshot.vectors.count,
               "index_matches_store": snapshot.vectors.fingerprint == snapshot.store.fingerprint(model_id),
-              "index_file_ok": file_problem is None,
+              "index_file_ok": file_problem is None, "index_kind": snapshot.vectors.describe(),
               "refresh_running": services.jobs.running}
     capacity = answer_capacity(services)
     if capacity["configured"]:
