@@ -116,3 +116,58 @@ def test_bad_params_and_layouts_are_422_with_one_line(client, extra: dict, words
     assert response.status_code == 422, response.text
     message = response.json()["error"]["message"]
     assert words in message and "\n" not in message and "Error:" not in message, message
+
+
+SERVING = ["flash-attention-2", "paged-attention", "continuous-batching"]
+
+
+def test_estimate_with_curve_is_the_cli_json(client, bundled_state) -> None:  # noqa: F811
+    body = {"gpu": "H100", "model": "llama-3.1-8b", "requests": 40, "slo_tpot_ms": 30, "techniques": SERVING}
+    response = client.post("/v1/estimate", params={"curve": "true"}, json=body)
+    assert response.status_code == 200, response.text
+    env = {"ACCELSAGE_HOME": str(bundled_state.root), "ACCELSAGE_DATA_DIR": str(DATA)}
+    args = ["--gpu", "H100", "--model", "llama-3.1-8b", "--requests", "40", "--slo-tpot-ms", "30", "--curve", "--json"]
+    for technique in SERVING:
+        args += ["--technique", technique]
+    result = CliRunner().invoke(cli, ["estimate", *args], env=env)
+    assert result.exit_code == 0, result.output
+    d = response.json()
+    assert d == json.loads(result.output)
+    curve = d["curve"]
+    assert curve["requests_per_point"] == 40 and curve["slo"] == {"ttft_ms": None, "tpot_ms": 30}
+    assert [p["concurrency"] for p in curve["points"]][:3] == [1, 2, 4]
+    assert "simulation" not in d  # a curve is not a load: the estimate itself stays analytical
+
+
+def test_estimate_without_curve_has_none(client) -> None:
+    d = client.post("/v1/estimate", json={"gpu": "H100", "model": "llama-3.1-8b"}).json()
+    assert "curve" not in d
+
+
+def test_curve_is_a_png(client) -> None:
+    response = client.get("/v1/estimate/curve.png", params={
+        "gpu": "H100", "model": "llama-3.1-8b", "batch": 16, "technique": SERVING, "requests": 30,
+        "slo_tpot_ms": 20, "concurrency": 24})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/png"
+    assert response.content.startswith(b"\x89PNG\r\n\x1a\n") and len(response.content) > 10_000
+
+
+@pytest.mark.parametrize("params, status, words", [
+    ({"gpu": "nope", "model": "llama-3.1-8b"}, 404, "nope"),
+    ({"gpu": "H100", "model": "llama-3.1-8b", "requests": 10**6}, 422, "requests"),
+    ({"gpu": "H100", "model": "llama-3.1-8b", "lengths": "zipf"}, 422, "lengths"),
+    ({"gpu": "H100", "model": "llama-3.1-8b", "concurrency": 0}, 422, "concurrency"),
+    ({"gpu": "H100", "model": "llama-3.1-8b", "gpus": 3, "tp": 2}, 400, "gpus"),
+    ({"gpu": "H100", "model": "llama-3.1-70b"}, 400, "KV cache"),  # 140 GB of weights on one 80 GB GPU
+])
+def test_bad_curves_are_4xx_json(client, params: dict, status: int, words: str) -> None:
+    response = client.get("/v1/estimate/curve.png", params=params)
+    assert response.status_code == status, response.text
+    assert words in response.json()["error"]["message"]
+
+
+def test_curve_of_a_model_that_leaves_no_kv_cache_is_400(client) -> None:
+    response = client.post("/v1/estimate", params={"curve": "true"}, json={"gpu": "H100", "model": "llama-3.1-70b"})
+    assert response.status_code == 400
+    assert "no memory for the KV cache" in response.json()["error"]["message"]

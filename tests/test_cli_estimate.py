@@ -86,10 +86,52 @@ def test_estimate_parallel_and_dtypes(data_dir, capsys):
     assert d["parallel"]["tp"] == 4 and d["workload"]["kv_dtype"] == "fp8" and d["memory"]["fits"]
 
 
+def _png_size(path: Path) -> tuple[int, int]:
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")  # IHDR width, height
+
+
 def test_estimate_plot_writes_png(data_dir, tmp_path, capsys):
     png = tmp_path / "roofline.png"
     assert main(["estimate", "--gpu", "a100", "--model", "llama-3.1-8b", "--technique", "FA2", "--plot", str(png)]) == 0
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = _png_size(png)
+    assert width > 1.8 * height  # the roofline and the latency-throughput curve side by side
+    assert f"roofline and latency-throughput curve written to {png}" in capsys.readouterr().out
+
+
+def test_plot_takes_slos_and_lengths_without_a_load(data_dir, tmp_path, capsys):
+    png = tmp_path / "plot.png"
+    args = ["estimate", "--gpu", "h100", "--model", "llama-3.1-8b", "--technique", "FA2", "--lengths", "fixed",
+            "--slo-tpot-ms", "25", "--requests", "30", "--plot", str(png), "--json"]
+    assert main(args) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert "simulation" not in d and "curve" not in d  # the plot's curve is not printed without --curve
+    assert _png_size(png)[0] > 1000
+
+
+def test_plot_without_room_for_kv_still_draws_the_roofline(data_dir, tmp_path, capsys):
+    png = tmp_path / "plot.png"
+    assert main(["estimate", "--gpu", "h100", "--model", "llama-3.1-70b", "--plot", str(png)]) == 0
+    width, height = _png_size(png)
+    assert width > 1.8 * height
+
+
+def test_estimate_curve_table_and_json(data_dir, capsys):
+    args = ["estimate", "--gpu", "h100", "--model", "llama-3.1-8b", "--technique", "FA2", "--prompt", "512",
+            "--output", "64", "--concurrency", "24", "--requests", "40", "--curve"]
+    assert main(args + ["--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    curve = d["curve"]
+    counts = [p["concurrency"] for p in curve["points"]]
+    assert counts[:5] == [1, 2, 4, 8, 16] and 24 in counts and counts == sorted(counts)
+    assert curve["policy"] == "static batching" and curve["requests_per_point"] == 40 and curve["gpus"] == 1
+    assert d["simulation"]["load"] == "closed loop, concurrency 24"  # the stated load is simulated as before
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "latency-throughput curve (simulated, closed loop): static batching on 1 GPU(s)" in out
+    rows = [line.split() for line in out.splitlines() if re.match(r"^\d+\s+\d", line)]
+    assert [int(row[0]) for row in rows] == counts
 
 
 def test_estimate_under_load_reports_the_simulated_steady_state(data_dir, capsys):
@@ -143,6 +185,7 @@ def test_tensor_parallel_alone_implies_the_gpus(data_dir, capsys):
     (["--gpu", "h100", "--model", "llama-3.1-8b", "--concurrency", "4", "--lengths", "nofile.csv"], "nofile.csv"),
     (["--gpu", "h100", "--model", "llama-3.1-8b", "--concurrency", "4", "--qps", "2"], "exactly one"),
     (["--gpu", "h100", "--model", "llama-3.1-70b", "--concurrency", "4"], "KV cache"),
+    (["--gpu", "h100", "--model", "llama-3.1-70b", "--curve"], "KV cache"),
 ])
 def test_estimate_errors_are_one_line(data_dir, capsys, args, word):
     assert main(["estimate", *args]) != 0
@@ -158,6 +201,36 @@ def test_estimate_training(data_dir, capsys):
     assert main(["estimate-training", "--gpu", "h100", "--model", "llama-2-70b", "--gpus", "16", "--tp", "8",
                  "--pp", "2", "--schedule", "interleaved"]) == 0
     assert "pipeline bubble" in capsys.readouterr().out
+
+
+def test_estimate_training_context_parallel_and_interleave_depth(data_dir, capsys):
+    assert main(["estimate-training", "--gpu", "h100", "--model", "llama-2-70b", "--gpus", "64", "--tp", "8",
+                 "--pp", "4", "--cp", "2", "--schedule", "interleaved", "--interleave", "4", "--seq-len", "16384",
+                 "--global-batch", "64", "--sequence-parallel", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    w = d["workload"]
+    assert (w["cp"], w["interleave"], w["dp"]) == (2, 4, 1)
+    assert d["breakdown_s"]["cp_comm_s"] > 0 and d["breakdown_s"]["norm_s"] > 0
+    assert d["bubble_fraction"] == round(3 / (4 * 64 + 3), 4)  # (p-1)/(V m + p-1), 4 places in the JSON
+    assert main(["estimate-training", "--gpu", "h100", "--model", "llama-2-70b", "--gpus", "64", "--tp", "8",
+                 "--pp", "4", "--cp", "2", "--schedule", "interleaved", "--interleave", "4",
+                 "--global-batch", "64"]) == 0
+    out = capsys.readouterr().out
+    assert "cp 2" in out and "interleaved x 4 chunks" in out and "dp_overlapped_s" in out
+
+
+@pytest.mark.parametrize("args, word", [
+    (["--gpus", "10", "--tp", "4"], "multiple of tp x pp x cp"),
+    (["--gpus", "16", "--tp", "2", "--cp", "2", "--dp", "2"], "must equal gpus (16)"),
+    (["--gpus", "8", "--cp", "2", "--unfused-attention"], "fused attention"),
+    (["--gpus", "8", "--pp", "2", "--interleave", "4"], "--schedule interleaved"),
+    (["--gpus", "8", "--tp", "3"], "must divide"),
+])
+def test_estimate_training_inconsistent_layout_is_one_line(data_dir, capsys, args, word):
+    assert main(["estimate-training", "--gpu", "h100", "--model", "llama-2-7b", "--global-batch", "64", *args]) != 0
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and word in err and "Traceback" not in err and not captured.out
 
 
 @pytest.mark.parametrize("args, bound", [

@@ -99,3 +99,103 @@ def test_kernel_module_imports_without_torch():
 
     code = "import sys, agent.kernels, agent.costmodel; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+def test_fp8_gemm_reaches_its_own_fraction_of_the_doubled_peak():
+    bf16 = roofline_gemm(H100, 8192, 8192, 8192, "bf16")
+    fp8 = roofline_gemm(H100, 8192, 8192, 8192, "fp8")
+    assert bf16.compute_tflops == pytest.approx(989.4 * 0.807)
+    assert fp8.compute_tflops == pytest.approx(1978.9 * 0.709)   # MAMF H100 FP8, data/efficiencies/nvidia-hopper.yaml
+
+
+def test_gemm_shape_factor_pads_a_skinny_m():
+    # m = 200 runs as two 128-row tiles: 200 / 256 of the tensor-core work is useful. Its best tile width
+    # fills 256 tiles into 2 waves of 132 SMs; the 8192 x 8192 reference, 8192 64-wide tiles into 63 waves
+    factor = 200 / 256 * (256 / 264) / (8192 / (63 * 132))
+    skinny = roofline_gemm(H100, 200, 8192, 8192)
+    assert skinny.shape_factor == pytest.approx(factor)
+    assert skinny.compute_tflops == pytest.approx(989.4 * 0.807 * factor)
+    assert roofline_gemm(H100, 8192, 8192, 8192).shape_factor == 1.0
+    assert roofline_gemm(H100, 200, 8192, 8192, peak_only=True).shape_factor == 1.0
+
+
+def test_gemm_shape_factor_never_beats_the_best_shape_figure():
+    assert all(roofline_gemm(H100, m, 8192, 8192).shape_factor <= 1.0 for m in (64, 1000, 8320, 16384))
+
+
+def _alpha_beta_s(algo, nbytes, link_gb_s):
+    """One algorithm at 8 ranks, where links.yaml quotes its latency: alpha + 2 x 7/8 x bytes / bus bandwidth."""
+    return algo.latency_us * 1e-6 + 2 * 7 / 8 * nbytes / (algo.busbw_fraction * link_gb_s * 1e9)
+
+
+def test_allreduce_has_a_fixed_cost_and_picks_the_faster_algorithm():
+    from agent.costmodel.efficiency_data import link_kind
+
+    h200 = Catalog.load(DATA).resolve_gpu("h200")
+    algos = link_kind("nvlink-4").allreduce
+    ring, nvls = algos["ring"], algos["nvls"]
+    for nbytes in (2 ** 15, 2 ** 20, 2 ** 24, 2 ** 30):
+        r = roofline_allreduce(h200, nbytes, 8, "nvlink")
+        expected = min(_alpha_beta_s(ring, nbytes, 450), _alpha_beta_s(nvls, nbytes, 450))
+        assert r.time_us == pytest.approx(expected * 1e6)
+    assert roofline_allreduce(h200, 2 ** 15, 8).bound == "overhead"
+    assert roofline_allreduce(h200, 2 ** 30, 8).bound == "communication"
+    assert roofline_allreduce(h200, 2 ** 30, 8).memory_gb_s == pytest.approx(nvls.busbw_fraction * 450, rel=1e-5)
+
+
+def test_allreduce_over_pcie_uses_the_pcie_table():
+    from agent.costmodel.efficiency_data import link_kind
+
+    ring = link_kind("pcie").allreduce["ring"]
+    r = roofline_allreduce(H100, 1e9, 8, "pcie")
+    assert r.time_us == pytest.approx(_alpha_beta_s(ring, 1e9, 64) * 1e6)
+
+
+def test_allreduce_uses_a_measured_calibration():
+    from agent.costmodel.calibration import CalibrationEntry
+
+    entry = CalibrationEntry("NVIDIA H100 80GB HBM3", "cuda", gpu_id="h100-sxm",
+                             allreduce={"latency_us": 20.0, "busbw_gb_s": 350.0, "ranks": 8})
+    r = roofline_allreduce(H100, 1e9, 8, calibration=entry)
+    assert r.time_us == pytest.approx(20.0 + 1.75e9 / 350e9 * 1e6)
+    # the measurement is of NVLink: over PCIe the table applies
+    assert roofline_allreduce(H100, 1e9, 8, "pcie", calibration=entry).time_us > 5 * r.time_us
+
+
+# what run_all returns on an H100 (figures made up, shapes as the benchmarks report them)
+H100_RUN = {
+    "device": "NVIDIA H100 80GB HBM3", "device_kind": "cuda",
+    "gemm": [{"dtype": "fp32", "tflops": 50.0}, {"dtype": "bf16", "tflops": 791.52},
+             {"dtype": "fp16", "tflops": 771.732}, {"dtype": "fp8", "tflops": 1385.23},
+             {"dtype": "int4", "skipped": "no such kernel"}],
+    "attention": [{"backend": "flash_attention", "tflops": 500.0}, {"backend": "math", "skipped": "slow"}],
+    "copy": {"gb_s": 3015.0},
+}
+
+
+def test_calibration_fills_the_gemm_efficiency_of_every_measured_dtype(tmp_path):
+    from agent.costmodel.calibration import load_calibration, save_entry
+    from agent.costmodel.roofline import rates_for
+    from agent.costmodel.specs import hardware_from_spec
+    from agent.kernels.microbench import entry_from
+
+    entry = entry_from(H100_RUN, "h100-sxm", H100, measured_at="2026-12-03T13:00:00Z")
+    assert entry.gemm_efficiency_by_dtype == {"fp32": round(50.0 / 66.9, 4), "bf16": 0.8, "fp16": 0.78,
+                                              "fp8": 0.7}
+    assert entry.gemm_efficiency == 0.8 and entry.memory_efficiency == 0.9
+    assert entry.attention_efficiency == round(500.0 / 989.4, 4)
+    assert entry.measured["gemm_fp8_tflops"] == 1385.23 and "gemm_int4_tflops" not in entry.measured
+    save_entry(tmp_path / "calibration.json", entry)
+    back = load_calibration(tmp_path / "calibration.json").for_gpu("h100-sxm")
+    assert back == entry
+    rates = rates_for(hardware_from_spec(H100), back)
+    assert (rates.gemm_by_dtype["fp8"], rates.gemm_by_dtype["fp16"], rates.gemm_by_dtype["bf16"]) == (0.7, 0.78, 0.8)
+
+
+def test_quick_or_cpu_runs_leave_the_dtype_table_empty():
+    from agent.kernels.microbench import entry_from
+
+    quick = entry_from(H100_RUN, "h100-sxm", H100, quick=True)
+    assert quick.gemm_efficiency_by_dtype == {} and quick.measured["quick"] == 1
+    cpu = entry_from({**H100_RUN, "device_kind": "cpu", "device": "cpu: x86_64"}, "h100-sxm", H100)
+    assert cpu.gemm_efficiency_by_dtype == {} and cpu.gemm_efficiency is None and cpu.gpu_id is None

@@ -31,6 +31,11 @@ class CalibrationEntry:
     attention_efficiency: float | None = None
     measured: dict = field(default_factory=dict)
     measured_at: str | None = None
+    # per-op table: fraction of each dtype's dense peak (e.g. {"fp8": 0.6}); bf16 also sits in gemm_efficiency
+    gemm_efficiency_by_dtype: dict = field(default_factory=dict)
+    attention_efficiency_by_dtype: dict = field(default_factory=dict)
+    # all-reduce over the GPU link: small-message time (us) and large-message bus bandwidth (GB/s) at `ranks`
+    allreduce: dict = field(default_factory=dict)
 
     def applies_to(self, gpu_id: str, names: tuple[str, ...]) -> bool:
         """True when this entry was measured on the GPU a spec describes; CPU entries never apply."""
@@ -56,10 +61,20 @@ class Calibration:
         return None
 
 
+TABLES = ("measured", "gemm_efficiency_by_dtype", "attention_efficiency_by_dtype", "allreduce")
+
+
+def _table(raw: dict[str, Any], key: str) -> dict:
+    value = raw.get(key) or {}
+    if not isinstance(value, dict):
+        raise TypeError(f"'{key}' must be a mapping")
+    return dict(value) if key == "measured" else {str(k): float(v) for k, v in value.items()}
+
+
 def _entry_from(name: str, raw: dict[str, Any]) -> CalibrationEntry:
     known = {k: raw.get(k) for k in ("device_kind", "gpu_id", "gemm_efficiency", "memory_efficiency",
                                      "attention_efficiency", "measured_at")}
-    return CalibrationEntry(device_name=name, measured=dict(raw.get("measured") or {}),
+    return CalibrationEntry(device_name=name, **{t: _table(raw, t) for t in TABLES},
                             **{k: v for k, v in known.items() if v is not None})
 
 
@@ -84,7 +99,7 @@ def save_entry(path: Path, entry: CalibrationEntry) -> None:
             data = json.loads(path.read_text())
         except ValueError:
             pass  # a broken file is replaced rather than blocking a new measurement
-    record = {k: v for k, v in entry.__dict__.items() if k != "device_name" and v is not None}
+    record = {k: v for k, v in entry.__dict__.items() if k != "device_name" and v is not None and v != {}}
     data.setdefault("devices", {})[entry.device_name] = record
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".calibration.", suffix=".tmp")

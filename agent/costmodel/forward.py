@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agent.costmodel import comm
+from agent.costmodel.efficiency import weighted_shape_factor
 from agent.costmodel.knobs import Knobs
+from agent.costmodel.moe import expert_work
 from agent.costmodel.memory import (
     kv_bytes_per_token_gpu,
     linear_bytes_per_param,
@@ -89,8 +91,21 @@ def _mlp_fraction(knobs: Knobs, decode: bool, tokens: float) -> tuple[float, flo
     return f, 1 - (1 - f) ** max(tokens, 1.0)
 
 
+def dense_widths(sh: ModelShape, tp: int) -> list[tuple[float, float]]:
+    """(N, K) of one layer's dense projections on one GPU: QKV, output, MLP up (gate+up) and down."""
+    h, d = sh.hidden_size, sh.head_dim
+    q, kv = sh.num_attention_heads * d, 2 * sh.num_key_value_heads * d
+    inter = sh.intermediate_size / tp
+    up = 2 * inter if sh.gated_mlp else inter
+    return [((q + kv) / tp, h), (h, q / tp), (up, h), (h, inter)]
+
+
 def gemm_op(s: Setup, seqs: float, q_len: float, decode: bool, tokens_in_group: float) -> Op:
-    """Linear layers (and LM head for the last position of each sequence) on one GPU."""
+    """Linear layers (and LM head for the last position of each sequence) on one GPU.
+
+    Dense projections run at a shape factor for `tokens` rows; routed experts are costed by
+    :func:`agent.costmodel.moe.expert_work` (small-M grouped GEMM, router, permutation, EP imbalance).
+    """
     k, sp, par, sh = s.knobs, s.split, s.parallel, s.shape
     tokens = seqs * q_len
     lf = _layer_fraction(k, decode, seqs)
@@ -98,7 +113,11 @@ def gemm_op(s: Setup, seqs: float, q_len: float, decode: bool, tokens_in_group: 
     body_active = sp.gemm_active - sp.lm_head
     body_flops = body_active - sp.mlp_active * (1 - mlp_c)
     flop_scale = max(1 - k.prune_sparsity, 0.5) if k.prune_structured else 1.0
-    flops = 2 * flop_scale * (tokens * body_flops * lf + seqs * sp.lm_head) / par.tp / par.pp
+    routed_flops = sp.routed_active * mlp_c
+    scale = 2 * flop_scale / par.tp / par.pp
+    dense_flops = scale * tokens * (body_flops - routed_flops) * lf
+    head_flops = scale * seqs * sp.lm_head
+    expert_flops = scale * tokens * routed_flops * lf
     lin = linear_bytes_per_param(k)
     dense_body = sp.dense - sp.embedding - sp.lm_head
     dense_mlp_total = sp.mlp_active - sp.routed_active
@@ -110,7 +129,21 @@ def gemm_op(s: Setup, seqs: float, q_len: float, decode: bool, tokens_in_group: 
     io_per_token = (5 * sh.hidden_size + 3 * inter + 3 * sh.num_attention_heads * sh.head_dim) / par.tp
     acts = tokens * io_per_token * sh.num_hidden_layers * lf / par.pp * k.act_bytes
     kernels = KERNELS_GEMM * sh.num_hidden_layers * lf / par.pp + 1
-    return Op("gemm", flops=flops, bytes=weights + acts, kernels=kernels, dtype=k.gemm_dtype)
+    tiles, sms = s.rates.tiles, s.rates.sm_count
+    parts = [(dense_flops, weighted_shape_factor(tokens, dense_widths(sh, par.tp), tiles, sms)),
+             (head_flops, weighted_shape_factor(seqs, [(sh.vocab_size / par.tp, sh.hidden_size)], tiles, sms))]
+    extra_bytes = 0.0
+    if s.counts.moe_ffn and sh.n_experts:
+        work = expert_work(sh, par, s.counts.moe_ffn * lf / par.pp, expert_flops, tokens, tokens_in_group,
+                           k.act_bytes, tiles, sms)
+        parts.append((work.flops, work.compute_scale))
+        extra_bytes, kernels = work.permute_bytes, kernels + work.kernels
+    else:
+        parts.append((expert_flops, 1.0))
+    flops = sum(f for f, _ in parts)
+    time_equiv = sum(f / scale for f, scale in parts if f)
+    return Op("gemm", flops=flops, bytes=weights + acts + extra_bytes, kernels=kernels, dtype=k.gemm_dtype,
+              compute_scale=flops / time_equiv if time_equiv > 0 else 1.0)
 
 
 def decode_kv_reread(shape: ModelShape, knobs: Knobs, decode: bool) -> float:
@@ -187,8 +220,11 @@ def comm_op(s: Setup, seqs: float, q_len: float, decode: bool, link_gb_s: float)
     if par.ep > 1 and moe_layers:
         allreduces -= moe_layers
         # each token is dispatched to and combined from experts_per_tok experts
-        total_s += 2 * moe_layers * comm.all_to_all_s(msg * sh.experts_per_tok, par.ep, link_gb_s)
-    total_s += allreduces * comm.ring_allreduce_s(msg, par.tp, link_gb_s) if par.tp > 1 else 0.0
+        ep_gb_s = comm.group_link_gb_s(s.hw, par.ep, link_gb_s)
+        total_s += 2 * moe_layers * comm.all_to_all_s(msg * sh.experts_per_tok, par.ep, ep_gb_s)
+    if par.tp > 1:
+        total_s += allreduces * comm.allreduce_s(msg, par.tp, s.hw, link_gb_s, s.rates.peak_only,
+                                                 s.rates.allreduce_calibrated)
     kernels = (allreduces if par.tp > 1 else 0) + (2 * moe_layers if par.ep > 1 else 0)
     return Op("communication", comm_s=total_s, kernels=kernels)
 

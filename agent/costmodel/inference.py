@@ -9,6 +9,7 @@ from typing import Any, Iterable
 from agent.costmodel import comm
 from agent.costmodel.calibration import Calibration
 from agent.costmodel.dtypes import compute_dtype_for, dtype_bytes, weight_bytes_per_param
+from agent.costmodel.efficiency_data import link_kind
 from agent.costmodel.forward import Setup, offload_gb_s
 from agent.costmodel.knobs import Knobs
 from agent.costmodel.memo import remembered
@@ -94,6 +95,33 @@ def base_knobs(hw: Hardware, workload: InferenceWorkload) -> tuple[Knobs, list[s
                  kv_bytes=kv, act_bytes=act), warnings
 
 
+def _collectives_note(setup: Setup, peak_only: bool) -> str:
+    """How the tensor-parallel all-reduce, expert all-to-all and pipeline sends are timed, in one sentence."""
+    hw, par, rates = setup.hw, setup.parallel, setup.rates
+    raw_gb_s = comm.group_link_gb_s(hw, par.tp, hw.link_gb_s)
+    kind = link_kind(hw.link_kind)
+    group = f"the {par.tp}-GPU TP group's datasheet link is {raw_gb_s:.0f} GB/s per direction over {hw.link_kind}"
+    if kind is not None:
+        group += f" ({kind.topology} topology)"
+    rest = (f"pipeline sends at {rates.link_gb_s:.0f} GB/s per direction and expert all-to-all at the EP group's "
+            f"share of it, each plus {comm.STEP_LATENCY_US:g} us per step (assumed)")
+    if peak_only:
+        return (f"collectives as rings at datasheet bandwidth, {comm.STEP_LATENCY_US:g} us per ring step; {group}; "
+                f"{rest}")
+    measured = rates.allreduce_calibrated
+    if measured.get("busbw_gb_s"):
+        return (f"TP all-reduce from the calibration's measured all-reduce ({measured.get('latency_us', 0.0):g} us "
+                f"fixed cost at {int(measured.get('ranks') or par.tp)} ranks, scaled by ring steps, and "
+                f"{measured['busbw_gb_s']:g} GB/s bus bandwidth); {rest}")
+    if kind is None:
+        return (f"TP all-reduce as a ring at {comm.group_link_gb_s(hw, par.tp, rates.link_gb_s):.0f} GB/s "
+                f"(achievable), {comm.STEP_LATENCY_US:g} us per ring step (assumed: {hw.link_kind} has no entry "
+                f"in data/efficiencies/links.yaml); {rest}")
+    return (f"TP all-reduce as a fixed cost plus bytes over bus bandwidth, both per algorithm "
+            f"({', '.join(kind.allreduce)}) from data/efficiencies/links.yaml, the fastest at each message size; "
+            f"the bus bandwidth is the file's fraction of the group's link, and {group}; {rest}")
+
+
 def _assumptions(setup: Setup, workload: InferenceWorkload, peak_only: bool) -> list[str]:
     out = list(setup.rates.notes)
     hw, par = setup.hw, setup.parallel
@@ -116,8 +144,7 @@ def _assumptions(setup: Setup, workload: InferenceWorkload, peak_only: bool) -> 
     if not setup.knobs.kv_group_shared and setup.shape.num_key_value_heads < setup.shape.num_attention_heads:
         out.append("decode attention streams each KV head once per query head of its group (no GQA sharing)")
     if par.tp > 1 or par.ep > 1 or par.pp > 1:
-        out.append(f"collectives over {hw.link_kind} at {setup.rates.link_gb_s:.0f} GB/s per direction "
-                   f"(achievable); ring step latency {comm.STEP_LATENCY_US} us (assumed)")
+        out.append(_collectives_note(setup, peak_only))
     if par.tp * par.pp > GPUS_PER_NODE:
         out.append(f"tp x pp = {par.tp * par.pp} spans nodes: the intra-node link rate is used anyway (optimistic)")
     if setup.shape.n_experts:

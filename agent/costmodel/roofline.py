@@ -5,25 +5,51 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from agent.costmodel.calibration import CalibrationEntry
+from agent.costmodel.efficiency import Tiles
+from agent.costmodel.efficiency_data import FamilyFile, family_for
 from agent.costmodel.specs import Hardware
 
 TERMS = ("compute", "memory", "communication", "overhead")
-
-# Fused attention reaches a lower fraction of tensor peak than a large GEMM: the softmax, its exp and
-# rescaling run on the slower non-tensor units between the two matmuls, and causal tiles are partly empty.
-# Used when the GPU file has no `efficiency.attention`; capped at the GEMM efficiency. Ampere: the middle of
-# "50-73% of the theoretical maximum FLOPs/s on A100" (FlashAttention-2, arXiv:2307.08691, abstract).
-# Hopper: "up to 740 TFLOPs/s (75% utilization)" in FP16 (FlashAttention-3, arXiv:2407.08608, abstract).
-# Other architectures: no published figure we rely on, the GEMM efficiency is used.
-ATTENTION_EFFICIENCY_BY_ARCH = {"ampere": (0.50 + 0.73) / 2, "hopper": 0.75}
+# The GPU file's efficiency.gemm is the bf16 (and fp16: same tensor-core rate) large-GEMM figure of that GPU;
+# other dtypes take their family file's figure (data/efficiencies/), else the bf16 one.
+GPU_FILE_DTYPES = ("bf16", "fp16")
 
 
-def attention_efficiency(hw: Hardware) -> float:
-    """Fused-attention fraction of peak: the GPU file's `efficiency.attention`, else the architecture default."""
-    if "attention" in hw.efficiency:
+def _family(hw: Hardware) -> FamilyFile | None:
+    return family_for(hw.architecture) if hw.architecture else None
+
+
+def gemm_efficiency_by_dtype(hw: Hardware) -> dict[str, float]:
+    """Large-GEMM fraction of each dtype's dense peak: the GPU file for bf16/fp16, the family file for the rest."""
+    base = hw.efficiency["gemm"]
+    effs = {d: base for d in hw.dense_tflops}
+    family = _family(hw)
+    if family is not None:
+        for dtype, figure in family.gemm.fraction_of_peak.items():
+            if dtype not in GPU_FILE_DTYPES and dtype in effs:
+                effs[dtype] = figure.value
+    return effs
+
+
+def attention_efficiency(hw: Hardware, dtype: str = "bf16") -> float:
+    """Fused-attention fraction of peak: the GPU file's `efficiency.attention`, else the family file's figure
+    for the dtype (FlashAttention-2 on Ampere, FlashAttention-3 on Hopper), capped at the GEMM efficiency of
+    that dtype; with neither, the GEMM efficiency."""
+    gemm = gemm_efficiency_by_dtype(hw).get(dtype, hw.efficiency["gemm"])
+    if "attention" in hw.efficiency and dtype in GPU_FILE_DTYPES:
         return hw.efficiency["attention"]
-    arch = ATTENTION_EFFICIENCY_BY_ARCH.get(hw.architecture)
-    return min(hw.efficiency["gemm"], arch) if arch else hw.efficiency["gemm"]
+    family = _family(hw)
+    figure = family.attention.fraction_of_peak.get(dtype) if family is not None else None
+    return min(gemm, figure.value) if figure is not None else gemm
+
+
+def tiles_for(hw: Hardware) -> Tiles:
+    """Tile geometry of the GPU's family (data/efficiencies/), or the default one."""
+    family = _family(hw)
+    if family is None:
+        return Tiles()
+    g = family.gemm
+    return Tiles(g.tile_m, g.tile_n, g.min_tile_m, g.reference_m, g.reference_n)
 
 
 @dataclass(frozen=True)
@@ -37,16 +63,43 @@ class Rates:
     link_gb_s: float
     kernel_overhead_us: float
     notes: tuple[str, ...] = ()
+    gemm_by_dtype: dict[str, float] = field(default_factory=dict)       # large-GEMM fraction per dtype
+    attention_by_dtype: dict[str, float] = field(default_factory=dict)  # fused-attention fraction per dtype
+    tiles: Tiles = Tiles()
+    sm_count: int = 0                                                  # 0: no wave quantization
+    peak_only: bool = False
+    allreduce_calibrated: dict = field(default_factory=dict)  # measured all-reduce latency / bus bandwidth
 
     def peak_for(self, dtype: str) -> float:
         """Dense peak TFLOP/s a dtype runs at: its own rate, else bf16, fp16, then fp32 (V100, T4, Apple: no bf16)."""
         peak = self.peak_tflops.get(dtype) or self.peak_tflops.get("bf16") or self.peak_tflops.get("fp16")
         return peak or self.peak_tflops.get("fp32", 1.0)
 
+    def efficiency_for(self, dtype: str, kind: str = "gemm") -> float:
+        """Fraction of peak a large GEMM (or fused attention) of a dtype reaches; bf16's figure when unknown."""
+        if kind == "attention":
+            return self.attention_by_dtype.get(dtype, self.attention_efficiency)
+        return self.gemm_by_dtype.get(dtype, self.gemm_efficiency)
+
     def compute_tflops(self, dtype: str, kind: str = "gemm") -> float:
         """Achievable dense TFLOP/s for a dtype; falls back to bf16 when the GPU has no such rate."""
-        eff = self.attention_efficiency if kind == "attention" else self.gemm_efficiency
-        return self.peak_for(dtype) * eff
+        return self.peak_for(dtype) * self.efficiency_for(dtype, kind)
+
+
+def _calibrated_gemm(hw: Hardware, effs: dict[str, float], calibration: CalibrationEntry) -> dict[str, float]:
+    """Per-dtype GEMM efficiencies with a calibration's figures put in: its per-dtype table, else measured TFLOP/s."""
+    out = dict(effs)
+    if calibration.gemm_efficiency:
+        for dtype in GPU_FILE_DTYPES:
+            if dtype in out:
+                out[dtype] = calibration.gemm_efficiency
+    for dtype in out:
+        tflops = calibration.measured.get(f"gemm_{dtype}_tflops")
+        peak = hw.dense_tflops.get(dtype)
+        if dtype not in GPU_FILE_DTYPES and tflops and peak and not calibration.measured.get("quick"):
+            out[dtype] = min(float(tflops) / peak, 1.0)
+    out.update({d: v for d, v in calibration.gemm_efficiency_by_dtype.items() if d in out})
+    return out
 
 
 def rates_for(hw: Hardware, calibration: CalibrationEntry | None = None, peak_only: bool = False) -> Rates:
@@ -54,15 +107,26 @@ def rates_for(hw: Hardware, calibration: CalibrationEntry | None = None, peak_on
     eff = hw.efficiency
     if peak_only:
         return Rates(dict(hw.dense_tflops), 1.0, 1.0, hw.memory_bandwidth_gb_s, hw.link_gb_s, 0.0,
-                     ("plain peak roofline: no efficiencies, no kernel overhead",))
+                     ("plain peak roofline: no efficiencies, no kernel overhead",), peak_only=True)
     gemm, memory, attn = eff["gemm"], eff["memory"], attention_efficiency(hw)
+    gemm_by_dtype = gemm_efficiency_by_dtype(hw)
+    attn_by_dtype = {d: attention_efficiency(hw, d) for d in gemm_by_dtype}
     notes = []
+    family = _family(hw)
+    if family is not None:
+        shown = ", ".join(f"{d} {gemm_by_dtype[d]:.2f}" for d in ("bf16", "fp8") if d in gemm_by_dtype)
+        notes.append(f"GEMM fraction of peak by dtype ({shown}) and tile shape (padding, waves over "
+                     f"{hw.sm_count} SMs) from data/efficiencies/{family.family}.yaml")
     if hw.efficiency_defaulted:
         notes.append(f"GPU file has no efficiency for {', '.join(hw.efficiency_defaulted)}: defaults used")
     if calibration is not None:
         gemm = calibration.gemm_efficiency or gemm
         memory = calibration.memory_efficiency or memory
         attn = calibration.attention_efficiency or attn
+        gemm_by_dtype = _calibrated_gemm(hw, gemm_by_dtype, calibration)
+        attn_by_dtype.update({d: v for d, v in calibration.attention_efficiency_by_dtype.items()})
+        if calibration.attention_efficiency:
+            attn_by_dtype.update({d: calibration.attention_efficiency for d in GPU_FILE_DTYPES})
         notes.append(f"efficiencies calibrated on '{calibration.device_name}'"
                      + (f" ({calibration.measured_at})" if calibration.measured_at else ""))
     return Rates(
@@ -73,6 +137,11 @@ def rates_for(hw: Hardware, calibration: CalibrationEntry | None = None, peak_on
         link_gb_s=hw.link_gb_s * eff["comm"],
         kernel_overhead_us=eff["kernel_overhead_us"],
         notes=tuple(notes),
+        gemm_by_dtype=gemm_by_dtype,
+        attention_by_dtype=attn_by_dtype,
+        tiles=tiles_for(hw),
+        sm_count=hw.sm_count,
+        allreduce_calibrated=dict(calibration.allreduce) if calibration is not None else {},
     )
 
 
@@ -87,6 +156,7 @@ class Op:
     dtype: str = "bf16"
     comm_s: float = 0.0       # communication time, already computed from link models
     bandwidth_scale: float = 1.0  # <1 when the kernel cannot fill every SM (decode attention at small batch)
+    compute_scale: float = 1.0    # <1 for GEMM shapes below the reference one (tile padding, partial last wave)
 
 
 @dataclass
@@ -123,7 +193,9 @@ def op_time(op: Op, rates: Rates) -> tuple[float, str, float]:
     if op.name == "communication":
         return op.comm_s, "communication", op.kernels * rates.kernel_overhead_us * 1e-6
     kind = "attention" if op.name == "attention" else "gemm"
-    compute_s = op.flops / (rates.compute_tflops(op.dtype, kind) * 1e12) if op.flops else 0.0
+    eff = min(rates.efficiency_for(op.dtype, kind) * max(op.compute_scale, 1e-3), 1.0)
+    compute_tflops = rates.peak_for(op.dtype) * eff
+    compute_s = op.flops / (compute_tflops * 1e12) if op.flops else 0.0
     memory_s = op.bytes / (rates.memory_gb_s * max(op.bandwidth_scale, 1e-3) * 1e9) if op.bytes else 0.0
     overhead_s = op.kernels * rates.kernel_overhead_us * 1e-6
     if compute_s >= memory_s:

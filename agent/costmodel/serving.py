@@ -75,13 +75,15 @@ def _continuous(s: Setup, w: InferenceWorkload, seqs: int, context: float):
         return prefill, step, prefill.total_s + transfer, tpot, min(decode_rate, prefill_rate)
     if k.chunk_tokens:
         need = seqs * w.prompt_len * (1 - k.prefix_hit_rate) / w.output_len  # prompt tokens per decode step
-        chunk = min(k.chunk_tokens, need)
+        # the token budget covers the step's decode tokens too (vLLM schedules decodes first, as the simulator does)
+        budget = max(k.chunk_tokens - seqs, 1)
+        chunk = min(budget, need)
         mixed = mixed_step_time(s, seqs, context, chunk, w.prompt_len)
         plain = decode_step_time(s, seqs, context)
         # prefill rides along the decode weight read: only its marginal cost is added per step
         marginal = max(mixed.total_s - plain.total_s, 0.0) * need / chunk
         tpot = (step.total_s + marginal) / per_step
-        ttft = math.ceil(w.prompt_len * (1 - k.prefix_hit_rate) / k.chunk_tokens) * mixed.total_s
+        ttft = math.ceil(w.prompt_len * (1 - k.prefix_hit_rate) / budget) * mixed.total_s
         return prefill, mixed, ttft, tpot, seqs / tpot
     tpot = (step.total_s + seqs / w.output_len * prefill.total_s) / per_step
     return prefill, step, prefill.total_s, tpot, seqs / tpot

@@ -52,6 +52,7 @@ class Hardware:
     efficiency_defaulted: tuple[str, ...] = ()
     calibrated_from: str | None = None
     architecture: str = ""
+    link_count: int = 0   # GPU-to-GPU links (a full mesh gives each peer one of them); 0 when not stated
 
     @property
     def capacity_gb(self) -> float:
@@ -114,6 +115,7 @@ def hardware_from_spec(gpu: Any) -> Hardware:
         efficiency=eff,
         efficiency_defaulted=tuple(defaulted),
         architecture=str(field_of(gpu, "architecture", "") or "").lower(),
+        link_count=int(link.get("links") or 0),
     )
 
 

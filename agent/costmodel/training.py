@@ -1,57 +1,50 @@
-"""estimate_training: step time and per-GPU memory of a data/tensor/pipeline-parallel training run."""
+"""estimate_training: step time and per-GPU memory of a data/tensor/pipeline/context-parallel training run.
+
+The step is timed as: tensor-core work (linear GEMMs at the training dtype, attention at BF16), the memory-bound
+kernels around it (training_traffic), the pipeline bubble, and communication (training_comm) less what hides
+behind the backward pass. Memory per GPU comes from training_memory.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.costmodel import comm
 from agent.costmodel.calibration import Calibration
-from agent.costmodel.memory import NCCL_BUFFER_GB, RUNTIME_OVERHEAD_GB
-from agent.costmodel.roofline import rates_for
+from agent.costmodel.roofline import Rates, rates_for
 from agent.costmodel.shapes import attention_flops, layer_counts, param_split
 from agent.costmodel.specs import Hardware, ModelShape, field_of, hardware_from_spec, shape_from_spec
-from agent.costmodel.workload import GPUS_PER_NODE, TrainingWorkload
+from agent.costmodel.training_comm import comm_times_s, hidden_grad_reduce_s
+from agent.costmodel.training_memory import (  # noqa: F401  (re-exported: the names callers import from here)
+    ADAM_BYTES_PER_PARAM,
+    GRAD_BYTES,
+    PARAM_BYTES,
+    activation_bytes_per_layer,
+    activation_note,
+    training_memory_gb,
+)
+from agent.costmodel.training_traffic import memory_bound_times_s
+from agent.costmodel.workload import GPUS_PER_NODE, InvalidWorkload, TrainingWorkload
 
 # Per-GPU inter-node bandwidth per direction: one 200 Gb/s HDR InfiniBand port per GPU (DGX A100) or one
 # 400 Gb/s NDR port per GPU (DGX H100/B200), as in those systems' reference designs.
 INTERNODE_GB_S = {"hopper": 50.0, "blackwell": 50.0}
 INTERNODE_DEFAULT_GB_S = 25.0
-ADAM_BYTES_PER_PARAM = 12  # fp32 master weights + two fp32 moments
-PARAM_BYTES, GRAD_BYTES = 2, 2
+# Memory-bound terms of the breakdown (timed as bytes over HBM bandwidth, see training_traffic).
+MEMORY_BOUND_TERMS = ("norm_s", "residual_s", "activation_s", "rotary_s", "softmax_dropout_s", "fp8_cast_s",
+                      "optimizer_s")
 
 
 def bubble_fraction(schedule: str, pp: int, micro_batches: int, interleave: int = 2) -> float:
-    """Idle fraction of a pipeline step: (p-1)/(m+p-1), / interleave for interleaved, ~0 for zero-bubble."""
+    """Idle fraction of a pipeline step: (p-1)/(m+p-1); interleaved (p-1)/(V m+p-1); ~0 for zero-bubble.
+
+    The interleaved form is Narayanan et al. (arXiv:2104.04473, section 2.2.2): the bubble lasts (p-1)/(V m)
+    of the ideal step, V being the model chunks per stage.
+    """
     if pp <= 1 or schedule == "zero-bubble":
         return 0.0
-    frac = (pp - 1) / (micro_batches + pp - 1)
-    return frac / interleave if schedule == "interleaved" else frac
-
-
-def activation_bytes_per_layer(seq: int, micro: int, hidden: int, heads: int, tp: int, sp: bool,
-                               recompute: str) -> float:
-    """Korthikanti et al. (arXiv:2205.05198) activation bytes of one layer for one micro-batch (16-bit).
-
-    sbh(34 + 5as/h) without parallelism; tensor parallel splits 24 of the 34 (all of it with sequence
-    parallel) and the attention-score term; selective recompute drops the score term; full keeps 2sbh.
-    """
-    sbh = seq * micro * hidden
-    scores = 5 * heads * seq / hidden
-    if recompute == "full":
-        return 2 * sbh / (tp if sp else 1)
-    score_term = 0.0 if recompute == "selective" else scores / tp
-    base = 34 / tp if sp else 10 + 24 / tp
-    return sbh * (base + score_term)
-
-
-def _inflight(w: TrainingWorkload) -> float:
-    """Micro-batches whose activations the first stage holds at once."""
-    m, p = w.micro_batches, w.pp
-    if w.schedule == "gpipe":
-        return m
-    held = min(m, p)
-    return held * (1 + (p - 1) / (p * w.interleave)) if w.schedule == "interleaved" and p > 1 else held
+    chunks = interleave if schedule == "interleaved" else 1
+    return (pp - 1) / (chunks * micro_batches + pp - 1)
 
 
 @dataclass
@@ -86,76 +79,51 @@ class TrainingEstimate:
         }
 
 
-def training_memory_gb(shape: ModelShape, w: TrainingWorkload, capacity_gb: float) -> dict[str, float]:
-    """Per-GPU memory: params, grads, Adam states (ZeRO-sharded, optionally offloaded), activations, overhead."""
-    n_gpu = shape.params_total / (w.tp * w.pp)
-    dp = (w.dp or 1) * w.cp  # context-parallel ranks hold the same weights: ZeRO shards over dp x cp (Megatron)
-    params = PARAM_BYTES * n_gpu / (dp if w.zero_stage >= 3 else 1)
-    grads = GRAD_BYTES * n_gpu / (dp if w.zero_stage >= 2 else 1)
-    optim = ADAM_BYTES_PER_PARAM * n_gpu / (dp if w.zero_stage >= 1 else 1)
-    if w.offload:
-        grads, optim = 0.0, 0.0  # ZeRO-Offload keeps gradients and optimizer states in CPU memory
-    layers = shape.num_hidden_layers / w.pp
-    # context parallel: each GPU keeps the activations of seq/cp tokens (its scores against the whole sequence
-    # are computed block by block, never stored whole)
-    per_layer = activation_bytes_per_layer(w.seq_len / w.cp, w.micro_batch, shape.hidden_size,
-                                           shape.num_attention_heads or 1, w.tp, w.sequence_parallel, w.recompute)
-    acts = per_layer * layers * _inflight(w)
-    out = {"params_gb": params / 1e9, "grads_gb": grads / 1e9, "optimizer_gb": optim / 1e9,
-           "activations_gb": acts / 1e9,
-           "overhead_gb": RUNTIME_OVERHEAD_GB + (NCCL_BUFFER_GB if w.gpus > 1 else 0.0)}
-    if w.teacher_params:
-        out["teacher_gb"] = PARAM_BYTES * w.teacher_params / (w.tp * w.pp) / 1e9  # frozen bf16 teacher
-    out["total_gb"] = sum(out.values())
-    out["capacity_gb"] = capacity_gb
-    return out
+@dataclass(frozen=True)
+class StepFlops:
+    """FLOPs of one step over all GPUs, by where they run. Hardware FLOPs include recomputation."""
+
+    linear: float       # transformer-block GEMMs (QKV, out-proj, MLP): FP8 under FP8 training
+    lm_head: float      # output projection to the vocabulary: stays BF16
+    attention: float    # scores and weighted sum: BF16 (FlashAttention), or batched GEMMs when unfused
+    teacher: float      # distillation: the frozen teacher's forward pass
+    model: float        # model FLOPs (no recompute), for MFU
+
+    @property
+    def hardware(self) -> float:
+        return self.linear + self.lm_head + self.attention + self.teacher
 
 
-def _flops_per_step(shape: ModelShape, w: TrainingWorkload) -> tuple[float, float]:
-    """(model FLOPs, hardware FLOPs incl. recompute) of one step over all GPUs."""
+def step_flops(shape: ModelShape, w: TrainingWorkload) -> StepFlops:
+    """Forward x 3 (forward + backward) plus the recomputed forward, split by the format each part runs in."""
     split = param_split(shape)
     tokens = w.global_batch * w.seq_len
-    seqs = w.global_batch
-    attn_fwd = attention_flops(shape, w.seq_len, w.seq_len, decode=False) * layer_counts(shape).attention * seqs
-    dense_fwd = 2 * split.gemm_active * tokens
-    model = 3 * (dense_fwd + attn_fwd)
-    extra = {"none": 0.0, "selective": attn_fwd, "full": dense_fwd + attn_fwd}[w.recompute]
+    attn_layers = layer_counts(shape).attention
+    attn_fwd = attention_flops(shape, w.seq_len, w.seq_len, decode=False) * attn_layers * w.global_batch
+    head_fwd = 2 * split.lm_head * tokens
+    linear_fwd = 2 * split.gemm_active * tokens - head_fwd
+    redo_dense = 1 if w.recompute == "full" else 0
+    redo_attn = 1 if w.recompute in ("selective", "full") else 0
     teacher = 2 * w.teacher_params * tokens  # distillation: the teacher's forward pass, no backward
-    return model + teacher, model + extra + teacher
+    return StepFlops(linear=(3 + redo_dense) * linear_fwd, lm_head=(3 + redo_dense) * head_fwd,
+                     attention=(3 + redo_attn) * attn_fwd, teacher=teacher,
+                     model=3 * (linear_fwd + head_fwd + attn_fwd) + teacher)
 
 
-def _comm_times(shape: ModelShape, w: TrainingWorkload, hw: Hardware, link_gb_s: float,
-                internode: float) -> dict[str, float]:
-    """Tensor-parallel, pipeline and data-parallel communication seconds per step (not overlapped)."""
-    act_msg = w.seq_len / w.cp * w.micro_batch * shape.hidden_size * 2
-    layers = shape.num_hidden_layers / w.pp
-    per_layer = 4 + (2 if w.recompute == "full" else 0)  # fwd 2, bwd 2 all-reduces (or AG+RS under SP)
-    tp_s = w.micro_batches * layers * per_layer * comm.ring_allreduce_s(act_msg, w.tp, link_gb_s)
-    pp_link = link_gb_s if w.tp * w.pp <= GPUS_PER_NODE else internode
-    pp_s = 2 * (w.micro_batches + w.pp - 1) * comm.p2p_s(act_msg / w.tp, pp_link) if w.pp > 1 else 0.0
-    dp_link = w.dp_link_gb_s or (link_gb_s if w.gpus <= GPUS_PER_NODE else internode)
-    grad_bytes = GRAD_BYTES * shape.params_total / (w.tp * w.pp)
-    sent = grad_bytes / w.grad_compression  # compressed / sparsified gradients (QSGD, DGC, PowerSGD)
-    dp = (w.dp or 1) * w.cp  # gradients are reduced over the data- and context-parallel ranks
-    if w.zero_stage >= 3:
-        # params gathered fwd + bwd (uncompressed), grads reduce-scattered
-        dp_s = 2 * comm.ring_allgather_s(grad_bytes, dp, dp_link) + comm.ring_allgather_s(sent, dp, dp_link)
-    else:
-        dp_s = comm.ring_allreduce_s(sent, dp, dp_link)
-    cp_s = 0.0
-    if w.cp > 1:
-        # ring attention: each layer passes K and V of the local seq/cp tokens cp-1 times forward, and K, V and
-        # their gradients backward (3x the forward traffic); counted without overlap like the other collectives
-        kv_chunk = 2 * w.seq_len / w.cp * w.micro_batch * shape.num_key_value_heads * shape.head_dim * 2 / w.tp
-        cp_s = w.micro_batches * layers * 3 * (w.cp - 1) * comm.p2p_s(kv_chunk, link_gb_s)
-    offload_s = 0.0
-    if w.offload:
-        shard = shape.params_total / (w.tp * w.pp) / (dp if w.zero_stage else 1)
-        offload_s = 2 * 2 * shard / (max(hw.pcie_gb_s, 1.0) * 1e9)  # grads down, bf16 params up
-    out = {"tp_comm_s": tp_s, "pp_comm_s": pp_s, "dp_comm_s": dp_s, "offload_s": offload_s}
-    if w.cp > 1:
-        out["cp_comm_s"] = cp_s
-    return out
+def compute_s(flops: StepFlops, w: TrainingWorkload, rates: Rates, linear_dtype: str) -> float:
+    """Tensor-core seconds per GPU: linear GEMMs at the training dtype, LM head and teacher at BF16, attention
+    at the fused-attention efficiency (BF16) or, unfused, as BF16 batched GEMMs.
+
+    FP8 training quantises only the linear layers inside the transformer blocks; dot-product attention, norms
+    and the other element-wise work stay in higher precision (Transformer Engine runs FP8 in its Linear /
+    LayerNormLinear / LayerNormMLP modules; Megatron-Bridge docs/performance-guide.md, "Low Precision
+    Training", says the default FP8 recipe applies to the linear layers of the Transformer block only).
+    """
+    gemm_bf16 = rates.compute_tflops("bf16") * 1e12
+    attention_rate = rates.compute_tflops("bf16", "attention" if w.flash_attention else "gemm") * 1e12
+    seconds = (flops.linear / (rates.compute_tflops(linear_dtype) * 1e12)
+               + (flops.lm_head + flops.teacher) / gemm_bf16 + flops.attention / attention_rate)
+    return seconds / w.gpus
 
 
 def internode_gb_s(architecture: str) -> float:
@@ -163,9 +131,80 @@ def internode_gb_s(architecture: str) -> float:
     return INTERNODE_GB_S.get(architecture.lower(), INTERNODE_DEFAULT_GB_S)
 
 
+def _check_layout(shape: ModelShape, w: TrainingWorkload) -> None:
+    """Refuse an interleave depth the layers of one stage cannot be cut into."""
+    layers = shape.num_hidden_layers / w.pp
+    if w.schedule == "interleaved" and w.pp > 1 and w.interleave > layers:
+        raise InvalidWorkload(f"interleave ({w.interleave}) cannot exceed the {layers:g} layers of one pipeline "
+                              f"stage of {shape.id}")
+
+
+def _step_breakdown(shape: ModelShape, w: TrainingWorkload, hw: Hardware, rates: Rates, arch: str,
+                    fp8: bool) -> tuple[dict[str, float], StepFlops]:
+    """Seconds per step by term; the overlapped part of the data-parallel reduction is a negative term."""
+    flops = step_flops(shape, w)
+    tensor_s = compute_s(flops, w, rates, "fp8" if fp8 else "bf16")
+    memory_bound = memory_bound_times_s(shape, w, rates.memory_gb_s, fp8, arch)
+    kernels_s = tensor_s + sum(v for k, v in memory_bound.items() if k != "optimizer_s")
+    comms, grad_reduce_s = comm_times_s(shape, w, hw, rates, internode_gb_s(arch))
+    # a stage idles for whole micro-batch slots: its kernels plus the tensor- and context-parallel traffic in them
+    stage_work_s = kernels_s + comms["tp_comm_s"] + comms.get("cp_comm_s", 0.0)
+    bubble = bubble_fraction(w.schedule, w.pp, w.micro_batches, w.interleave)
+    bubble_s = stage_work_s * bubble / (1 - bubble) if bubble < 1 else 0.0
+    breakdown = {"compute_s": tensor_s, **memory_bound, "bubble_s": bubble_s, **comms}
+    # the reduction can hide behind the last micro-batch's backward: 2/3 of its work (3/4 with full recompute)
+    backward_share = 3 / 4 if w.recompute == "full" else 2 / 3
+    window_s = kernels_s / w.micro_batches * backward_share
+    hidden = hidden_grad_reduce_s(shape, w, grad_reduce_s, window_s)
+    if hidden > 0:
+        breakdown["dp_overlapped_s"] = -hidden
+    return breakdown, flops
+
+
+def _assumptions(w: TrainingWorkload, rates: Rates, fp8: bool, internode: float) -> list[str]:
+    linear_dtype = "fp8" if fp8 else "bf16"
+    linear_fraction = rates.compute_tflops(linear_dtype) / rates.peak_for(linear_dtype)
+    out = list(rates.notes) + [
+        f"linear GEMMs at {linear_fraction:.2f} of {linear_dtype} peak; attention "
+        + ("fused (FlashAttention) at the attention efficiency, bf16" if w.flash_attention
+           else "unfused: bf16 batched GEMMs plus softmax and dropout over S x S scores in memory"),
+        "norms, activations, residual adds, rotary and the Adam step timed as bytes over achievable HBM "
+        "bandwidth (every attention model taken to use rotary embeddings; loss and embedding kernels not timed)",
+        "overlap: data-parallel gradient reduction hidden behind the last micro-batch's backward except its "
+        "last bucket" if w.overlap_grad_reduce else "no overlap: data-parallel gradient reduction after backward",
+        "tensor-parallel collectives (RS + AG under sequence parallel), pipeline sends and ZeRO-3 gathers not "
+        "overlapped; activations 16-bit (Korthikanti et al. formula, MHA heads)",
+        "collectives inside a node: fixed cost plus bytes over bus bandwidth per algorithm (data/efficiencies/"
+        "links.yaml), the fastest at each message size, a reduce-scatter or all-gather as half a ring all-reduce; "
+        "groups across nodes or over a named data-parallel link: rings at that bandwidth",
+        "Adam mixed precision: 2 B params + 2 B grads + 12 B optimizer states per parameter",
+    ]
+    if fp8:
+        out.append("FP8 only in the transformer blocks' linear GEMMs (attention, norms and LM head stay bf16, as "
+                   "in Transformer Engine recipes); bf16->FP8 casts of their inputs, output gradients and "
+                   f"weights timed as HBM traffic, {w.fp8_scaling} scaling"
+                   + (" (amax taken in the cast pass)" if w.fp8_scaling == "delayed"
+                      else " (one more read for the amax)"))
+    if w.gpus > GPUS_PER_NODE:
+        out.append(f"groups wider than a node cross it at {internode:g} GB/s per GPU per direction (one "
+                   "InfiniBand port per GPU)")
+    if w.grad_compression > 1:
+        out.append(f"data-parallel gradients compressed {w.grad_compression:g}x; compression compute "
+                   "and any accuracy cost not modelled")
+    if w.cp > 1:
+        out.append(f"context parallel {w.cp}: each GPU holds seq/{w.cp} tokens of activations and attention "
+                   "work (causal load balanced); K/V passes counted without overlap")
+    if w.teacher_params:
+        out.append(f"distillation: a frozen {w.teacher_params / 1e9:.1f}B teacher runs forward each step")
+    if w.schedule == "zero-bubble" and w.pp > 1:
+        out.append("zero-bubble schedule taken as a bubble of ~0 (needs enough micro-batches)")
+    return out
+
+
 def estimate_training(gpu: Any, model: Any, workload: TrainingWorkload, calibration: Calibration | None = None,
                       peak_only: bool = False) -> TrainingEstimate:
-    """Estimate one training step: compute over achievable FLOP/s, pipeline bubble, collectives; memory per GPU.
+    """Estimate one training step: tensor-core work, memory-bound kernels, pipeline bubble, communication less
+    overlap; memory per GPU.
 
     Args:
         gpu, model: GpuSpec / ModelSpec (or dicts with the data files' keys).
@@ -174,51 +213,30 @@ def estimate_training(gpu: Any, model: Any, workload: TrainingWorkload, calibrat
         peak_only: plain roofline (spec peaks, no efficiencies), for comparison.
     """
     hw = gpu if isinstance(gpu, Hardware) else hardware_from_spec(gpu)
-    arch = str(field_of(gpu, "architecture", "") if not isinstance(gpu, Hardware) else "")
+    arch = hw.architecture or str(field_of(gpu, "architecture", "") if not isinstance(gpu, Hardware) else "")
     shape = model if isinstance(model, ModelShape) else shape_from_spec(model)
     w = workload
     if w.gpus > 1:
         hw.require_gpu_link(f"cannot train on {w.gpus} of them")
+    _check_layout(shape, w)
     entry = calibration.for_gpu(hw.id, (hw.name, *hw.aliases)) if calibration else None
     rates = rates_for(hw, entry, peak_only=peak_only)
-    dtype = "fp8" if w.dtype == "fp8" and hw.has_fp8() else "bf16"
-    model_flops, hw_flops = _flops_per_step(shape, w)
-    compute_s = hw_flops / w.gpus / (rates.compute_tflops(dtype) * 1e12)
-    bubble = bubble_fraction(w.schedule, w.pp, w.micro_batches, w.interleave)
-    bubble_s = compute_s * bubble / (1 - bubble) if bubble < 1 else 0.0
-    internode = internode_gb_s(arch)
-    comms = _comm_times(shape, w, hw, rates.link_gb_s, internode)
-    breakdown = {"compute_s": compute_s, "bubble_s": bubble_s, **comms}
+    fp8 = w.dtype == "fp8" and hw.has_fp8()
+    breakdown, flops = _step_breakdown(shape, w, hw, rates, arch, fp8)
     step = sum(breakdown.values())
     memory = training_memory_gb(shape, w, hw.capacity_gb)
-    peak = rates.peak_for(dtype)  # MFU against the rate the GEMMs run at (fp16 where a GPU has no bf16)
+    peak = rates.peak_for("fp8" if fp8 else "bf16")  # MFU against the rate the GEMMs run at
     bound_key = max(breakdown, key=breakdown.get)
-    bound = {"compute_s": "compute", "bubble_s": "pipeline-bubble", "offload_s": "pcie"}.get(bound_key, "communication")
-    assumptions = list(rates.notes) + [
-        f"GEMM-dominated: 6 x active params x tokens + attention FLOPs at {rates.gemm_efficiency:.2f} of {dtype} peak",
-        "communication not overlapped with compute; ring collectives; activations 16-bit (Korthikanti et al. "
-        "formula, MHA heads)",
-        "Adam mixed precision: 2 B params + 2 B grads + 12 B optimizer states per parameter",
-    ]
-    if w.gpus > GPUS_PER_NODE:
-        assumptions.append(f"data-parallel traffic crosses nodes at {internode:g} GB/s per GPU "
-                           "per direction (one InfiniBand port per GPU)")
-    if w.grad_compression > 1:
-        assumptions.append(f"data-parallel gradients compressed {w.grad_compression:g}x; compression compute "
-                           "and any accuracy cost not modelled")
-    if w.cp > 1:
-        assumptions.append(f"context parallel {w.cp}: each GPU holds seq/{w.cp} tokens of activations; ring "
-                           "attention K/V passes counted without overlap")
-    if w.teacher_params:
-        assumptions.append(f"distillation: a frozen {w.teacher_params / 1e9:.1f}B teacher runs forward each step")
-    if w.schedule == "zero-bubble" and w.pp > 1:
-        assumptions.append("zero-bubble schedule taken as a bubble of ~0 (needs enough micro-batches)")
+    named = {"compute_s": "compute", "bubble_s": "pipeline-bubble", "offload_s": "pcie"}
+    bound = "memory-bandwidth" if bound_key in MEMORY_BOUND_TERMS else named.get(bound_key, "communication")
     return TrainingEstimate(
         gpu=hw, model=shape, workload=w, step_time_s=step,
         tokens_per_s=w.global_batch * w.seq_len / step,
-        model_tflops_per_gpu=model_flops / w.gpus / step / 1e12,
-        hardware_tflops_per_gpu=hw_flops / w.gpus / step / 1e12,
-        mfu=model_flops / w.gpus / step / (peak * 1e12),
-        bubble_fraction=bubble, breakdown_s=breakdown, memory_gb=memory,
-        fits=memory["total_gb"] <= memory["capacity_gb"], bound=bound, assumptions=assumptions,
+        model_tflops_per_gpu=flops.model / w.gpus / step / 1e12,
+        hardware_tflops_per_gpu=flops.hardware / w.gpus / step / 1e12,
+        mfu=flops.model / w.gpus / step / (peak * 1e12),
+        bubble_fraction=bubble_fraction(w.schedule, w.pp, w.micro_batches, w.interleave),
+        breakdown_s=breakdown, memory_gb=memory,
+        fits=memory["total_gb"] <= memory["capacity_gb"], bound=bound,
+        assumptions=_assumptions(w, rates, fp8, internode_gb_s(arch)) + [activation_note(shape, w)],
     )

@@ -85,6 +85,7 @@ class ParallelConfig:
 
 SCHEDULES = ("gpipe", "1f1b", "interleaved", "zero-bubble")
 RECOMPUTE = ("none", "selective", "full")
+FP8_SCALINGS = ("delayed", "current")
 
 
 @dataclass(frozen=True)
@@ -104,19 +105,35 @@ class TrainingWorkload:
     schedule: str = "1f1b"
     sequence_parallel: bool = False
     dtype: str = "bf16"
-    interleave: int = 2
+    interleave: int = 2                 # model chunks per pipeline stage (V) under the interleaved schedule
     cp: int = 1                         # context parallel: each sequence split over cp GPUs (ring attention)
     grad_compression: float = 1.0       # data-parallel gradient bytes divided by this (compression / sparsification)
     dp_link_gb_s: float | None = None   # data-parallel link per GPU per direction (e.g. 12.5 for 100 GbE); None: default
     teacher_params: float = 0.0         # distillation: a frozen teacher run forward each step
+    flash_attention: bool = True        # fused attention kernel: no S x S scores stored or written to memory
+    overlap_grad_reduce: bool = True    # data-parallel gradient reduction runs during backward (Megatron default)
+    fp8_scaling: str = "delayed"        # FP8 scale factors: delayed (from the amax history) or current (per tensor)
 
     def __post_init__(self) -> None:
-        if self.cp < 1 or self.grad_compression < 1:
-            raise AccelsageError("cp and grad_compression must be at least 1")
-        dp = self.dp or self.gpus // (self.tp * self.pp * self.cp)
+        if min(self.gpus, self.tp, self.pp, self.cp, self.interleave, self.micro_batch, self.seq_len,
+               1 if self.dp is None else self.dp) < 1:
+            raise AccelsageError("gpus, tp, pp, cp, dp, interleave, micro_batch and seq_len must be at least 1")
+        if self.grad_compression < 1:
+            raise AccelsageError("grad_compression must be at least 1")
+        model_parallel = self.tp * self.pp * self.cp
+        if self.dp is None and self.gpus % model_parallel:
+            raise AccelsageError(f"gpus ({self.gpus}) must be a multiple of tp x pp x cp "
+                                 f"({self.tp}x{self.pp}x{self.cp} = {model_parallel})")
+        dp = self.dp or self.gpus // model_parallel
         object.__setattr__(self, "dp", dp)
-        if self.tp * self.pp * self.cp * dp != self.gpus:
-            raise AccelsageError(f"tp x pp x cp x dp ({self.tp}x{self.pp}x{self.cp}x{dp}) must equal gpus ({self.gpus})")
+        if model_parallel * dp != self.gpus:
+            raise AccelsageError(f"tp x pp x cp x dp ({self.tp}x{self.pp}x{self.cp}x{dp} = {model_parallel * dp}) "
+                                 f"must equal gpus ({self.gpus})")
+        if self.fp8_scaling not in FP8_SCALINGS:
+            raise AccelsageError(f"fp8_scaling must be one of {', '.join(FP8_SCALINGS)}")
+        if self.cp > 1 and not self.flash_attention:
+            raise AccelsageError("context parallelism needs a fused attention kernel (ring attention); "
+                                 "drop cp or use flash attention")
         if self.zero_stage not in (0, 1, 2, 3):
             raise AccelsageError("zero_stage must be 0, 1, 2 or 3")
         if self.recompute not in RECOMPUTE:

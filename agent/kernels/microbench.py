@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from agent.costmodel.calibration import CalibrationEntry, save_entry
-from agent.costmodel.specs import hardware_from_spec
+from agent.costmodel.specs import Hardware, hardware_from_spec
 from index.state import StateDir
 
 GPU_SIZES = {"gemm": 8192, "seq": 4096, "copy_mb": 1024}
@@ -137,40 +137,71 @@ def run_all(dtypes: tuple[str, ...] = ("fp32", "bf16", "fp16", "fp8"), quick: bo
             "attention": bench_sdpa(sizes["seq"], iters=iters), "copy": bench_copy(sizes["copy_mb"], iters)}
 
 
+def efficiencies(results: dict, hw: Hardware) -> dict[str, Any]:
+    """Efficiencies (measured / spec peak, at most 1) of a CUDA :func:`run_all` against the GPU's spec.
+
+    Args:
+        results: what :func:`run_all` returned on that GPU.
+        hw: the GPU's spec.
+    Returns:
+        CalibrationEntry fields: `gemm_efficiency_by_dtype` for every GEMM dtype measured that has a spec peak,
+        `gemm_efficiency` (the bf16 figure), `attention_efficiency` (best SDPA backend, bf16 peak) and
+        `memory_efficiency` (copy bandwidth / HBM bandwidth); a field without its measurement is left out.
+    """
+    by_dtype = {}
+    for g in results["gemm"]:
+        peak = hw.peak_tflops(g["dtype"])
+        if "tflops" in g and peak:
+            by_dtype[g["dtype"]] = round(min(g["tflops"] / peak, 1.0), 4)
+    out: dict[str, Any] = {"gemm_efficiency_by_dtype": by_dtype}
+    if "bf16" in by_dtype:
+        out["gemm_efficiency"] = by_dtype["bf16"]
+    attn = max((a["tflops"] for a in results["attention"] if "tflops" in a), default=None)
+    peak_bf16 = hw.peak_tflops("bf16")
+    if attn is not None and peak_bf16 and "bf16" in by_dtype:
+        out["attention_efficiency"] = round(min(attn / peak_bf16, 1.0), 4)
+    out["memory_efficiency"] = round(min(results["copy"]["gb_s"] / hw.memory_bandwidth_gb_s, 1.0), 4)
+    return out
+
+
+def entry_from(results: dict, gpu_id: str | None, gpu: Any = None, quick: bool = False,
+               measured_at: str | None = None) -> CalibrationEntry:
+    """The calibration entry of one :func:`run_all`: raw figures always, efficiencies on CUDA with a GPU spec.
+
+    A quick run keeps its per-dtype GEMM table empty: tiny GEMMs say nothing about fp8 or fp16 at full size
+    (the bf16 figure is kept in `gemm_efficiency`, as before, and the entry records `quick`).
+    """
+    kind, name = results["device_kind"], results["device"]
+    measured: dict[str, Any] = {f"gemm_{g['dtype']}_tflops": round(g["tflops"], 5)
+                                for g in results["gemm"] if "tflops" in g}
+    measured["copy_gb_s"] = round(results["copy"]["gb_s"], 2)
+    attn = max((a["tflops"] for a in results["attention"] if "tflops" in a), default=None)
+    if attn is not None:
+        measured["attention_best_tflops"] = round(attn, 5)
+    if quick:
+        measured["quick"] = 1
+    effs: dict[str, Any] = {}
+    if kind == "cuda" and gpu is not None:
+        effs = efficiencies(results, gpu if isinstance(gpu, Hardware) else hardware_from_spec(gpu))
+        if quick:
+            effs["gemm_efficiency_by_dtype"] = {}
+    return CalibrationEntry(device_name=name, device_kind=kind, gpu_id=gpu_id if kind == "cuda" else None,
+                            measured=measured, measured_at=measured_at, **effs)
+
+
 def calibrate(state_path: Path, gpu_id: str | None = None, gpu: Any = None, quick: bool = False) -> CalibrationEntry:
     """Measure this machine and store its entry in <state_path>/calibration.json.
 
     Args:
         state_path: the state directory.
         gpu_id: the GPU spec id the efficiencies refer to (with `gpu`, its spec).
-        gpu: GpuSpec of that id; efficiencies = measured / spec peak. Ignored on a CPU.
+        gpu: GpuSpec of that id; efficiencies = measured / spec peak, per GEMM dtype. Ignored on a CPU.
         quick: tiny sizes (tests); the entry records it.
     Returns:
         The stored entry. A CPU entry holds raw figures only and never applies to a GPU spec.
     """
     results = run_all(quick=quick)
-    kind, name = results["device_kind"], results["device"]
-    gemm_by_dtype = {g["dtype"]: g["tflops"] for g in results["gemm"] if "tflops" in g}
-    attn = max((a["tflops"] for a in results["attention"] if "tflops" in a), default=None)
-    measured = {f"gemm_{d}_tflops": round(v, 5) for d, v in gemm_by_dtype.items()}
-    measured["copy_gb_s"] = round(results["copy"]["gb_s"], 2)
-    if attn is not None:
-        measured["attention_best_tflops"] = round(attn, 5)
-    if quick:
-        measured["quick"] = 1
-    effs: dict[str, float] = {}
-    if kind == "cuda" and gpu is not None:
-        hw = hardware_from_spec(gpu)
-        peak = hw.peak_tflops("bf16")
-        if peak and "bf16" in gemm_by_dtype:
-            effs["gemm_efficiency"] = min(gemm_by_dtype["bf16"] / peak, 1.0)
-            if attn is not None:
-                effs["attention_efficiency"] = min(attn / peak, 1.0)
-        effs["memory_efficiency"] = min(results["copy"]["gb_s"] / hw.memory_bandwidth_gb_s, 1.0)
-    entry = CalibrationEntry(
-        device_name=name, device_kind=kind, gpu_id=gpu_id if kind == "cuda" else None, measured=measured,
-        measured_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        **{k: round(v, 4) for k, v in effs.items()},
-    )
+    entry = entry_from(results, gpu_id, gpu, quick,
+                       measured_at=datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     save_entry(StateDir(Path(state_path)).calibration_path, entry)
     return entry

@@ -196,12 +196,16 @@ def load_spec(concurrency: int | None, qps: float | None, lengths: str | None, u
 @click.option("--slo-ttft-ms", type=float, default=None, help="TTFT target for the simulated goodput.")
 @click.option("--slo-tpot-ms", type=float, default=None, help="TPOT target for the simulated goodput.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), help="Write a roofline PNG here.")
+@click.option("--curve", "with_curve", is_flag=True,
+              help="Also simulate the final configuration at concurrency 1, 2, 4, ... until throughput saturates "
+                   "or the KV cache fills: the latency-throughput curve (a table, or `curve` in --json).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False),
+              help="Write a PNG here: the roofline beside the simulated latency-throughput curve.")
 def estimate(gpu: str, model: str, gpus: str | None, tp: int, pp: int, ep: int, dtype: str, kv_dtype: str | None,
              batch: str | None, prompt: Any, output: Any, max_seq_len: int | None, techniques: tuple[str, ...],
              params: tuple[str, ...], peak_only: bool, concurrency: int | None, qps: float | None,
              lengths: str | None, uniform_lengths: bool, requests: int, seed: int, slo_ttft_ms: float | None,
-             slo_tpot_ms: float | None, as_json: bool, plot_path: str | None) -> None:
+             slo_tpot_ms: float | None, as_json: bool, with_curve: bool, plot_path: str | None) -> None:
     """Estimate TTFT, TPOT, throughput and memory, before and after each technique.
 
     With --concurrency or --qps the final configuration is also simulated under that load: TTFT, TPOT (the
@@ -212,8 +216,11 @@ def estimate(gpu: str, model: str, gpus: str | None, tp: int, pp: int, ep: int, 
     from agent.costmodel.workload import check_layout, check_workload_value
 
     prompt, output = check_workload_value("prompt", prompt), check_workload_value("output", output)
-    spec = load_spec(concurrency, qps, lengths, uniform_lengths, requests, seed, slo_ttft_ms, slo_tpot_ms,
-                     prompt, output)
+    has_load, wants_curve = concurrency is not None or qps is not None, with_curve or bool(plot_path)
+    # the curve sweeps its own concurrencies: lengths and SLOs may come without a load (then 1 stands in for it)
+    parsed = load_spec(concurrency if has_load or not wants_curve else 1, qps, lengths, uniform_lengths, requests,
+                       seed, slo_ttft_ms, slo_tpot_ms, prompt, output)
+    spec = parsed if has_load else None
     catalog = _catalog()
     gpu_spec, model_spec = catalog.resolve_gpu(gpu), catalog.resolve_model(model)
     chosen = checked_techniques(catalog, techniques, _parse_params(params))
@@ -232,13 +239,41 @@ def estimate(gpu: str, model: str, gpus: str | None, tp: int, pp: int, ep: int, 
         from agent.costmodel.steady_state import simulate_estimate, with_simulation
 
         data = with_simulation(data, simulate_estimate(result, spec))
-    if plot_path:
-        from agent.costmodel.plot import plot_roofline
+    curve, missing = None, ""
+    if wants_curve:
+        from agent.costmodel.curve import CurveSpec, simulate_curve
+        from index.errors import AccelsageError
 
-        plot_roofline(result, Path(plot_path))
+        try:
+            curve = simulate_curve(result, CurveSpec.from_load(parsed, concurrency))
+        except AccelsageError as exc:
+            if with_curve:
+                raise
+            missing = str(exc)  # the plot still shows the roofline, and says why the curve is missing
+    if curve is not None and with_curve:
+        data["curve"] = curve.to_dict()
+    if plot_path:
+        from agent.costmodel.plot import plot_estimate
+
+        plot_estimate(result, curve, Path(plot_path), missing)
     click.echo(json.dumps(data, indent=2) if as_json else render_inference(data))
+    if "curve" in data and not as_json:
+        click.echo("\n" + render_curve(data["curve"]))
     if plot_path and not as_json:
-        click.echo(f"roofline written to {plot_path}")
+        click.echo(f"roofline and latency-throughput curve written to {plot_path}")
+
+
+def render_curve(curve: dict) -> str:
+    """The latency-throughput curve (``curve`` in the estimate's JSON) as a table, one row per concurrency."""
+    rows = [[p["concurrency"], f"{p['tokens_per_s_per_gpu']:.0f}", f"{p['tokens_per_s_per_user']:.1f}",
+             f"{p['ttft_p50_ms']:.1f}", f"{p['ttft_p90_ms']:.1f}", f"{p['itl_p50_ms']:.2f}", f"{p['itl_p90_ms']:.2f}",
+             "-" if p["kv_utilisation_peak"] is None else f"{p['kv_utilisation_peak']:.0%}"]
+            for p in curve["points"]]
+    heading = (f"latency-throughput curve (simulated, closed loop): {curve['policy']} on {curve['gpus']} GPU(s); "
+               f"lengths {curve['lengths']}; {curve['requests_per_point']} requests per point, seed {curve['seed']}; "
+               f"{curve['stopped']}")
+    return "\n".join([heading, "", table(["concurrency", "tok/s per GPU", "tok/s per user", "TTFT p50 ms",
+                                           "TTFT p90 ms", "ITL p50 ms", "ITL p90 ms", "KV peak"], rows)])
 
 
 # keys of a training estimate's memory breakdown -> words for people
@@ -250,9 +285,10 @@ _MEMORY_WORDS = {"params_gb": "parameters", "grads_gb": "gradients", "optimizer_
 def render_training(d: dict) -> str:
     """Human-readable summary of a training estimate's to_dict()."""
     w, mem = d["workload"], d["memory"]
-    lines = [f"{d['model']} on {w['gpus']} x {d['gpu']} (tp {w['tp']}, pp {w['pp']}, dp {w['dp']}, ZeRO "
-             f"{w['zero_stage']}, recompute {w['recompute']}, {w['schedule']}); seq {w['seq_len']}, global batch "
-             f"{w['global_batch']}, micro-batch {w['micro_batch']}", ""]
+    chunks = f" x {w['interleave']} chunks" if w["schedule"] == "interleaved" and w["pp"] > 1 else ""
+    lines = [f"{d['model']} on {w['gpus']} x {d['gpu']} (tp {w['tp']}, pp {w['pp']}, cp {w['cp']}, dp {w['dp']}, "
+             f"ZeRO {w['zero_stage']}, recompute {w['recompute']}, {w['schedule']}{chunks}); seq {w['seq_len']}, "
+             f"global batch {w['global_batch']}, micro-batch {w['micro_batch']}", ""]
     lines.append(table(["metric", "value"], [
         ["step time s", f"{d['step_time_s']:.3f}"], ["tokens/s", f"{d['tokens_per_s']:.0f}"],
         ["model TFLOP/s per GPU", f"{d['model_tflops_per_gpu']:.1f}"], ["MFU", f"{d['mfu']:.1%}"],
@@ -272,9 +308,14 @@ def render_training(d: dict) -> str:
 @click.option("--global-batch", default=512, show_default=True, help="Sequences per optimizer step.")
 @click.option("--micro-batch", default=1, show_default=True,
               help="Sequences per GPU per forward/backward pass (gradient accumulation fills the global batch).")
-@click.option("--gpus", default=8, show_default=True, help="GPUs in the job (tp x pp x data-parallel replicas).")
+@click.option("--gpus", default=8, show_default=True,
+              help="GPUs in the job: tp x pp x cp x data-parallel replicas.")
 @click.option("--tp", default=1, show_default=True, help="Tensor-parallel size.")
 @click.option("--pp", default=1, show_default=True, help="Pipeline-parallel stages.")
+@click.option("--cp", default=1, show_default=True,
+              help="Context-parallel size: each sequence split over this many GPUs (ring attention).")
+@click.option("--dp", default=None, type=int,
+              help="Data-parallel replicas; default gpus / (tp x pp x cp). Given, tp x pp x cp x dp must equal gpus.")
 @click.option("--zero", "zero_stage", default=0, show_default=True, type=click.IntRange(0, 3),
               help="ZeRO stage: 1 shards optimizer states, 2 also gradients, 3 also parameters.")
 @click.option("--offload", is_flag=True, help="Optimizer states and gradients in CPU memory (ZeRO-Offload).")
@@ -283,21 +324,40 @@ def render_training(d: dict) -> str:
 @click.option("--schedule", default="1f1b", show_default=True,
               type=click.Choice(["gpipe", "1f1b", "interleaved", "zero-bubble"]),
               help="Pipeline schedule (sets the bubble fraction).")
+@click.option("--interleave", default=None, type=int,
+              help="Model chunks per pipeline stage (virtual-pipeline depth V) of --schedule interleaved; "
+                   "default 2. The bubble is (pp-1)/(V x micro-batches) of the ideal step.")
 @click.option("--sequence-parallel", is_flag=True,
               help="Shard norm and dropout activations across the tensor-parallel group.")
-@click.option("--dtype", default="bf16", show_default=True, help="Compute dtype: bf16 or fp8.")
+@click.option("--unfused-attention", is_flag=True,
+              help="Attention without a fused kernel (no FlashAttention): S x S scores stored and moved through "
+                   "memory.")
+@click.option("--no-overlap", is_flag=True,
+              help="Reduce data-parallel gradients after backward instead of overlapping them with it.")
+@click.option("--dtype", default="bf16", show_default=True,
+              help="Training dtype: bf16, or fp8 (linear layers only, as with Transformer Engine).")
+@click.option("--fp8-scaling", default="delayed", show_default=True, type=click.Choice(["delayed", "current"]),
+              help="FP8 scale factors: delayed (from the amax history) or current (one more read per cast).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def estimate_training(gpu: str, model: str, seq_len: int, global_batch: int, micro_batch: int, gpus: int,
-                      tp: int, pp: int, zero_stage: int, offload: bool, recompute: str, schedule: str,
-                      sequence_parallel: bool, dtype: str, as_json: bool) -> None:
+                      tp: int, pp: int, cp: int, dp: int | None, zero_stage: int, offload: bool, recompute: str,
+                      schedule: str, interleave: int | None, sequence_parallel: bool, unfused_attention: bool,
+                      no_overlap: bool, dtype: str, fp8_scaling: str, as_json: bool) -> None:
     """Estimate training step time, MFU and memory per GPU."""
     from agent.costmodel import TrainingWorkload
     from agent.costmodel import estimate_training as run
+    from agent.costmodel.workload import InvalidWorkload, check_layout
 
+    if interleave is not None and schedule != "interleaved":
+        raise InvalidWorkload("--interleave sets the chunks of --schedule interleaved; add --schedule interleaved")
     catalog = _catalog()
+    model_spec = catalog.resolve_model(model)
+    check_layout(model_spec, gpus, tp, pp)
     workload = TrainingWorkload(seq_len=seq_len, global_batch=global_batch, micro_batch=micro_batch, gpus=gpus,
-                                tp=tp, pp=pp, zero_stage=zero_stage, offload=offload, recompute=recompute,
-                                schedule=schedule, sequence_parallel=sequence_parallel, dtype=dtype)
-    result = run(catalog.resolve_gpu(gpu), catalog.resolve_model(model), workload, calibration=_calibration())
+                                tp=tp, pp=pp, cp=cp, dp=dp, zero_stage=zero_stage, offload=offload,
+                                recompute=recompute, schedule=schedule, interleave=interleave or 2,
+                                sequence_parallel=sequence_parallel, flash_attention=not unfused_attention,
+                                overlap_grad_reduce=not no_overlap, dtype=dtype, fp8_scaling=fp8_scaling)
+    result = run(catalog.resolve_gpu(gpu), model_spec, workload, calibration=_calibration())
     data = result.to_dict()
     click.echo(json.dumps(data, indent=2) if as_json else render_training(data))

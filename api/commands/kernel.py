@@ -81,7 +81,7 @@ def attention(gpu: str, batch: int, heads: int, kv_heads: int | None, q_len: int
 @click.option("--peak-only", is_flag=True, help=PEAK_ONLY_HELP)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def allreduce(gpu: str, nbytes: float, ranks: int, link: str, peak_only: bool, as_json: bool) -> None:
-    """Ring all-reduce time and bus bandwidth."""
+    """All-reduce time and bus bandwidth (fixed cost plus bandwidth per algorithm, data/efficiencies/links.yaml)."""
     from agent.kernels import roofline_allreduce
 
     _show(roofline_allreduce(_gpu(gpu), nbytes, ranks, link, peak_only=peak_only), as_json)

@@ -1,16 +1,18 @@
-"""``POST /v1/estimate`` (the JSON of `accelsage estimate --json`) and ``GET /v1/estimate/roofline.png``."""
+"""``POST /v1/estimate`` (the JSON of `accelsage estimate --json`), ``GET /v1/estimate/roofline.png`` and
+``GET /v1/estimate/curve.png`` (the simulated latency-throughput curve beside it on the web page)."""
 
 from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from api.deps import Services, ServicesDep
-from api.schemas import MAX_BATCH, MAX_TOKENS, ErrorBody, EstimateRequest
+from agent.costmodel.curve import REQUESTS_PER_POINT
+from api.schemas import MAX_BATCH, MAX_SIM_CONCURRENCY, MAX_TOKENS, ErrorBody, EstimateRequest
 from index.errors import AccelsageError
 
 router = APIRouter(tags=["cost model"])
@@ -70,21 +72,42 @@ def load_spec(body: EstimateRequest) -> Any:
                     seed=body.seed, slo=slo)
 
 
-def _estimate_dict(services: Services, body: EstimateRequest) -> dict:
-    spec = load_spec(body)
+def curve_spec(body: EstimateRequest) -> Any:
+    """The sweep's lengths, seed and SLOs from the body (they need no load here: the curve brings its own), with
+    the body's concurrency as an extra point."""
+    from agent.costmodel.curve import CurveSpec
+
+    has_load = body.concurrency is not None or body.qps is not None
+    stated = body if has_load else body.model_copy(update={"concurrency": 1})
+    return CurveSpec.from_load(load_spec(stated), body.concurrency)
+
+
+def _estimate_dict(services: Services, body: EstimateRequest, curve: bool = False) -> dict:
+    spec = load_spec(body) if body.concurrency is not None or body.qps is not None or not curve else None
+    sweep = curve_spec(body) if curve else None
     result = run_estimate(services, body)
     data = result.to_dict()
     if spec is not None:
         from agent.costmodel.steady_state import simulate_estimate, with_simulation
 
         data = with_simulation(data, simulate_estimate(result, spec))
+    if sweep is not None:
+        from agent.costmodel.curve import simulate_curve
+
+        data["curve"] = simulate_curve(result, sweep).to_dict()
     return data
 
 
 @router.post("/v1/estimate", summary="Estimate inference latency, throughput and memory", responses=_ERRORS)
-async def estimate(body: EstimateRequest, services: ServicesDep) -> dict[str, Any]:
-    """TTFT, TPOT, throughput and memory before and after each technique; the JSON of `accelsage estimate --json`."""
-    return await services.run(_estimate_dict, services, body)
+async def estimate(
+    body: EstimateRequest, services: ServicesDep,
+    curve: Annotated[bool, Query(description="Also simulate concurrency 1, 2, 4, ... until throughput saturates "
+                                             "or the KV cache fills: the latency-throughput curve, under `curve`.")]
+    = False,
+) -> dict[str, Any]:
+    """TTFT, TPOT, throughput and memory before and after each technique; the JSON of `accelsage estimate --json`
+    (with `?curve=true`, of `accelsage estimate --curve --json`)."""
+    return await services.run(_estimate_dict, services, body, curve)
 
 
 def _roofline_png(services: Services, body: EstimateRequest) -> bytes:
@@ -97,10 +120,7 @@ def _roofline_png(services: Services, body: EstimateRequest) -> bytes:
         return Path(path).read_bytes()
 
 
-@router.get("/v1/estimate/roofline.png", summary="Roofline plot of an estimate (PNG)",
-            responses={200: {"content": {"image/png": {}}}, **_ERRORS}, response_class=Response)
-async def roofline_png(
-    services: ServicesDep,
+def _plotted_setup(
     gpu: Annotated[str, Query(min_length=1, max_length=200, description="GPU id or alias.")],
     model: Annotated[str, Query(min_length=1, max_length=200, description="Model id or alias.")],
     gpus: Annotated[int | None, Query(ge=1, le=4096, description="Default: tp x pp.")] = None,
@@ -109,13 +129,59 @@ async def roofline_png(
     ep: Annotated[int, Query(ge=1, le=4096)] = 1,
     dtype: Annotated[str, Query(max_length=16)] = "bf16",
     kv_dtype: Annotated[str | None, Query(max_length=16)] = None,
-    batch: Annotated[int, Query(ge=1, le=MAX_BATCH)] = 1,
+    batch: Annotated[int, Query(ge=1, le=MAX_BATCH, description="The analytical batch (the curve sweeps its own).")]
+    = 1,
     prompt: Annotated[int, Query(ge=1, le=MAX_TOKENS)] = 1024,
     output: Annotated[int, Query(ge=1, le=MAX_TOKENS)] = 256,
     technique: Annotated[list[str], Query(max_length=32, description="Technique ids, in order (repeatable).")] = [],
-) -> Response:
+) -> dict[str, Any]:
+    """The setup both plot routes draw, from the same query parameters."""
+    return dict(gpu=gpu, model=model, gpus=gpus or tp * pp, tp=tp, pp=pp, ep=ep, dtype=dtype, kv_dtype=kv_dtype,
+                batch=batch, prompt=prompt, output=output, techniques=technique)
+
+
+PlottedSetup = Annotated[dict[str, Any], Depends(_plotted_setup)]
+
+
+@router.get("/v1/estimate/roofline.png", summary="Roofline plot of an estimate (PNG)",
+            responses={200: {"content": {"image/png": {}}}, **_ERRORS}, response_class=Response)
+async def roofline_png(services: ServicesDep, setup: PlottedSetup) -> Response:
     """The GPU's compute and bandwidth roofs with prefill and decode plotted before and after each technique."""
-    body = EstimateRequest(gpu=gpu, model=model, gpus=gpus or tp * pp, tp=tp, pp=pp, ep=ep, dtype=dtype,
-                           kv_dtype=kv_dtype, batch=batch, prompt=prompt, output=output, techniques=technique)
-    png = await services.run(_roofline_png, services, body)
+    png = await services.run(_roofline_png, services, EstimateRequest(**setup))
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
+
+
+def _curve_png(services: Services, body: EstimateRequest) -> bytes:
+    from agent.costmodel.curve import simulate_curve
+    from agent.costmodel.plot_curve import plot_curve
+
+    sweep = curve_spec(body)
+    curve = simulate_curve(run_estimate(services, body), sweep)
+    with services.plot_lock, tempfile.TemporaryDirectory(prefix="accelsage-plot-") as folder:
+        # the file name is ours, never built from input
+        path = plot_curve(curve, Path(folder) / "curve.png")
+        return Path(path).read_bytes()
+
+
+@router.get("/v1/estimate/curve.png", summary="Simulated latency-throughput curve of an estimate (PNG)",
+            responses={200: {"content": {"image/png": {}}}, **_ERRORS}, response_class=Response)
+async def curve_png(
+    services: ServicesDep,
+    setup: PlottedSetup,
+    concurrency: Annotated[int | None, Query(ge=1, le=MAX_SIM_CONCURRENCY,
+                                             description="A concurrency to simulate besides 1, 2, 4, ...")] = None,
+    lengths: Annotated[Literal["spread", "fixed"] | None, Query(
+        description="spread (uniform ±50% around prompt/output, the default) or fixed.")] = None,
+    requests: Annotated[int, Query(ge=1, le=REQUESTS_PER_POINT, description="Requests measured per point.")]
+    = REQUESTS_PER_POINT,
+    seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    slo_ttft_ms: Annotated[float | None, Query(gt=0, le=1e9, description="TTFT target, drawn as a line.")] = None,
+    slo_tpot_ms: Annotated[float | None, Query(gt=0, le=1e9, description="TPOT target, drawn as a line.")] = None,
+) -> Response:
+    """Inter-token latency and TTFT (median and p90) against output tokens/s per GPU, the final configuration
+    (all techniques applied) simulated at closed-loop concurrency 1, 2, 4, ... until throughput saturates or the
+    KV cache fills; each point labelled with its concurrency."""
+    body = EstimateRequest(**setup, concurrency=concurrency, lengths=lengths, requests=requests, seed=seed,
+                           slo_ttft_ms=slo_ttft_ms, slo_tpot_ms=slo_tpot_ms)
+    png = await services.run(_curve_png, services, body)
     return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})

@@ -116,23 +116,74 @@ function renderAnswer(answer) {
     ? `Combined stack: ${stack.names.join(" + ")}${stack.estimate ? " — " + estimateText(stack.estimate) : ""}` : "";
   $("clarify").replaceChildren(...answer.clarify.map((q) => el("li", q)));
   $("warnings").replaceChildren(...answer.warnings.map((q) => el("li", q)));
-  showRoofline(answer);
+  showPlots(answer);
 }
 
-function showRoofline(answer) {
+// the workload the plots show: the answer's GPU, model and lengths with its top three techniques
+function plotWorkload(answer) {
   const w = answer.workload;
+  if (!w || !w.gpu || !w.model || w.phase === "pre-training" || w.phase === "fine-tuning") return null;
+  return { gpu: w.gpu, model: w.model, gpus: w.gpu_count, tp: w.gpu_count, batch: w.batch || 1,
+           prompt: w.prompt_tokens || 1024, output: w.output_tokens || 256,
+           techniques: answer.recommendations.slice(0, 3).map((rec) => rec.technique) };
+}
+
+function plotParams(workload) {
+  const params = new URLSearchParams();
+  for (const key of ["gpu", "model", "gpus", "tp", "batch", "prompt", "output"]) params.set(key, workload[key]);
+  for (const technique of workload.techniques) params.append("technique", technique);
+  return params;
+}
+
+function showPlots(answer) {
+  const workload = plotWorkload(answer);
+  showRoofline(workload);
+  showCurve(workload);
+}
+
+function showRoofline(workload) {
   const figure = $("roofline-figure");
-  if (!w || !w.gpu || !w.model || w.phase === "pre-training" || w.phase === "fine-tuning") {
+  if (!workload) {
     figure.hidden = true;
     return;
   }
-  const params = new URLSearchParams({ gpu: w.gpu, model: w.model, gpus: w.gpu_count, tp: w.gpu_count,
-                                       batch: w.batch || 1, prompt: w.prompt_tokens || 1024, output: w.output_tokens || 256 });
-  for (const rec of answer.recommendations.slice(0, 3)) params.append("technique", rec.technique);
   const img = $("roofline");
   img.onerror = () => { figure.hidden = true; };
   img.onload = () => { figure.hidden = false; };
-  img.src = `/v1/estimate/roofline.png?${params}`;
+  img.src = `/v1/estimate/roofline.png?${plotParams(workload)}`;
+}
+
+function curveCaption(curve, techniques) {
+  const counts = curve.points.map((p) => p.concurrency).join(", ");
+  return `Simulated latency–throughput curve (${techniques.length ? techniques.join(" + ") : "no techniques"}): ` +
+         `${curve.policy} on ${curve.gpus} GPU(s), closed loop at concurrency ${counts}; lengths ${curve.lengths}; ` +
+         `${curve.requests_per_point} requests per point, seed ${curve.seed}; ${curve.stopped}. ` +
+         "Median (o) and p90 (□) inter-token latency and time to first token against output tokens/s per GPU.";
+}
+
+let curveRequest = 0;
+
+// The caption comes from the curve's JSON (POST /v1/estimate?curve=true), the picture from curve.png.
+async function showCurve(workload) {
+  const figure = $("curve-figure");
+  const mine = ++curveRequest;  // a newer answer's curve wins over one still being simulated
+  figure.hidden = true;
+  if (!workload) return;
+  try {
+    const response = await fetch("/v1/estimate?curve=true", {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(workload),
+    });
+    if (!response.ok || mine !== curveRequest) return;
+    const data = await response.json();
+    if (mine !== curveRequest || !data.curve) return;
+    $("curve-caption").textContent = curveCaption(data.curve, workload.techniques);
+    const img = $("curve");
+    img.onerror = () => { figure.hidden = true; };
+    img.onload = () => { figure.hidden = mine !== curveRequest; };
+    img.src = `/v1/estimate/curve.png?${plotParams(workload)}`;
+  } catch (err) {
+    figure.hidden = true;  // the roofline and the answer stand without it
+  }
 }
 
 function showError(message) {
