@@ -159,9 +159,12 @@ def score_candidate(cand: Candidate, workload: Workload, intents: dict[str, floa
     tech = cand.technique
     # the question rules this one out by what it says ("we have no draft model")
     refused = intents.get(tech.id, 0.0) <= REFUSED_INTENT
-    # a technique asked about by name or by its own profile is asked whatever phase the reader guessed; a family
-    # asked about brings in only those of its techniques that act in that phase
-    asked = (cand.named or tech.id in explicit or (tech.family in explicit and cand.phase_match)) and not refused
+    # a technique asked about by its own profile is asked even in another phase when the phase was only guessed
+    # (distilling a student under a default "serving"); a phase the question states holds, and a family asked
+    # about brings in only those of its techniques that act in that phase
+    guessed_phase = workload.origin("phase") == "assumed"
+    asked = (cand.named or (tech.id in explicit and (cand.phase_match or guessed_phase))
+             or (tech.family in explicit and cand.phase_match)) and not refused
     assumed = traffic_assumption(tech, intents, cand.named)
     counted = None if assumed else effect
     gain = counted is not None and counted.speedup is not None and counted.speedup >= REAL_GAIN

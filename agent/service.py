@@ -35,7 +35,7 @@ from agent.quantify import (
 from agent.ranking import rank_candidates
 from agent.relevance import intents_from_relevance
 from agent.stacking import build_stack, find_fit_stack
-from agent.workload import Workload, build_indexes, clarify_questions, plan_workload
+from agent.workload import TRAINING_PHASES, Workload, build_indexes, clarify_questions, plan_workload
 from index.errors import AccelsageError, NotFound
 
 TOP_N = 5
@@ -161,7 +161,9 @@ class Answerer:
         relevance = self._relevance(problem)
         # what the question points at comes from the techniques' profiles, not from tables of phrases
         intents, explicit = intents_from_relevance(relevance, self.catalog, context)
-        selection = select_candidates(w, self.catalog, context, hits, explicit & set(self.catalog.techniques))
+        # techniques the profiles point at join the candidates across phases only when the phase was a guess
+        asked = explicit & set(self.catalog.techniques) if w.origin("phase") == "assumed" else set()
+        selection = select_candidates(w, self.catalog, context, hits, asked)
         cands, baseline = without_baseline(selection.candidates, effects_model, intents)
         limits = effects_model.bottlenecks() | (diagnosis.relieved_by if diagnosis else frozenset())
         prior = rank_candidates(cands, w, intents, {}, limits, explicit, relevance)
@@ -252,14 +254,25 @@ class Answerer:
         return list(self.searcher.search(query, k=QUESTION_HITS))
 
 def _assuming(w: Workload, catalog: Any) -> str:
-    """"Assuming 1× H100 and an 8B model: " when the diagnosis rests on a GPU or model the question did not name."""
+    """"Assuming 4× H100, Llama-3.1-8B as the model and batch 16 (not stated): " when the diagnosis's numbers rest on
+    a GPU, GPU count, model, load or lengths the question did not give."""
     parts = []
+    gpu_name = getattr(catalog.gpus.get(w.gpu), "name", w.gpu)
     if w.origin("gpu") == "assumed":
-        parts.append(f"{w.gpu_count}× {getattr(catalog.gpus.get(w.gpu), 'name', w.gpu)}")
+        parts.append(f"{w.gpu_count}× {gpu_name}")
+    elif w.origin("gpu_count") == "assumed" and not w.single_gpu:
+        parts.append(f"{w.gpu_count} GPU{'s' if w.gpu_count > 1 else ''}")
     if w.origin("model") == "assumed":
         shape = w.model_shape(catalog)
         parts.append(f"{getattr(shape, 'name', w.model)} as the model")
-    return f"Assuming {' and '.join(parts)} (not stated): " if parts else ""
+    if w.origin("batch") == "assumed":
+        parts.append(f"{'batch' if w.phase in TRAINING_PHASES else 'concurrency'} {w.batch}")
+    if w.origin("prompt_tokens") == "assumed" and w.prompt_tokens:
+        parts.append(f"{w.prompt_tokens}-token {'sequences' if w.phase in TRAINING_PHASES else 'prompts'}")
+    if not parts:
+        return ""
+    listed = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    return f"Assuming {listed} (not stated): "
 
 
 def problem_statement(text: str, indexes: Any) -> str:

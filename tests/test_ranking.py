@@ -146,3 +146,14 @@ def test_dropping_information_costs_more_than_a_near_lossless_format():
     at_any_cost = score_candidate(_cand("attention-sinks"),
                                   Workload(gpu="h100-sxm", model="llama-3.1-8b", objective="memory"), {}, _effect(1.3))
     assert at_any_cost.parts["lossy"] > sinks.parts["lossy"]
+
+
+@pytest.mark.parametrize(("phase_stated", "asked"), [(True, False), (False, True)])
+def test_a_profile_match_crosses_phases_only_when_the_phase_was_a_guess(phase_stated, asked):
+    from agent.workload import FieldOrigin
+
+    w = Workload(gpu="a100-80gb", model="llama-3.1-8b", phase="pre-training", batch=8, objective="throughput")
+    w.origins["phase"] = FieldOrigin(origin="understood" if phase_stated else "assumed", value="pre-training")
+    inference_only = Candidate(catalog().techniques["jacobi-decoding"], False, False, None)
+    s = score_candidate(inference_only, w, {}, None, explicit={"jacobi-decoding"})
+    assert ("asked" in s.parts) is asked
