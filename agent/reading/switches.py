@@ -93,20 +93,27 @@ class SwitchIndex:
 
     by_key: dict[str, list[Switch]]
 
+    def __post_init__(self) -> None:
+        # one pass over the text for every key (longest first, so "--tp" never cuts "--tp-size" short)
+        keys = sorted(self.by_key, key=len, reverse=True)
+        self._lower = {key.lower(): key for key in keys}
+        self._pattern = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, keys)) + r")(?![\w-])", re.I) if keys else None
+
     def find(self, text: str) -> list[Mention]:
         """Techniques whose switch appears in ``text``, each as a Mention over the switch's words."""
         out: list[Mention] = []
+        if self._pattern is None:
+            return out
         lowered = text.lower()
-        for key, switches in self.by_key.items():
-            for m in re.finditer(r"(?<![\w-])" + re.escape(key) + r"(?![\w-])", text, re.I):
-                after = re.match(r"[\"']?\s*[ =:]+\s*[\"']?([\w.-]+)", text[m.end():m.end() + 40])
-                value = after.group(1).lower() if after else None
-                if value in _OFF:
-                    continue
-                technique = _pick(switches, value, lowered[m.end():m.end() + 80])
-                if technique:
-                    out.append(Mention(technique, text[m.start():m.end() + (after.end() if after else 0)],
-                                       m.start(), m.end()))
+        for m in self._pattern.finditer(text):
+            switches = self.by_key[self._lower[m.group(1).lower()]]
+            after = re.match(r"[\"']?\s*[ =:]+\s*[\"']?([\w.-]+)", text[m.end():m.end() + 40])
+            value = after.group(1).lower() if after else None
+            if value in _OFF:
+                continue
+            technique = _pick(switches, value, lowered[m.end():m.end() + 80])
+            if technique:
+                out.append(Mention(technique, text[m.start():m.end() + (after.end() if after else 0)], m.start(), m.end()))
         return out
 
 
