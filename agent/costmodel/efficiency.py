@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ def wave_factor(m: float, n: float, tiles: Tiles, sm_count: int, groups: float =
     return max(_waves(m, n, w, tiles, sm_count, groups, k) for w in widths)
 
 
+# one answer evaluates the same few layer shapes thousands of times: remember them (pure function of its arguments)
+@lru_cache(maxsize=65536)
 def shape_factor(m: float, n: float, tiles: Tiles, sm_count: int, groups: float = 1.0, k: float = 0.0) -> float:
     """Efficiency of an (m, n, k) GEMM relative to the reference shape's, from padding and waves."""
     here = padding_factor(m, tiles) * wave_factor(m, n, tiles, sm_count, groups, k)
@@ -89,6 +92,11 @@ def weighted_shape_factor(m: float, widths_k: list[tuple[float, float]], tiles: 
     Returns:
         time-equivalent factor: total FLOPs / sum(FLOPs_i / factor_i), so slow GEMMs weigh by their time.
     """
+    return _weighted(m, tuple(widths_k), tiles, sm_count, groups)
+
+
+@lru_cache(maxsize=65536)
+def _weighted(m: float, widths_k: tuple[tuple[float, float], ...], tiles: Tiles, sm_count: int, groups: float) -> float:
     flops = sum(n * k for n, k in widths_k)
     if m <= 0 or flops <= 0 or sm_count <= 0:  # no SM count (plain peak roofline, Apple): no shape effects
         return 1.0
