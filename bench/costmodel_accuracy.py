@@ -1,16 +1,19 @@
 """Accuracy of the cost model against published measurements (data/validation/published.yaml).
 
-Prints every case with the published figure, the model's estimate and the plain peak roofline (spec
-peaks, no efficiencies, no overheads), their relative errors, and the median absolute error of each.
-Then the serving cases (those that state a concurrency or QPS, in published.yaml and in the optional
-serving file): the analytical (isolated) estimate next to the serving simulator's steady state, with
-the median |error| of TTFT, ITL/TPOT and throughput before and after.
-Run: .venv/bin/python bench/costmodel_accuracy.py [--serving-cases FILE] [--requests N] [--prefill-first]
+Prints every case with the published figure, the model's estimate, the plain peak roofline (spec peaks, no
+efficiencies, no overheads) and, with --baseline-ref, the model at an older git ref, each with its relative
+error. Then the median |error| per metric, per engine, per GPU and per kind, with cases that were used to fit
+a parameter (fitted: true) reported apart from the others. Then the serving cases (those that state a
+concurrency or QPS, in published.yaml and in the serving file): the analytical (isolated) estimate next to
+the serving simulator's steady state.
+Run: .venv/bin/python bench/costmodel_accuracy.py [--baseline-ref d5989e4] [--serving-cases FILE] [--no-serving]
+     [--requests N] [--prefill-first] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 from pathlib import Path
@@ -20,12 +23,13 @@ sys.path.insert(0, str(ROOT))
 
 from agent.costmodel.validation import (  # noqa: E402
     load_published,
-    median_abs_error,
     run_all,
     run_serving_cases,
     stated_load,
 )
+from agent.costmodel.validation_report import case_dict, group_errors, overall_errors, status  # noqa: E402
 from agent.knowledge.catalog import Catalog  # noqa: E402
+from index.errors import AccelsageError  # noqa: E402
 
 PUBLISHED = ROOT / "data" / "validation" / "published.yaml"
 SERVING = ROOT / "data" / "validation" / "serving.yaml"
@@ -33,10 +37,18 @@ METRIC_GROUPS = {"ttft_ms": "TTFT", "tpot_ms": "ITL/TPOT", "throughput_tokens_pe
                  "throughput_per_gpu": "throughput"}
 
 
-def _fmt(value: float | tuple) -> str:
+def _fmt(value: float | tuple | None) -> str:
+    if value is None:
+        return "n/a"
     if isinstance(value, tuple):
         return f"{value[0]:g}-{value[1]:g}"
     return f"{value:.4g}"
+
+
+def _pct(value: float | None, signed: bool = True) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:+.1%}" if signed else f"{value:.1%}"
 
 
 def _table(headers: list[str], rows: list[list[str]], left: int = 2) -> None:
@@ -51,12 +63,12 @@ def _table(headers: list[str], rows: list[list[str]], left: int = 2) -> None:
         print(line(row))
 
 
-def _serving(cases: list[dict], data: dict, catalog: Catalog, requests: int, label: str,
-             prefill_first: bool) -> None:
+def _serving_results(cases: list[dict], data: dict, catalog: Catalog, requests: int, prefill_first: bool) -> list:
+    return run_serving_cases(cases, data, catalog, requests=requests, prefill_first=prefill_first)
+
+
+def _print_serving(results: list, label: str) -> None:
     """Isolated (analytical) against simulated for the cases that state a load; median |error| per metric group."""
-    results = run_serving_cases(cases, data, catalog, requests=requests, prefill_first=prefill_first)
-    if prefill_first:
-        label += ", prefill-first iterations"
     if not results:
         print(f"\nserving cases ({label}): none state a concurrency or QPS")
         return
@@ -71,11 +83,77 @@ def _serving(cases: list[dict], data: dict, catalog: Catalog, requests: int, lab
             continue
         print(f"median |error| ({label}, {title}, {len(subset)} figures): isolated -> simulated")
         for group in dict.fromkeys(METRIC_GROUPS.values()):
-            rows = [r for r in subset if METRIC_GROUPS[r.metric] == group]
+            rows = [r for r in subset if METRIC_GROUPS.get(r.metric) == group]
             if rows:
                 before = statistics.median(abs(r.isolated_error) for r in rows)
                 after = statistics.median(abs(r.simulated_error) for r in rows)
                 print(f"  {group:12s} n={len(rows):2d}  {before:6.1%} -> {after:6.1%}")
+
+
+def _serving_dict(r) -> dict:
+    return {"id": r.id, "metric": r.metric, "load": r.load, "published": r.published, "isolated": r.isolated,
+            "isolated_error": r.isolated_error, "simulated": r.simulated, "simulated_error": r.simulated_error,
+            "fitted": r.fitted}
+
+
+def _print_cases(results: list, baseline: dict | None, ref: str | None) -> None:
+    headers = ["case", "gpu", "engine", "metric", "published", "model", "err", "peak roofline", "err"]
+    if baseline is not None:
+        headers += [f"model@{ref}", "err"]
+    headers += ["tol", "status"]
+    rows = []
+    for r in results:
+        row = [r.id + (" (fitted)" if r.fitted else ""), r.gpu, r.engine, r.metric, _fmt(r.published),
+               _fmt(r.model), _pct(r.error), _fmt(r.peak_roofline), _pct(r.peak_error)]
+        if baseline is not None:
+            old = baseline.get(r.id)
+            row += [_fmt(old), _pct(r.error_of(old) if old is not None else None)]
+        rows.append(row + [f"{r.tolerance:.0%}", status(r)])
+    _table(headers, rows, left=4)
+
+
+def _print_groups(results: list, baseline: dict | None, ref: str | None) -> None:
+    headers = ["grouping", "group", "n", "model", "peak roofline"] + ([f"model@{ref}"] if baseline is not None else [])
+    for fitted in (False, True):
+        rows = [g for g in overall_errors(results, baseline) + group_errors(results, baseline) if g.fitted == fitted]
+        if not rows:
+            continue
+        print(f"\nmedian |error|, {'fitted' if fitted else 'not fitted'} cases "
+              f"({'used to set a parameter' if fitted else 'independent of the parameters'}):")
+        _table(headers, [[g.grouping, g.group, str(g.n), _pct(g.model, False), _pct(g.peak_roofline, False)]
+                         + ([_pct(g.baseline, False) + (f" (n={g.baseline_n})" if g.baseline_n != g.n else "")]
+                            if baseline is not None else []) for g in rows])
+
+
+def _print_report(results: list, baseline: dict | None, ref: str | None, serving: list[tuple[str, list]],
+                  prefill_first: bool) -> None:
+    """The tables: every case, the known gaps, the grouped medians, then the serving sections."""
+    _print_cases(results, baseline, ref)
+    print()
+    gaps = [r for r in results if r.known_gap]
+    print(f"cases: {len(results)} ({sum(r.fitted for r in results)} fitted), "
+          f"within tolerance: {sum(r.within for r in results)}, known gaps: {len(gaps)}, "
+          f"misses: {sum(status(r) == 'miss' for r in results)}")
+    for r in gaps:
+        print(f"  known gap {r.id}: {' '.join(r.known_gap.split())}")
+    _print_groups(results, baseline, ref)
+    prefill = ", prefill-first iterations" if prefill_first else ""
+    for label, rows in serving:
+        _print_serving(rows, label + prefill)
+
+
+def _serving_sections(args: argparse.Namespace, catalog: Catalog) -> list[tuple[str, list]]:
+    """The serving cases of published.yaml and of the serving file, each run through the simulator."""
+    data = load_published(PUBLISHED)
+    sections = [(PUBLISHED.name, _serving_results(data["cases"], data, catalog, args.requests, args.prefill_first))]
+    extra = load_published(args.serving_cases) if args.serving_cases else None
+    if extra and extra.get("cases"):
+        merged = {**data, "models": {**data.get("models", {}), **(extra.get("models") or {})},
+                  "stacks": {**data.get("stacks", {}), **(extra.get("stacks") or {})}}
+        stating = [c for c in extra["cases"] if stated_load(c)]
+        sections.append((args.serving_cases.name, _serving_results(stating, merged, catalog, args.requests,
+                                                                   args.prefill_first)))
+    return sections
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -83,36 +161,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--serving-cases", type=Path, default=SERVING if SERVING.exists() else None,
                         help="more serving cases (published.yaml's case schema plus `load`); default "
                              "data/validation/serving.yaml when present")
+    parser.add_argument("--no-serving", action="store_true", help="skip the serving simulator section")
+    parser.add_argument("--baseline-ref", metavar="GIT_REF",
+                        help="also run the cases through the cost model at this git ref (e.g. d5989e4) in a "
+                             "temporary worktree and print its column")
     parser.add_argument("--requests", type=int, default=500, help="requests each simulation measures")
     parser.add_argument("--prefill-first", action="store_true",
                         help="simulate continuous batching as vLLM before V1 (prompts in iterations of their own) "
                              "instead of in-flight batching (prompts ride in the decoders' iteration)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
     args = parser.parse_args(argv)
+    if args.serving_cases is not None and not args.serving_cases.is_file():
+        parser.exit(2, f"error: no serving case file {args.serving_cases}\n")
     catalog = Catalog.load(ROOT / "data")
     results = run_all(PUBLISHED, catalog)
-    headers = ["case", "metric", "published", "model", "err", "peak roofline", "err", "tol", "within"]
-    _table(headers, [[r.id, r.metric, _fmt(r.published), _fmt(r.model), f"{r.error:+.1%}", _fmt(r.peak_roofline),
-                      f"{r.peak_error:+.1%}", f"{r.tolerance:.0%}",
-                      "yes" if r.within else ("known gap" if r.known_gap else "NO")] for r in results])
-    print()
-    gaps = [r for r in results if r.known_gap]
-    print(f"cases: {len(results)}, within tolerance: {sum(r.within for r in results)}, known gaps: {len(gaps)}")
-    for r in gaps:
-        print(f"  known gap {r.id}: {r.known_gap}")
-    print(f"median |error|: model {median_abs_error(results):.1%}, plain peak roofline "
-          f"{median_abs_error(results, peak=True):.1%}")
-    for kind in sorted({r.kind for r in results}):
-        subset = [r for r in results if r.kind == kind]
-        print(f"  {kind:16s} n={len(subset):2d}  model {median_abs_error(subset):.1%}  "
-              f"peak {median_abs_error(subset, peak=True):.1%}")
-    data = load_published(PUBLISHED)
-    _serving(data["cases"], data, catalog, args.requests, "published.yaml", args.prefill_first)
-    if args.serving_cases:
-        extra = load_published(args.serving_cases)
-        merged = {**data, "models": {**data.get("models", {}), **extra.get("models", {})},
-                  "stacks": {**data.get("stacks", {}), **extra.get("stacks", {})}}
-        stating = [c for c in extra["cases"] if stated_load(c)]
-        _serving(stating, merged, catalog, args.requests, args.serving_cases.name, args.prefill_first)
+    baseline = None
+    if args.baseline_ref:
+        from agent.costmodel.validation_baseline import baseline_values
+
+        try:
+            baseline = baseline_values(args.baseline_ref, PUBLISHED, ROOT)["values"]
+        except AccelsageError as exc:
+            parser.exit(2, f"error: {exc}\n")
+
+    serving = [] if args.no_serving else _serving_sections(args, catalog)
+    if args.json:
+        print(json.dumps({
+            "baseline_ref": args.baseline_ref,
+            "cases": [case_dict(r, baseline) for r in results],
+            "overall": [g.to_dict() for g in overall_errors(results, baseline)],
+            "groups": [g.to_dict() for g in group_errors(results, baseline)],
+            "serving": {label: [_serving_dict(r) for r in rows] for label, rows in serving},
+        }, indent=1))
+        return 0
+
+    _print_report(results, baseline, args.baseline_ref, serving, args.prefill_first)
     return 0
 
 

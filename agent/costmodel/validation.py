@@ -1,4 +1,10 @@
-"""Run the published validation cases (data/validation/published.yaml) through the cost model."""
+"""Run the published validation cases (data/validation/published.yaml) through the cost model.
+
+Each case names a kind (what is estimated), a GPU, the published figure and the metric it is compared with.
+The same case runs twice: through the cost model and through the plain peak roofline (spec peaks, no
+efficiencies, no overheads). Grouped summaries live in ``validation_report``; the JSON entry point that runs
+the cases through an older checkout lives in ``validation_json``.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,7 @@ from agent.costmodel.training import estimate_training, training_memory_gb
 from agent.costmodel.transforms import TechniqueChoice
 from agent.costmodel.workload import InferenceWorkload, ParallelConfig, TrainingWorkload
 
+KINDS = ("inference", "training", "zero_memory", "kernel_attention", "kernel_gemm", "allreduce")
 
 @dataclass(frozen=True)
 class CaseResult:
@@ -29,6 +36,10 @@ class CaseResult:
     tolerance: float
     source: str
     known_gap: str | None = None
+    gpu: str = ""
+    engine: str = ""
+    fitted: bool = False
+    fitted_for: str | None = None
 
     @staticmethod
     def _error(value: float, published: float | tuple[float, float]) -> float:
@@ -39,6 +50,10 @@ class CaseResult:
             edge = lo if value < lo else hi
             return (value - edge) / edge
         return (value - published) / published
+
+    def error_of(self, value: float) -> float:
+        """Signed relative error of any estimate of this case (0 inside a published range)."""
+        return self._error(value, self.published)
 
     @property
     def error(self) -> float:
@@ -65,17 +80,33 @@ def _stack(data: dict, name: str | None) -> list[TechniqueChoice]:
             for t in (data.get("stacks", {}).get(name) or [])]
 
 
+def _largest_batch(case: dict, gpu: Any, model: Any, parallel: ParallelConfig, stack: list, peak_only: bool) -> int:
+    """`batch: max` (an offline maximum-throughput run): the largest concurrency the model says fits, capped at
+    the case's `max_batch_cap` (the engine's own limit)."""
+    probe = InferenceWorkload(**{**case["workload"], "batch": 1})
+    fits = estimate_inference(gpu, model, probe, parallel, stack, peak_only=peak_only).max_batch
+    if fits < 1:
+        raise ValueError(f"{case['id']}: the model does not fit on {parallel.gpus} GPU(s)")
+    return min(fits, int(case.get("max_batch_cap", fits)))
+
+
 def _inference(case: dict, gpu: Any, model: Any, data: dict, peak_only: bool) -> float:
-    workload = InferenceWorkload(**case["workload"])
     parallel = ParallelConfig(**case.get("parallel", {}))
-    est = estimate_inference(gpu, model, workload, parallel, _stack(data, case.get("stack")), peak_only=peak_only)
+    stack = _stack(data, case.get("stack"))
+    fields = dict(case["workload"])
+    if fields.get("batch") == "max":
+        fields["batch"] = _largest_batch(case, gpu, model, parallel, stack, peak_only)
+    est = estimate_inference(gpu, model, InferenceWorkload(**fields), parallel, stack, peak_only=peak_only)
     if case["metric"] == "throughput_per_gpu":
         return est.throughput_tokens_per_s / parallel.gpus
     return float(getattr(est, case["metric"]))
 
 
 def _training(case: dict, gpu: Any, model: Any, peak_only: bool) -> float:
-    est = estimate_training(gpu, model, TrainingWorkload(**case["workload"]), peak_only=peak_only)
+    workload = TrainingWorkload(**case["workload"])
+    est = estimate_training(gpu, model, workload, peak_only=peak_only)
+    if case["metric"] == "tokens_per_s_per_gpu":   # training benchmarks quote tokens/s per GPU
+        return est.tokens_per_s / workload.gpus
     return float(getattr(est, case["metric"]))
 
 
@@ -89,30 +120,44 @@ def _zero(case: dict, model: Any) -> float:
 
 
 def _kernel(case: dict, gpu: Any, peak_only: bool) -> float:
-    from agent.kernels.roofline import roofline_attention
+    """A single kernel through the analytical kernel roofline (attention, GEMM or all-reduce)."""
+    from agent.kernels import roofline as kernels
 
-    return float(getattr(roofline_attention(gpu, **case["kernel"], peak_only=peak_only), case["metric"]))
+    run = {"kernel_attention": kernels.roofline_attention, "kernel_gemm": kernels.roofline_gemm,
+           "allreduce": kernels.roofline_allreduce}[case["kind"]]
+    return float(getattr(run(gpu, **case["kernel"], peak_only=peak_only), case["metric"]))
+
+
+def evaluate_case(case: dict, data: dict, catalog: Any, peak_only: bool = False) -> float:
+    """The cost model's value of a case's metric (or the plain peak roofline's with `peak_only`)."""
+    kind = case["kind"]
+    if kind not in KINDS:
+        raise ValueError(f"{case['id']}: unknown kind {kind!r}; known: {', '.join(KINDS)}")
+    gpu = catalog.resolve_gpu(case["gpu"])
+    inline = data.get("models", {})
+    model = inline.get(case.get("model")) or (catalog.resolve_model(case["model"]) if case.get("model") else None)
+    if kind == "inference":
+        return _inference(case, gpu, model, data, peak_only)
+    if kind == "training":
+        return _training(case, gpu, model, peak_only)
+    if kind == "zero_memory":
+        return _zero(case, model)
+    return _kernel(case, gpu, peak_only)
+
+
+def case_engine(case: dict) -> str:
+    """The software that produced the figure: the case's `engine`, else its cost-model stack, else its kind."""
+    return case.get("engine") or case.get("stack") or case["kind"]
 
 
 def run_case(case: dict, data: dict, catalog: Any) -> CaseResult:
     """Evaluate one case with the calibrated model and with the plain peak roofline."""
-    gpu = catalog.resolve_gpu(case["gpu"])
-    inline = data.get("models", {})
-    model = inline.get(case.get("model")) or (catalog.resolve_model(case["model"]) if case.get("model") else None)
-    values = []
-    for peak_only in (False, True):
-        if case["kind"] == "inference":
-            values.append(_inference(case, gpu, model, data, peak_only))
-        elif case["kind"] == "training":
-            values.append(_training(case, gpu, model, peak_only))
-        elif case["kind"] == "zero_memory":
-            values.append(_zero(case, model))
-        else:
-            values.append(_kernel(case, gpu, peak_only))
+    model, peak = (evaluate_case(case, data, catalog, peak_only) for peak_only in (False, True))
     published = tuple(case["range"]) if "range" in case else float(case["value"])
     return CaseResult(id=case["id"], kind=case["kind"], metric=case["metric"], published=published,
-                      model=values[0], peak_roofline=values[1], tolerance=float(case["tolerance"]),
-                      source=case["source"], known_gap=case.get("known_gap"))
+                      model=model, peak_roofline=peak, tolerance=float(case["tolerance"]),
+                      source=case["source"], known_gap=case.get("known_gap"), gpu=case["gpu"],
+                      engine=case_engine(case), fitted=bool(case.get("fitted")), fitted_for=case.get("fitted_for"))
 
 
 def run_all(path: Path, catalog: Any) -> list[CaseResult]:

@@ -39,6 +39,9 @@ class Efficiency(Strict):
     kernel_overhead_us: float = Field(ge=0, description="Per-kernel launch/tail cost in microseconds.")
     source: str
     assumed: bool = Field(False, description="True when the fractions are carried over, not measured on this GPU.")
+    fitted_from: str | list[str] | None = Field(
+        None, description="Id(s) of the published measurement(s) a fraction was set from; those validation cases are "
+                          "reported apart as fitted.")
 
 
 class GpuSpec(Strict):
