@@ -7,6 +7,7 @@ the same generated paper text is embedded once however many tests ingest it. Cou
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -131,3 +132,12 @@ def corpus(tmp_path: Path) -> Corpus:
         "Idea": "One persistent kernel runs the whole forward pass and overlaps weight loads with compute.",
     })
     return c
+
+
+def wait_for(condition, timeout_s: float = 90.0) -> None:
+    """Poll ``condition`` until it holds; fail the test after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)

@@ -9,11 +9,10 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
-from corpus_fixtures import Corpus, bundled_model_path, corpus, session_embedder, write_card  # noqa: F401
+from corpus_fixtures import Corpus, bundled_model_path, corpus, session_embedder, wait_for, write_card  # noqa: F401
 from fake_arxiv import FakeArxiv, fake_arxiv, make_feed  # noqa: F401
 from pg_helpers import pg_url  # noqa: F401
 
@@ -36,14 +35,6 @@ def _arxiv_run(corpus: Corpus, fake: FakeArxiv, url: str, **options: object):
 
 def _searcher(state: StateDir, url: str):
     return open_searcher(state, bundled_model_path(), query_embedder=session_embedder().inner, database_url=url)
-
-
-def _wait_for(condition, timeout_s: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
 
 
 def test_refresh_fills_the_shared_store_and_the_next_run_is_incremental(corpus, fake_arxiv, pg_url) -> None:
@@ -78,7 +69,7 @@ def test_a_second_refresh_on_another_machine_is_refused(corpus, fake_arxiv, pg_u
     worker = threading.Thread(target=lambda: results.update(report=_arxiv_run(corpus, fake_arxiv, pg_url)))
     worker.start()
     try:
-        _wait_for(lambda: fake_arxiv.counts["pdf:2309.06180"] == 1)
+        wait_for(lambda: fake_arxiv.counts["pdf:2309.06180"] == 1)
         assert lock_holder(corpus.state.lock_path, pg_url).startswith(f"{os.getpid()} on ")
         # another machine: its own process and state directory, the same database; the file lock would not see us
         env = {k: v for k, v in os.environ.items() if not k.startswith("ACCELSAGE_")}

@@ -9,11 +9,10 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
-from corpus_fixtures import Corpus, bundled_model_path, corpus, session_embedder, write_card  # noqa: F401
+from corpus_fixtures import Corpus, bundled_model_path, corpus, session_embedder, wait_for, write_card  # noqa: F401
 from fake_arxiv import FakeArxiv, FakePaper, fake_arxiv, make_feed  # noqa: F401
 
 from index.errors import Busy, DatabaseDamaged
@@ -36,14 +35,6 @@ def _chunks(corpus: Corpus) -> list[dict]:
         rows = [row for paper in store.list_papers() for row in store.paper_chunks(paper["paper_id"])]
     keys = ("paper_id", "source", "version", "content_hash")
     return [{key: row[key] for key in keys} for row in sorted(rows, key=lambda row: row["id"])]
-
-
-def _wait_for(condition, timeout_s: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.05)
 
 
 def test_cards_only_run_builds_a_searchable_index(corpus: Corpus) -> None:
@@ -185,7 +176,7 @@ def test_concurrent_refresh_gets_busy(corpus: Corpus, fake_arxiv: FakeArxiv) -> 
     worker = threading.Thread(target=lambda: results.update(report=_arxiv_run(corpus, fake_arxiv)))
     worker.start()
     try:
-        _wait_for(lambda: fake_arxiv.counts["pdf:2309.06180"] == 1)
+        wait_for(lambda: fake_arxiv.counts["pdf:2309.06180"] == 1)
         with pytest.raises(Busy, match=rf"a refresh is already running \(pid {os.getpid()}\)"):
             corpus.run()
     finally:
@@ -207,7 +198,7 @@ def test_kill_9_mid_run_keeps_the_old_index_and_next_run_completes(corpus: Corpu
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}  # see corpus_fixtures.MemoEmbedder
     child = subprocess.Popen([sys.executable, "-m", "refresh_child", json.dumps(config)], cwd=TESTS_DIR, env=env)
     try:
-        _wait_for(lambda: fake_arxiv.counts["pdf:2307.08691"] == 2 or child.poll() is not None)
+        wait_for(lambda: fake_arxiv.counts["pdf:2307.08691"] == 2 or child.poll() is not None)
         assert child.poll() is None, "the child refresh ended before the kill"
         os.kill(child.pid, signal.SIGKILL)
         child.wait(timeout=30)
