@@ -53,6 +53,7 @@ class Hardware:
     calibrated_from: str | None = None
     architecture: str = ""
     link_count: int = 0   # GPU-to-GPU links (a full mesh gives each peer one of them); 0 when not stated
+    domain_gpus: int = 8  # GPUs joined at link_gb_s: a node, or a whole NVL72 rack
 
     @property
     def capacity_gb(self) -> float:
@@ -116,6 +117,7 @@ def hardware_from_spec(gpu: Any) -> Hardware:
         efficiency_defaulted=tuple(defaulted),
         architecture=str(field_of(gpu, "architecture", "") or "").lower(),
         link_count=int(link.get("links") or 0),
+        domain_gpus=int(link.get("domain_gpus") or 8),
     )
 
 

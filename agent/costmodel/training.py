@@ -24,7 +24,7 @@ from agent.costmodel.training_memory import (  # noqa: F401  (re-exported: the n
     training_memory_gb,
 )
 from agent.costmodel.training_traffic import memory_bound_times_s
-from agent.costmodel.workload import GPUS_PER_NODE, InvalidWorkload, TrainingWorkload
+from agent.costmodel.workload import InvalidWorkload, TrainingWorkload
 
 # Per-GPU inter-node bandwidth per direction: one 200 Gb/s HDR InfiniBand port per GPU (DGX A100) or one
 # 400 Gb/s NDR port per GPU (DGX H100/B200), as in those systems' reference designs.
@@ -161,7 +161,7 @@ def _step_breakdown(shape: ModelShape, w: TrainingWorkload, hw: Hardware, rates:
     return breakdown, flops
 
 
-def _assumptions(w: TrainingWorkload, rates: Rates, fp8: bool, internode: float) -> list[str]:
+def _assumptions(w: TrainingWorkload, rates: Rates, fp8: bool, internode: float, domain_gpus: int) -> list[str]:
     linear_dtype = "fp8" if fp8 else "bf16"
     linear_fraction = rates.compute_tflops(linear_dtype) / rates.peak_for(linear_dtype)
     out = list(rates.notes) + [
@@ -185,9 +185,9 @@ def _assumptions(w: TrainingWorkload, rates: Rates, fp8: bool, internode: float)
                    f"weights timed as HBM traffic, {w.fp8_scaling} scaling"
                    + (" (amax taken in the cast pass)" if w.fp8_scaling == "delayed"
                       else " (one more read for the amax)"))
-    if w.gpus > GPUS_PER_NODE:
-        out.append(f"groups wider than a node cross it at {internode:g} GB/s per GPU per direction (one "
-                   "InfiniBand port per GPU)")
+    if w.gpus > domain_gpus:
+        out.append(f"groups wider than an NVLink domain ({domain_gpus} GPUs) cross it at {internode:g} GB/s per GPU "
+                   "per direction (one InfiniBand port per GPU)")
     if w.grad_compression > 1:
         out.append(f"data-parallel gradients compressed {w.grad_compression:g}x; compression compute "
                    "and any accuracy cost not modelled")
@@ -238,5 +238,5 @@ def estimate_training(gpu: Any, model: Any, workload: TrainingWorkload, calibrat
         bubble_fraction=bubble_fraction(w.schedule, w.pp, w.micro_batches, w.interleave),
         breakdown_s=breakdown, memory_gb=memory,
         fits=memory["total_gb"] <= memory["capacity_gb"], bound=bound,
-        assumptions=_assumptions(w, rates, fp8, internode_gb_s(arch)) + [activation_note(shape, w)],
+        assumptions=_assumptions(w, rates, fp8, internode_gb_s(arch), hw.domain_gpus) + [activation_note(shape, w)],
     )

@@ -27,7 +27,7 @@ from agent.costmodel.efficiency_data import link_kind
 from agent.costmodel.roofline import Rates
 from agent.costmodel.specs import Hardware, ModelShape
 from agent.costmodel.training_memory import GRAD_BYTES
-from agent.costmodel.workload import GPUS_PER_NODE, TrainingWorkload
+from agent.costmodel.workload import TrainingWorkload
 
 # Megatron-Core's default gradient bucket: max(40,000,000, 1,000,000 x data-parallel size) parameters
 # (megatron/core/distributed/distributed_data_parallel_config.py, `bucket_size`).
@@ -144,7 +144,7 @@ def neighbour_link_gb_s(hw: Hardware, group_span: int, link_gb_s: float, interno
     Across nodes: the inter-node rate. Inside a node: the group's link rule (an NVLink bridge joins pairs only,
     so a wider group crosses PCIe) and at most one peer link (a full mesh gives each peer one of its links).
     """
-    if group_span > GPUS_PER_NODE:
+    if group_span > hw.domain_gpus:
         return internode_gb_s
     return min(comm.group_link_gb_s(hw, group_span, link_gb_s), comm.group_link_gb_s(hw, 2, link_gb_s))
 
@@ -160,7 +160,7 @@ def comm_times_s(shape: ModelShape, w: TrainingWorkload, hw: Hardware, rates: Ra
     if w.dp_link_gb_s:
         dp_link = GroupLink(w.dp_link_gb_s)
     else:
-        dp_link = in_node if w.gpus <= GPUS_PER_NODE else GroupLink(internode_gb_s)
+        dp_link = in_node if w.gpus <= hw.domain_gpus else GroupLink(internode_gb_s)
     grad_s, gather_s = dp_comm_s(shape, w, dp_link)
     offload_s = 0.0
     if w.offload:

@@ -28,6 +28,8 @@ class Interconnect(Strict):
     kind: str
     bandwidth_gb_s_per_direction: float | None = None
     links: int | None = None
+    domain_gpus: int | None = Field(None, ge=1, description="GPUs one NVLink or fabric domain joins at this bandwidth; "
+                                                          "unset: a node of 8 (a GB200 NVL72 rack joins 72).")
 
 
 class Efficiency(Strict):
