@@ -23,7 +23,7 @@ def load_catalog(settings: Any) -> Any:
 
 def index_plan(settings: Any) -> Any:
     """Exact vs ANN vector search from the settings (one plan for every caller, or each rebuilds the others' index)."""
-    from index.vectors import IndexPlan  # noqa: PLC0415
+    from index.index_plan import IndexPlan  # noqa: PLC0415
 
     return IndexPlan(exact_max_vectors=settings.exact_search_max_vectors, ann_kind=settings.ann_kind,
                      ivf_nprobe=settings.ivf_nprobe, hnsw_ef_search=settings.hnsw_ef_search)

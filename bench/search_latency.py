@@ -34,7 +34,7 @@ from index.embedding import load_batch_embedder, load_query_embedder, resolve_mo
 from index.search import Searcher, open_searcher  # noqa: E402
 from index.state import StateDir  # noqa: E402
 from index.store import Store  # noqa: E402
-from index.vectors import IndexPlan  # noqa: E402
+from index.index_plan import IndexPlan  # noqa: E402
 
 QUERIES = [
     "EAGLE-2 speculative decoding", "FP8 KV cache quantization", "W4A8KV4", "how does PagedAttention work",

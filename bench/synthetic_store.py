@@ -33,9 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from index.chunking import content_hash  # noqa: E402
 from index.state import StateDir  # noqa: E402
 from index.store import Store  # noqa: E402
-from index.vectors import (  # noqa: E402
-    IndexFileError, IndexLayout, IndexPlan, VectorIndex, build_faiss_index, build_from_store,
-)
+from index.index_plan import IndexLayout, IndexPlan, build_faiss_index  # noqa: E402
+from index.vectors import IndexFileError, VectorIndex, build_from_store  # noqa: E402
 
 MODEL_ID = "synthetic-384"
 DIM = 384

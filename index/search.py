@@ -25,7 +25,8 @@ from index.errors import AccelsageError
 from index.state import StateDir
 from index.store import Store
 from index.store_factory import open_store
-from index.vectors import IndexPlan, VectorIndex, load_checked
+from index.index_plan import IndexPlan
+from index.vectors import VectorIndex, load_checked
 
 RRF_K = 60  # the usual RRF constant: damps the weight of the very top ranks
 CANDIDATES = 50  # ranks taken from each retriever before fusion
@@ -277,7 +278,7 @@ def open_searcher(state: StateDir, model_path: str | Path, query_embedder: Embed
         model_path: model name or folder (see :func:`index.embedding.resolve_model_path`).
         query_embedder: reuse an already-loaded embedder (tests, the server).
         index_plan: when the vector index switches from exact to ANN search, and its parameters
-            (default :class:`index.vectors.IndexPlan`).
+            (default :class:`index.index_plan.IndexPlan`).
     """
     embedder = query_embedder or load_query_embedder(resolve_model_path(model_path))
     state.ensure()

@@ -26,7 +26,8 @@ from index.errors import AccelsageError
 from index.state import StateDir
 from index.store_factory import open_store
 from index.store_interface import CorpusStore
-from index.vectors import IndexPlan, load_checked
+from index.index_plan import IndexPlan
+from index.vectors import load_checked
 from ingest.arxiv_feed import ArxivFeed, ArxivPaper, split_id
 from ingest.lock import probe_lock, refresh_lock
 from ingest.pdf_text import extract_pages

@@ -139,6 +139,19 @@ def test_estimate_with_curve_is_the_cli_json(client, bundled_state) -> None:  # 
     assert "simulation" not in d  # a curve is not a load: the estimate itself stays analytical
 
 
+def test_the_page_s_two_curve_requests_simulate_once(client, monkeypatch) -> None:
+    import agent.costmodel.curve as curve_module
+
+    calls = []
+    real = curve_module.simulate_curve
+    monkeypatch.setattr(curve_module, "simulate_curve", lambda *a, **k: calls.append(1) or real(*a, **k))
+    setup = {"gpu": "H100", "model": "llama-3.1-8b", "batch": 4, "prompt": 512, "output": 64, "techniques": SERVING}
+    assert client.post("/v1/estimate", params={"curve": "true"}, json=setup).status_code == 200
+    query = {**{k: v for k, v in setup.items() if k != "techniques"}, "technique": SERVING}
+    assert client.get("/v1/estimate/curve.png", params=query).status_code == 200
+    assert len(calls) == 1  # the caption's JSON and the image read the same sweep
+
+
 def test_estimate_without_curve_has_none(client) -> None:
     d = client.post("/v1/estimate", json={"gpu": "H100", "model": "llama-3.1-8b"}).json()
     assert "curve" not in d

@@ -6,7 +6,8 @@ import pytest
 
 from agent.costmodel import TrainingWorkload, estimate_training
 from agent.costmodel.specs import shape_from_spec
-from agent.costmodel.training import activation_bytes_per_layer, bubble_fraction, training_memory_gb
+from agent.costmodel.training import bubble_fraction, training_memory_gb
+from agent.costmodel.training_memory import activation_bytes_per_layer
 from agent.knowledge.catalog import Catalog
 from index.errors import AccelsageError
 

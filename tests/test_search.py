@@ -11,7 +11,8 @@ from index.errors import AccelsageError
 from index.search import Hit, ResultCache, Searcher, open_searcher, rrf_fuse
 from index.state import StateDir
 from index.store import Store
-from index.vectors import IndexPlan, build_from_store
+from index.index_plan import IndexPlan
+from index.vectors import build_from_store
 from index_helpers import add_paper, model_path, query_embedder
 
 BIRDS = [

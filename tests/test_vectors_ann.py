@@ -8,11 +8,10 @@ import faiss
 import numpy as np
 import pytest
 
+from index.index_plan import IndexLayout, IndexPlan, build_faiss_index
 from index.state import StateDir
 from index.store import Store
-from index.vectors import (
-    IndexLayout, IndexPlan, VectorIndex, build_faiss_index, build_from_store, load_checked, load_matching,
-)
+from index.vectors import VectorIndex, build_from_store, load_checked, load_matching
 from index_helpers import drafts
 
 MODEL = "test-model"

@@ -15,14 +15,7 @@ from agent.costmodel.roofline import Rates, rates_for
 from agent.costmodel.shapes import attention_flops, layer_counts, param_split
 from agent.costmodel.specs import Hardware, ModelShape, field_of, hardware_from_spec, shape_from_spec
 from agent.costmodel.training_comm import comm_times_s, hidden_grad_reduce_s
-from agent.costmodel.training_memory import (  # noqa: F401  (re-exported: the names callers import from here)
-    ADAM_BYTES_PER_PARAM,
-    GRAD_BYTES,
-    PARAM_BYTES,
-    activation_bytes_per_layer,
-    activation_note,
-    training_memory_gb,
-)
+from agent.costmodel.training_memory import activation_note, training_memory_gb
 from agent.costmodel.training_traffic import memory_bound_times_s
 from agent.costmodel.workload import InvalidWorkload, TrainingWorkload
 

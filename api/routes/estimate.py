@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import tempfile
+import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -82,19 +84,44 @@ def curve_spec(body: EstimateRequest) -> Any:
     return CurveSpec.from_load(load_spec(stated), body.concurrency)
 
 
+# The web page asks for a curve twice, as JSON for its caption and as a PNG, with the same setup: the sweep (up to
+# a second of CPU) runs once and both answers read it. Keyed by the server and the request; a few setups kept.
+_CURVES: OrderedDict[tuple[int, str], Any] = OrderedDict()
+_CURVES_KEPT = 16
+_CURVES_LOCK = threading.Lock()
+
+
+def simulated_curve(services: Services, body: EstimateRequest, result: Any = None) -> Any:
+    """The latency-throughput curve of the body's final configuration, simulated once per distinct request."""
+    from agent.costmodel.curve import simulate_curve
+
+    spec = curve_spec(body)
+    # the sweep depends on the setup and on the spec (which caps the requests per point), not on the raw request count
+    key = (id(services), body.model_copy(update={"requests": 0}).model_dump_json(), repr(spec))
+    with _CURVES_LOCK:
+        if key in _CURVES:
+            _CURVES.move_to_end(key)
+            return _CURVES[key]
+    curve = simulate_curve(result if result is not None else run_estimate(services, body), spec)
+    with _CURVES_LOCK:
+        _CURVES[key] = curve
+        while len(_CURVES) > _CURVES_KEPT:
+            _CURVES.popitem(last=False)
+    return curve
+
+
 def _estimate_dict(services: Services, body: EstimateRequest, curve: bool = False) -> dict:
     spec = load_spec(body) if body.concurrency is not None or body.qps is not None or not curve else None
-    sweep = curve_spec(body) if curve else None
+    if curve:
+        curve_spec(body)  # a bad sweep (lengths, SLOs) is refused before anything is simulated
     result = run_estimate(services, body)
     data = result.to_dict()
     if spec is not None:
         from agent.costmodel.steady_state import simulate_estimate, with_simulation
 
         data = with_simulation(data, simulate_estimate(result, spec))
-    if sweep is not None:
-        from agent.costmodel.curve import simulate_curve
-
-        data["curve"] = simulate_curve(result, sweep).to_dict()
+    if curve:
+        data["curve"] = simulated_curve(services, body, result).to_dict()
     return data
 
 
@@ -152,11 +179,9 @@ async def roofline_png(services: ServicesDep, setup: PlottedSetup) -> Response:
 
 
 def _curve_png(services: Services, body: EstimateRequest) -> bytes:
-    from agent.costmodel.curve import simulate_curve
     from agent.costmodel.plot_curve import plot_curve
 
-    sweep = curve_spec(body)
-    curve = simulate_curve(run_estimate(services, body), sweep)
+    curve = simulated_curve(services, body)
     with services.plot_lock, tempfile.TemporaryDirectory(prefix="accelsage-plot-") as folder:
         # the file name is ours, never built from input
         path = plot_curve(curve, Path(folder) / "curve.png")
