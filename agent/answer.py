@@ -176,6 +176,8 @@ FIELD_WORDS = {"gpu": ("GPU", ""), "gpu_count": ("GPUs", ""), "model": ("model",
                "slo_ttft_ms": ("time-to-first-token target", "ms"),
                "slo_tpot_ms": ("time-per-output-token target", "ms"), "slo_latency_ms": ("end-to-end latency target", "ms"), "memory_budget_gb": ("memory budget", "GiB")}
 GIB_BYTES = 2**30
+# a speed-up this close to 1 is the cost model seeing no change: it is said in words, never printed as ×1.00
+NO_CHANGE = 0.005
 
 
 def gib(gb: float) -> float:
@@ -187,6 +189,15 @@ def metric_words(metric: str) -> str:
     """Words for an estimate's metric key ("latency_ms" -> "end-to-end latency")."""
     key = metric.rsplit(".", 1)[-1]
     return METRIC_WORDS.get(metric) or key.removesuffix("_ms").removesuffix("_gb").replace("_", " ")
+
+
+def effect_words(est: Estimate | None) -> str:
+    """"×1.35 on time per output token", or that the cost model shows no change (never a bare ×1.00)."""
+    if est is None or not est.speedup:
+        return "no modelled effect"
+    if abs(est.speedup - 1) < NO_CHANGE:
+        return f"no modelled change in {metric_words(est.metric)}"
+    return f"×{est.speedup:.2f} on {metric_words(est.metric)}"
 
 
 def _fmt(value: Any) -> str:
@@ -219,6 +230,8 @@ def _estimate_line(est: Estimate) -> str:
     if before is None or after is None:
         return ""
     text = change_text(est.metric, before, after, est.unit)
+    if est.speedup is not None and abs(est.speedup - 1) < NO_CHANGE:
+        return text + " (no modelled change)"
     if est.speedup is not None:
         span = est.range
         extra = (f"; ×{span['speedup_low']:.2f}–{span['speedup_high']:.2f} with {span['input']} "
@@ -296,9 +309,8 @@ def render_markdown(answer: Answer) -> str:
         return "\n".join(lines) + "\n"
     if answer.verdict:
         lines += [f"**Answer:** {answer.verdict}", ""]
-        lines += [f"- {o.name}: " + (o.ruled_out or (f"×{o.estimate.speedup:.2f} on {metric_words(o.estimate.metric)}"
-                                                     if o.estimate and o.estimate.speedup else "no modelled effect")
-                                      + f" ({o.quality})") for o in answer.options] + [""]
+        lines += [f"- {o.name}: " + (o.ruled_out or effect_words(o.estimate) + f" ({o.quality})")
+                  for o in answer.options] + [""]
     if answer.diagnosis:
         lines += [f"**Diagnosis:** {answer.diagnosis}", ""]
     if answer.fit:

@@ -63,11 +63,108 @@ def hardware_problem(technique: Any, gpu: Any, gpu_count: int) -> str | None:
     return None
 
 
+# the platform a question names when it names no GPU the catalog knows ("on our ROCm cluster", "AMD GPUs")
+_VENDOR_WORDS = {"amd": re.compile(r"\b(?:amd|rocm|instinct|radeon)\b", re.I),
+                 "apple": re.compile(r"\b(?:apple (?:silicon|m\d)|metal|mlx|macbook|mac studio|mac mini)\b", re.I),
+                 "nvidia": re.compile(r"\b(?:nvidia|cuda)\b", re.I)}
+
+
+def stated_vendor(text: str) -> str | None:
+    """The one GPU vendor the text names by its name or software stack, or None (none, or several)."""
+    named = [vendor for vendor, words in _VENDOR_WORDS.items() if words.search(text)]
+    return named[0] if len(named) == 1 else None
+
+
+def vendor_problem(technique: Any, vendor: str | None) -> str | None:
+    """Why a technique cannot run on the vendor the question names while the GPU itself was assumed."""
+    runs_on = getattr(technique, "runs_on", None)
+    if vendor is None or runs_on is None or vendor in runs_on:
+        return None
+    return f"has no {_VENDOR_NAMES.get(vendor, vendor)} implementation, and you run on {_VENDOR_NAMES.get(vendor, vendor)}"
+
+
 def model_problem(technique: Any, model: Any) -> str | None:
     """Why the model's architecture rules the technique out (expert methods need a mixture-of-experts model)."""
     moe_only = technique.family == "moe" or technique.cost_model.transform == "expert_parallel"
     if moe_only and model is not None and not getattr(model, "is_moe", False):
         return f"needs a mixture-of-experts model; {model.name} is dense"
+    return None
+
+
+@dataclass(frozen=True)
+class Refusals:
+    """What the question says the user lacks ("no draft model") or will not use ("no quantization")."""
+
+    lacked: tuple[str, ...] = ()
+    families: dict[str, str] = field(default_factory=dict)  # family -> the words that refuse it
+
+
+# "we have no draft model", "without calibration data", "we lack a spare GPU": the component follows these words
+_LACK = re.compile(r"\b(?:no|without|lack(?:ing|s)?|(?:do ?n[o’']?t|never) have|there(?: is|'s) no)\s+"
+                   r"(?:(?:an?|any|the|separate|extra|spare|existing|suitable|second)\s+)*"
+                   r"((?:[a-z0-9][a-z0-9-]*\s+){0,2}[a-z0-9][a-z0-9-]*)", re.I)
+_PHRASE_STOP = frozenset("and or to for so but we that which of in on at with nor".split())
+# a technique needs a component when its requirements say so ("needs a draft model sharing the tokenizer")
+_NEEDS = r"\b(?:needs?|requires?|uses?)\s+(?:an?\s+|the\s+|one or more\s+|several\s+)?(?:[\w'-]+\s+){0,2}"
+# refusing a family outright: "no quantization", "we can't quantize", "quantization hurt our task"
+_REFUSE_BEFORE = (r"\b(?:no|without|avoid(?:ing)?|rather not|prefer not to|not allowed to|rule out|ruled out|"
+                  r"(?:can ?not|can[’']t|won[’']t|will not|must not|mustn[’']t)(?: want to)?|"
+                  r"(?:don[’']t|do not) want to)\s+(?:any\s+|more\s+|further\s+)?")
+# said after the name: "quantization hurt our task", "FP8 is not an option" (in a statement, not "does X hurt?")
+_REFUSE_AFTER = (r"\s+(?:is|was|are|were)?\s*(?:not (?:allowed|an option|acceptable|possible)|off the table|ruled out|"
+                 r"out of the question|hurts?|broke|breaks|degrad\w*)\b")
+
+
+def _in_question(text: str, at: int) -> bool:
+    """Whether the sentence holding position ``at`` ends with a question mark."""
+    end = re.search(r"[.?!\n]", text[at:])
+    return end is not None and end.group(0) == "?"
+
+
+def _family_words(family: str) -> str:
+    """A pattern for a family's name as people write it ("quantization", "quantize", "quantised")."""
+    name = family.replace("-", " ")
+    if name.endswith(("ization", "isation")):
+        return re.escape(name[:-7]) + r"i[sz](?:e|ed|ing|ation)"
+    return re.escape(name.rstrip("s")) + "s?"
+
+
+def read_refusals(text: str, families: Iterable[str]) -> Refusals:
+    """The components the question says the user lacks and the families it refuses, in its own words."""
+    lacked = []
+    for m in _LACK.finditer(text):
+        words = []
+        for word in m.group(1).lower().split():
+            if word in _PHRASE_STOP:
+                break
+            words.append(word)
+        # one word ("no budget", "no training") is too vague to name a component
+        if len(words) >= 2:
+            lacked.append(" ".join(words))
+    refused = {}
+    for family in families:
+        fam = _family_words(family)
+        after = (a for a in re.finditer(r"\b" + fam + _REFUSE_AFTER, text, re.I) if not _in_question(text, a.start()))
+        m = re.search(_REFUSE_BEFORE + fam + r"\b", text, re.I) or next(after, None)
+        if m:
+            refused[family] = m.group(0).strip()
+    return Refusals(tuple(dict.fromkeys(lacked)), refused)
+
+
+def lacked_problem(technique: Any, refusals: Refusals) -> str | None:
+    """Why what the user lacks or refuses rules the technique out ("needs a draft model; you said you have none")."""
+    for family, words in refusals.families.items():
+        # the family itself, or a technique of another family named for it ("KV-cache quantization")
+        if technique.family == family or re.search(r"\b" + _family_words(family) + r"\b", technique.name, re.I):
+            return f"is {family.replace('-', ' ')}, which you ruled out (\"{words}\")"
+    needs = f"{technique.requires.notes} ({technique.name})"
+    for component in refusals.lacked:
+        stem = re.escape(component.rstrip("s"))
+        if "calibration" in component and technique.requires.calibration_data:
+            return f"needs {component}; you said you have none"
+        if re.search(_NEEDS + stem + r"s?\b", needs, re.I) or re.search(r"\(" + stem + r"s?\)", needs, re.I):
+            return (f"needs {component}, which you said you do not have (it runs once you have one that fits "
+                    "this model)")
     return None
 
 
@@ -147,6 +244,9 @@ def select_candidates(workload: Workload, catalog: Any, question: str, hits: lis
     model = workload.model_shape(catalog)
     ranks = paper_ranks(hits)
     named = named_techniques(question, catalog)
+    refusals = read_refusals(question, {t.family for t in catalog.techniques.values()})
+    # a GPU the reader had to assume must still be of the vendor the question names
+    vendor = stated_vendor(question) if workload.origin("gpu") == "assumed" else None
     out: list[Candidate] = []
     excluded: dict[str, str] = {}
     for tech_id, tech in sorted(catalog.techniques.items()):
@@ -155,7 +255,7 @@ def select_candidates(workload: Workload, catalog: Any, question: str, hits: lis
         if not (match or tech_id in named or tech_id in asked or retrieved is not None):
             continue
         problem = ((hardware_problem(tech, gpu, workload.gpu_count) if gpu else None) or constraint_problem(tech, workload)
-                   or model_problem(tech, model))
+                   or vendor_problem(tech, vendor) or lacked_problem(tech, refusals) or model_problem(tech, model))
         if problem:
             excluded[tech_id] = problem
             continue

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agent.answer import Option, Recommendation, metric_words
+from agent.answer import Option, Recommendation, effect_words
 from agent.ranking import quality_tier
 
 # the forms of question: choosing between named options, or asking whether one is worth it
@@ -23,13 +23,59 @@ QUALITY_WORDS = {0: "lossless", 1: "near-lossless", 2: "small quality loss", 3: 
                  4: "drops information"}
 
 
-def question_form(text: str, named: list[str]) -> str | None:
-    """'choice' for "X or Y?", 'yes-no' for "is X worth it?", None for an open question."""
-    if len(named) >= 2 and _CHOICE.search(text):
-        return "choice"
-    if len(named) == 1 and (_YES_NO.search(text) or text.rstrip().endswith("?")):
+# a sentence asks a yes/no question when it opens with an auxiliary verb ("is", "do we", "can", "should", ...);
+# one that opens with a question word asks for a choice, a method or a quantity, and its answer is a decision
+_AUXILIARY = re.compile(r"^(?:(?:so|and|but|then|also|ok(?:ay)?|well|now|honestly|quick question)[\s,]+)*(?:is|are|was|were|"
+                        r"do|does|did|should|shall|can|could|would|will|has|have|had|must|may|might|isn't|aren't|"
+                        r"don't|doesn't|won't|wouldn't|shouldn't|can't|couldn't)\b", re.I)
+_QUESTION_WORD = re.compile(r"^(?:(?:so|and|but|then|also|ok(?:ay)?|well|now)[\s,]+)*(?:what|how|which|why|where|when|who|"
+                            r"whose|options?|alternatives?|ideas?|suggestions?|anything|any other|next)\b", re.I)
+# sentence ends: "?" or "!" always; ".", ";" or ":" before a space (so "3.1" and "8x7B:" in a name stay whole)
+_SENTENCE_END = re.compile(r"[?!]+|[.;:](?=\s)|\n+")
+
+
+def asked_sentences(text: str) -> list[tuple[int, int]]:
+    """The spans of the sentences that ask something: those ending in "?" (the whole text when none does)."""
+    spans, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        if "?" in m.group(0):
+            spans.append((start, m.end()))
+        start = m.end()
+    return spans or [(0, len(text))]
+
+
+def _sentence_form(sentence: str) -> str | None:
+    """'yes-no' when the sentence itself is a yes/no question, 'open' when a question word leads it, else None."""
+    body = sentence.strip().lstrip("-*>•,;: ")
+    if _QUESTION_WORD.match(body):
+        return "open"
+    if _AUXILIARY.match(body) or _YES_NO.search(body):
         return "yes-no"
     return None
+
+
+def question_form(text: str, mentions: list[tuple[str, int]]) -> tuple[str | None, list[str]]:
+    """The form of the question and the options it asks about, from the techniques named inside its questions.
+
+    'choice' for "X or Y?", 'yes-no' for "is X worth it?" (a sentence that is itself a yes/no question about a named
+    technique), None for an open question ("what next?", "how do I ...?"): a technique named only in the setup
+    ("we run chunked prefill. next step?") is not an option under question.
+
+    Args:
+        mentions: (technique id, character offset) of each technique named in the text, in order.
+    """
+    for start, end in asked_sentences(text):
+        sentence = text[start:end]
+        named = list(dict.fromkeys(tech for tech, at in mentions if start <= at < end))
+        if len(named) >= 2 and _CHOICE.search(sentence):
+            return "choice", named
+        form = _sentence_form(sentence)
+        # "FP8 on an A100?": a bare option put as a question asks whether to use it
+        leading = named and form is None and min(at for _, at in mentions if start <= at < end) - start <= (
+            len(sentence) - len(sentence.lstrip(" \n-*>•,;:")))
+        if named and (form == "yes-no" or leading):
+            return "yes-no", named[:1]
+    return None, []
 
 
 def build_options(named: list[str], recs: dict[str, Recommendation], effects: dict[str, Any], excluded: dict[str, str],
@@ -53,10 +99,7 @@ def _gain(option: Option) -> float:
 
 
 def _effect_words(option: Option) -> str:
-    est = option.estimate
-    if est is None or not est.speedup:
-        return "no modelled effect"
-    return f"×{est.speedup:.2f} on {metric_words(est.metric)}"
+    return effect_words(option.estimate)
 
 
 def verdict(form: str, options: list[Option], diagnosis: str | None) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agent.answer import Answer, PaperRef, Recommendation, change_text, metric_words
+from agent.answer import NO_CHANGE, Answer, PaperRef, Recommendation, change_text, metric_words
 from agent.candidates import named_techniques
 from agent.citations import cite_technique
 from agent.hardware_papers import paper_covers_gpu
@@ -73,8 +73,8 @@ def answer_the_form(answer: Answer, text: str, w: Workload, model: Any, excluded
     from agent.reading.stack import technique_mentions  # noqa: PLC0415
 
     training = Found(values={"phase": w.phase})
-    named = list(dict.fromkeys(m.item_id for m in technique_mentions(text, technique_index, training)))
-    form = question_form(text, named)
+    mentions = [(m.item_id, m.start) for m in technique_mentions(text, technique_index, training)]
+    form, named = question_form(text, mentions)
     if form is None:
         return
     effects = dict(effects)
@@ -124,6 +124,12 @@ def decision_line(rec: Recommendation) -> str:
             text += f"{range_words(est.range)})"
         else:
             text += f": ×{est.speedup:.2f} on {words} by the cost model"
+    elif est and est.speedup and abs(est.speedup - 1) >= NO_CHANGE:
+        text += (f" for what it addresses; the cost model gives it only ×{est.speedup:.2f} on "
+                 f"{metric_words(est.metric)} here")
+    else:
+        what = f" (no change in {metric_words(est.metric)})" if est else ""
+        text += f" for what it addresses; its gain is not modelled for this workload{what}, so measure it on yours"
     return text + "."
 
 

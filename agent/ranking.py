@@ -232,6 +232,40 @@ def rank_candidates(cands: list[Candidate], workload: Workload, intents: dict[st
     return scored
 
 
+# Which ranked techniques are worth showing: a pick must answer the question (asked about, makes the setup fit or
+# the request usable), show a material modelled gain on the objective, or relieve what the diagnosis says limits this
+# workload while its profile matches the question well (RELEVANT_SHARE of the best match). Anything else fills a
+# place (an offline offload system in a latency answer, a kernel at ×1.01): fewer picks are shown instead.
+MATERIAL_GAIN = 1.05
+RELEVANT_SHARE = 0.6
+ARCHITECTURE_SHARE = 0.9
+_ANSWERS = ("named", "fit", "feasible", "fit-stack")
+
+
+def worth_showing(s: Scored, bottlenecks: set[str] | frozenset[str]) -> bool:
+    """Whether a ranked technique answers the question, shows a material gain, or relieves the diagnosed limit."""
+    parts = s.parts
+    if any(parts.get(key) for key in _ANSWERS):
+        return True
+    if is_architecture_change(s.technique) and parts.get("relevance", 0.0) < ARCHITECTURE_SHARE * W_RELEVANCE:
+        # a differently built model is shown only when the question is about that design
+        return False
+    if parts.get("asked"):
+        return True
+    relieves = bool(bottlenecks & set(s.technique.bottlenecks))
+    counted = s.effect if "assumed" not in parts else None
+    marked_down = any(key in parts for key in ("alternative", "architecture", "refused"))
+    if counted is not None and counted.speedup is not None and counted.speedup >= MATERIAL_GAIN and not marked_down:
+        return True
+    return relieves and parts.get("relevance", 0.0) >= RELEVANT_SHARE * W_RELEVANCE and "refused" not in parts
+
+
+def shown_picks(ranked: list[Scored], bottlenecks: set[str] | frozenset[str]) -> list[Scored]:
+    """The techniques worth showing, in rank order; the best-ranked one when none is."""
+    picks = [s for s in ranked if worth_showing(s, bottlenecks)]
+    return picks or ranked[:1]
+
+
 def knob_of(technique: Any) -> str | None:
     """The cost-model knob a technique sets, when two such techniques are alternatives (one weight format...)."""
     from agent.effects import EXCLUSIVE_TRANSFORMS, WEIGHT_FORMAT  # noqa: PLC0415
@@ -240,6 +274,20 @@ def knob_of(technique: Any) -> str | None:
     if transform in WEIGHT_FORMAT:
         return "weight-format"
     return transform if transform in EXCLUSIVE_TRANSFORMS else None
+
+
+# the metric an objective is judged on, for saying what the cost model left unchanged when it has no estimate
+_OBJECTIVE_METRIC = {"latency": "latency_ms", "ttft": "ttft_ms", "tpot": "tpot_ms", "throughput": "throughput_tokens_per_s",
+                     "memory": "memory.total_gb", "cost": "throughput_tokens_per_s"}
+
+
+def unmodelled_text(technique: Any, metric: str) -> str:
+    """Say plainly that the cost model has no gain for this technique here (never a bare ×1.00), and what decides it."""
+    what = f" in {metric}" if metric else ""
+    when = technique.when.strip().split(". ")[0].rstrip(".") if getattr(technique, "when", "").strip() else ""
+    text = (f"Its gain is not modelled for this workload: the cost model shows no change{what}, so it is listed for "
+            "the problem it addresses, not for a measured number.")
+    return text + (f" What decides it: {when[0].lower() + when[1:]}." if when else "")
 
 
 def why_text(s: Scored, workload: Workload, fit: list[Any] = (), fit_effect: Effect | None = None) -> str:
@@ -264,7 +312,7 @@ def why_text(s: Scored, workload: Workload, fit: list[Any] = (), fit_effect: Eff
     elif s.effect and s.effect.speedup and s.effect.speedup < 0.995:
         bits.append(f"The cost model shows it costs ×{1 / s.effect.speedup:.2f} on {metric}{on_top} here.")
     else:
-        bits.append("The cost model shows no effect on the objective here.")
+        bits.append(unmodelled_text(tech, metric or metric_words(_OBJECTIVE_METRIC.get(workload.objective, ""))))
     if s.parts.get("fit"):
         bits.append("It makes the setup fit in GPU memory.")
     if s.parts.get("feasible"):

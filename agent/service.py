@@ -32,7 +32,7 @@ from agent.quantify import (
     uncertainty_range,
     without_baseline,
 )
-from agent.ranking import rank_candidates
+from agent.ranking import rank_candidates, shown_picks
 from agent.relevance import intents_from_relevance
 from agent.stacking import build_stack, find_fit_stack
 from agent.workload import TRAINING_PHASES, Workload, build_indexes, clarify_questions, plan_workload
@@ -182,6 +182,8 @@ class Answerer:
             w.stack.update({t.id: "assumed to make it fit" for t in fit.techniques})
             warnings.append(f"As assumed it does not fit in memory; {' + '.join(t.name for t in fit.techniques)} "
                             "taken as part of your stack, and the recommendations are measured on top of it.")
+        # only techniques that answer the question, relieve the diagnosed limit or gain materially are shown
+        ranked = shown_picks(ranked, model.bottlenecks() | limits)
         stack = build_stack(ranked, w, effects_model if fit.techniques else model, fit, model)
         t3 = time.perf_counter()
         recs = [recommend(i + 1, s, w, hits, fit, self.catalog, self.searcher, self.store)

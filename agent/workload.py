@@ -15,13 +15,15 @@ from typing import Any, NamedTuple
 from agent.answer import FieldOrigin, StackEntry, WorkloadView
 from agent.names import NameIndex
 from agent.reading.findings import Found
-from agent.reading.hardware import GPUS_PER_NODE, build_instance_index, find_hardware
+from agent.reading.hardware import GPUS_PER_NODE, build_instance_index, count_from_parallel_degrees, find_hardware
+from agent.reading.layout import rewrite_layout
 from agent.reading.models import ModelIndex, find_model
 from agent.reading.quantities import find_quantities, parse_count
 from agent.reading.scope import Scope
-from agent.reading.situation import read_constraints, read_objective, read_phase
+from agent.reading.situation import phase_from_framework, read_constraints, read_objective, read_phase
 from agent.reading.switches import SwitchIndex, build_switch_index
 from agent.reading.stack import build_framework_index, build_technique_index, read_framework, read_techniques
+from agent.reading.budgets import read_memory, settle_memory_budget
 from agent.reading.targets import find_targets
 
 # names other modules and tests import from here
@@ -132,6 +134,7 @@ def representative_model(catalog: Any, size_b: float) -> str | None:
 
 def extract(text: str, catalog: Any, indexes: Indexes | None = None) -> Found:
     """Find every workload fact stated in ``text``, each read within its clause's scope."""
+    text = rewrite_layout(text)  # tables, tickets, pasted configs and odd unicode as plain clauses
     ix = indexes or build_indexes(catalog)
     found = Found()
     scope = Scope(text)
@@ -140,11 +143,15 @@ def extract(text: str, catalog: Any, indexes: Indexes | None = None) -> Found:
     read_phase(text, scope, found)
     find_quantities(text, found)
     find_targets(text, found)
-    read_objective(text, scope, found)
+    read_memory(text, found)
     read_constraints(text, scope, found)
     read_framework(text, scope, ix.frameworks, found)
     read_techniques(text, scope, ix.techniques, found, ix.switches)
     _phase_from_hardware(catalog, found)
+    phase_from_framework(catalog, found)
+    count_from_parallel_degrees(text, found)
+    settle_memory_budget(text, found, catalog)  # a share or remainder of the card needs the GPU read above
+    read_objective(text, scope, found)  # last: a missed target or a memory budget read above can decide it
     return found
 
 

@@ -2,10 +2,11 @@
 
 Prints every case with the published figure, the model's estimate, the plain peak roofline (spec peaks, no
 efficiencies, no overheads) and, with --baseline-ref, the model at an older git ref, each with its relative
-error. Then the median |error| per metric, per engine, per GPU and per kind, with cases that were used to fit
-a parameter (fitted: true) reported apart from the others. Then the serving cases (those that state a
+error. Then the median |error| per metric, per engine, per GPU, per kind and per kind and GPU, each with its bias
+(the median signed error: a group whose errors share a sign points at a missing mechanism), with cases that were
+used to fit a parameter (fitted: true) reported apart from the others. Then the serving cases (those that state a
 concurrency or QPS, in published.yaml and in the serving file): the analytical (isolated) estimate next to
-the serving simulator's steady state.
+the serving simulator's steady state, and the simulator's signed error per metric and load.
 Run: .venv/bin/python bench/costmodel_accuracy.py [--baseline-ref d5989e4] [--serving-cases FILE] [--no-serving]
      [--requests N] [--prefill-first] [--json]
 """
@@ -87,7 +88,20 @@ def _print_serving(results: list, label: str) -> None:
             if rows:
                 before = statistics.median(abs(r.isolated_error) for r in rows)
                 after = statistics.median(abs(r.simulated_error) for r in rows)
-                print(f"  {group:12s} n={len(rows):2d}  {before:6.1%} -> {after:6.1%}")
+                bias = statistics.median(r.simulated_error for r in rows)
+                print(f"  {group:12s} n={len(rows):2d}  {before:6.1%} -> {after:6.1%}  (simulated bias {bias:+.1%})")
+        _print_serving_bias(subset)
+
+
+def _print_serving_bias(results: list) -> None:
+    """Median signed simulated error per metric group and load: where the simulator leans one way."""
+    keys = sorted({(METRIC_GROUPS.get(r.metric, r.metric), r.load) for r in results})
+    if len(keys) < 2:
+        return
+    print("  by load (simulated, median signed error):")
+    for group, load in keys:
+        rows = [r.simulated_error for r in results if METRIC_GROUPS.get(r.metric, r.metric) == group and r.load == load]
+        print(f"    {group:12s} {load:28s} n={len(rows):2d}  {statistics.median(rows):+7.1%}")
 
 
 def _serving_dict(r) -> dict:
@@ -113,14 +127,17 @@ def _print_cases(results: list, baseline: dict | None, ref: str | None) -> None:
 
 
 def _print_groups(results: list, baseline: dict | None, ref: str | None) -> None:
-    headers = ["grouping", "group", "n", "model", "peak roofline"] + ([f"model@{ref}"] if baseline is not None else [])
+    headers = ["grouping", "group", "n", "model", "bias", "peak roofline"]
+    headers += [f"model@{ref}"] if baseline is not None else []
     for fitted in (False, True):
         rows = [g for g in overall_errors(results, baseline) + group_errors(results, baseline) if g.fitted == fitted]
         if not rows:
             continue
         print(f"\nmedian |error|, {'fitted' if fitted else 'not fitted'} cases "
-              f"({'used to set a parameter' if fitted else 'independent of the parameters'}):")
-        _table(headers, [[g.grouping, g.group, str(g.n), _pct(g.model, False), _pct(g.peak_roofline, False)]
+              f"({'used to set a parameter' if fitted else 'independent of the parameters'}); "
+              "bias: the model's median signed error (+ too high, - too low):")
+        _table(headers, [[g.grouping, g.group, str(g.n), _pct(g.model, False), _pct(g.bias),
+                          _pct(g.peak_roofline, False)]
                          + ([_pct(g.baseline, False) + (f" (n={g.baseline_n})" if g.baseline_n != g.n else "")]
                             if baseline is not None else []) for g in rows])
 

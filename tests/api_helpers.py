@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from corpus_fixtures import bundled_model_path, session_embedder
 
+from agent.knowledge.catalog import Catalog
+from agent.relevance import load_profiles
 from api.settings import Settings
 from index.embedding import load_batch_embedder
 from index.errors import Busy
@@ -45,6 +47,9 @@ def build_cache(cache_root: Path) -> StateDir:
             report = refresh(state, load_papers(DATA / "papers.yaml"), DATA / "cards",
                              embedder_factory=bulk_embedder, model_path=bundled_model_path())
             assert report.failed == [], report.failed
+            # as `accelsage refresh` does: the technique profiles are embedded once, not by the first question
+            embedder = bulk_embedder()
+            load_profiles(Catalog.load(DATA), embedder.embed, embedder.model_id, state.root / "cache")
             return state
         except Busy:
             if time.monotonic() > deadline:
@@ -66,6 +71,9 @@ def copy_state(src: StateDir, dst_root: Path) -> StateDir:
         for path in (src.index_path, src.index_meta_path):
             if path.is_file():
                 shutil.copy2(path, dst.root / path.name)
+        for path in (src.root / "cache").glob("technique-profiles-*.npy"):
+            (dst.root / "cache").mkdir(exist_ok=True)
+            shutil.copy2(path, dst.root / "cache" / path.name)
     return dst
 
 

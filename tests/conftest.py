@@ -1,5 +1,6 @@
 """Fixtures shared by every test module.
 
+``catalog`` and ``indexes``: the bundled catalog and its name indexes (a module may define its own).
 ``bundled_state``: the whole bundled corpus (every card in data/cards) built once per session with
 the real refresh, for the API, agent-evaluation and search-quality tests.
 """
@@ -13,3 +14,4 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from api_helpers import bundled_state  # noqa: E402,F401  (registers the session fixture)
+from reading_fixtures import catalog, indexes  # noqa: E402,F401  (the catalog and its name indexes, once per session)

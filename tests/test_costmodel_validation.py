@@ -106,10 +106,22 @@ def test_group_medians_by_engine_and_gpu_keep_fitted_cases_apart():
     assert overall[False].n == 3 and overall[True].n == 1 and overall[False].baseline is None
 
 
+def test_group_bias_is_the_median_signed_error():
+    # two cases too low and one too high: the bias keeps the sign that |error| loses
+    results = [_result("a", "h100", "vllm", 100.0, 70.0, 50.0), _result("b", "h100", "vllm", 100.0, 80.0, 50.0),
+               _result("c", "h100", "vllm", 100.0, 130.0, 50.0)]
+    rows = {(g.grouping, g.group): g for g in group_errors(results)}
+    assert rows[("engine", "vllm")].bias == pytest.approx(-0.2)
+    assert rows[("engine", "vllm")].model == pytest.approx(0.3)
+    assert rows[("kind/gpu", "inference/h100")].n == 3
+    assert overall_errors(results)[0].bias == pytest.approx(-0.2)
+
+
 def test_bench_script_prints_the_table():
     out = subprocess.run([sys.executable, str(BENCH)], capture_output=True, text=True, check=True, cwd=ROOT).stdout
     assert "median |error|" in out and "zero-stage3" in out
     assert "not fitted cases" in out and "fitted cases" in out and "engine" in out
+    assert "bias" in out
 
 
 def test_bench_json_lists_every_case_and_the_groups():
@@ -117,7 +129,7 @@ def test_bench_json_lists_every_case_and_the_groups():
                          check=True, cwd=ROOT).stdout
     report = json.loads(out)
     assert [c["id"] for c in report["cases"]] == [c["id"] for c in DATA["cases"]]
-    assert {g["grouping"] for g in report["groups"]} == {"metric", "engine", "gpu", "kind"}
+    assert {g["grouping"] for g in report["groups"]} == {"metric", "engine", "gpu", "kind", "kind/gpu"}
     assert {c["status"] for c in report["cases"]} <= {"within", "known gap"}
 
 

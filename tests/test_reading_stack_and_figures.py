@@ -6,25 +6,10 @@ one, a figure followed by the one it moved to); they are not taken from the eval
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from agent.knowledge.catalog import Catalog
 from agent.reading.switches import build_switch_index
-from agent.workload import build_indexes, plan_workload
-
-DATA = Path(__file__).resolve().parents[1] / "data"
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return Catalog.load(DATA)
-
-
-@pytest.fixture(scope="module")
-def indexes(catalog):
-    return build_indexes(catalog)
+from agent.workload import plan_workload
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,9 @@ from agent.knowledge.catalog import Catalog
 from agent.reading.evaluation import evaluate_reading
 
 DATA = Path(__file__).resolve().parents[1] / "data"
-FLOORS = {"workloads.yaml": (0.93, 0.70), "workloads_heldout.yaml": (0.93, 0.65)}
+# workloads_dev2.yaml is a second dev part, written later from the README and catalog listings only and aimed at the
+# hard fields (objectives said indirectly, memory caps, permissions, targets beside measurements)
+FLOORS = {"workloads.yaml": (0.97, 0.95), "workloads_dev2.yaml": (0.85, 0.40), "workloads_heldout.yaml": (0.94, 0.70)}
 
 
 @pytest.mark.parametrize("name", sorted(FLOORS))

@@ -60,6 +60,21 @@ class OpTable(_Strict):
     fraction_of_peak_source: str | None = None
 
 
+class KernelBoundary(_Strict):
+    """GPU time lost at each kernel boundary, which CUDA graphs do not remove (only fusion does)."""
+
+    value_us: float = Field(gt=0, le=100, description="Microseconds per kernel the memory pipeline sits idle.")
+    source: str = Field(min_length=10)
+    assumed: bool = False
+    derived_from: str | None = Field(None, description="The published figure the value is derived from.")
+
+    @model_validator(mode="after")
+    def _sourced(self) -> "KernelBoundary":
+        if not self.assumed and not self.derived_from:
+            raise ValueError("a kernel boundary cost that is not assumed needs derived_from")
+        return self
+
+
 class FamilyFile(_Strict):
     """One GPU family's achieved efficiencies (data/efficiencies/<vendor>-<arch>.yaml)."""
 
@@ -68,6 +83,7 @@ class FamilyFile(_Strict):
     gemm: GemmTable
     attention: OpTable = OpTable()
     memory: Figure | None = None
+    kernel_boundary: KernelBoundary | None = None
 
 
 class Algorithm(_Strict):
@@ -152,3 +168,19 @@ def family_for(architecture: str, folder: Path = EFFICIENCIES_DIR) -> FamilyFile
 def link_kind(kind: str, folder: Path = EFFICIENCIES_DIR) -> LinkKind | None:
     """Topology and collective parameters of an interconnect kind ('nvlink-4', 'pcie'), or None."""
     return load_links(folder).kinds.get(kind)
+
+
+def kernel_boundary_us(architecture: str, folder: Path = EFFICIENCIES_DIR) -> tuple[float, str]:
+    """(microseconds lost per kernel boundary, where the figure comes from) for a GPU architecture.
+
+    A family file without its own figure (or a GPU without a family file) borrows the Hopper one: the drain
+    and ramp of a kernel's thread blocks are a property of how CUDA-like runtimes order kernels, measured on
+    H100 only (assumed elsewhere).
+    """
+    family = family_for(architecture, folder)
+    if family is not None and family.kernel_boundary is not None:
+        return family.kernel_boundary.value_us, f"data/efficiencies/{family.family}.yaml"
+    hopper = family_for("hopper", folder)
+    if hopper is not None and hopper.kernel_boundary is not None:
+        return hopper.kernel_boundary.value_us, "assumed: the Hopper figure (data/efficiencies/nvidia-hopper.yaml)"
+    return 0.0, "none known"

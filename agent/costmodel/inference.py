@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 from agent.costmodel import comm
 from agent.costmodel.calibration import Calibration
-from agent.costmodel.dtypes import compute_dtype_for, dtype_bytes, weight_bytes_per_param
+from agent.costmodel.dtypes import compute_dtype_for, dtype_bytes, normalize_dtype, weight_bytes_per_param
 from agent.costmodel.efficiency_data import link_kind
 from agent.costmodel.forward import Setup, offload_gb_s
 from agent.costmodel.knobs import Knobs
@@ -86,6 +86,11 @@ def base_knobs(hw: Hardware, workload: InferenceWorkload) -> tuple[Knobs, list[s
     if gemm == "fp8" and not hw.has_fp8():
         warnings.append(f"{hw.name} has no FP8 tensor cores: FP8 weights are upcast, GEMMs run in bf16")
         gemm = "bf16"
+    if normalize_dtype(workload.dtype) == "fp4" and hw.has_fp4():
+        # NVFP4 checkpoints quantise activations too (W4A4) where FP4 tensor cores exist; below SM100 engines
+        # run them weight-only, dequantising to 16 bits (llm-compressor docs, "fp4 Quantization with NVFP4":
+        # https://docs.vllm.ai/projects/llm-compressor/en/stable/examples/quantization_w4a4_fp4/)
+        gemm = "fp4"
     if gemm == "int8" and not hw.dense_tflops.get("int8"):
         warnings.append(f"{hw.name} lists no INT8 tensor rate: GEMMs run in bf16")
         gemm = "bf16"

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from agent.costmodel.calibration import CalibrationEntry
 from agent.costmodel.efficiency import Tiles
-from agent.costmodel.efficiency_data import FamilyFile, family_for
+from agent.costmodel.efficiency_data import FamilyFile, family_for, kernel_boundary_us
 from agent.costmodel.specs import Hardware
 
 TERMS = ("compute", "memory", "communication", "overhead")
@@ -69,6 +69,9 @@ class Rates:
     sm_count: int = 0                                                  # 0: no wave quantization
     peak_only: bool = False
     allreduce_calibrated: dict = field(default_factory=dict)  # measured all-reduce latency / bus bandwidth
+    # GPU time each kernel boundary stalls the memory pipeline (drain of the last blocks, ramp of the next);
+    # unlike kernel_overhead_us, CUDA graphs leave it: only fewer kernels (fusion) remove it
+    kernel_boundary_us: float = 0.0
 
     def peak_for(self, dtype: str) -> float:
         """Dense peak TFLOP/s a dtype runs at: its own rate, else bf16, fp16, then fp32 (V100, T4, Apple: no bf16)."""
@@ -117,6 +120,9 @@ def rates_for(hw: Hardware, calibration: CalibrationEntry | None = None, peak_on
         shown = ", ".join(f"{d} {gemm_by_dtype[d]:.2f}" for d in ("bf16", "fp8") if d in gemm_by_dtype)
         notes.append(f"GEMM fraction of peak by dtype ({shown}) and tile shape (padding, waves over "
                      f"{hw.sm_count} SMs) from data/efficiencies/{family.family}.yaml")
+    boundary_us, boundary_source = kernel_boundary_us(hw.architecture)
+    if boundary_us:
+        notes.append(f"{boundary_us:g} us per kernel boundary that CUDA graphs do not remove ({boundary_source})")
     if hw.efficiency_defaulted:
         notes.append(f"GPU file has no efficiency for {', '.join(hw.efficiency_defaulted)}: defaults used")
     if calibration is not None:
@@ -142,6 +148,7 @@ def rates_for(hw: Hardware, calibration: CalibrationEntry | None = None, peak_on
         tiles=tiles_for(hw),
         sm_count=hw.sm_count,
         allreduce_calibrated=dict(calibration.allreduce) if calibration is not None else {},
+        kernel_boundary_us=boundary_us,
     )
 
 
@@ -209,13 +216,14 @@ def time_ops(ops: list[Op], rates: Rates, overhead_factor: float = 1.0, comm_hid
     Args:
         ops: operation classes of one forward step on one GPU.
         rates: achievable rates.
-        overhead_factor: fraction of per-kernel overhead left (CUDA graphs lower it).
+        overhead_factor: fraction of per-kernel launch overhead left (CUDA graphs lower it); the kernel
+            boundary cost (`rates.kernel_boundary_us`) stays whatever it is.
         comm_hidden_fraction: fraction of communication overlapped with other work.
     """
     phase = PhaseTime()
     for op in ops:
         busy_s, term, overhead_s = op_time(op, rates)
-        overhead_s *= overhead_factor
+        overhead_s = overhead_s * overhead_factor + op.kernels * rates.kernel_boundary_us * 1e-6
         phase.by_term[term] += busy_s
         phase.by_term["overhead"] += overhead_s
         phase.by_op[op.name] = phase.by_op.get(op.name, 0.0) + busy_s + overhead_s

@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 
 from agent.costmodel.arrivals import ClosedLoop, Lengths, Load, Request, RequestSource, Trace
+from agent.costmodel.frontend import FrontEnd
 from agent.costmodel.iteration import IterationCost, decode_run_s
 from agent.costmodel.replica import Batch, Job, Replica
 from agent.costmodel.scheduler import (
@@ -41,7 +42,7 @@ from index.errors import AccelsageError
 # vLLM's default --max-num-seqs: the most sequences one engine runs at once
 MAX_SEQS = 256
 
-ARRIVE, DONE, KV_ARRIVED, WAKE = 0, 1, 2, 3
+ARRIVE, DONE, KV_ARRIVED, WAKE, TOKENIZE, TOKENIZED = 0, 1, 2, 3, 4, 5
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class EngineConfig:
             instance (all of an instance's GPUs send their shards at once); transfers from one prefill
             instance queue on its link.
         kv_transfer_latency_s: fixed cost per transfer.
+        tokenize_s_per_token: CPU seconds the API server spends per prompt token before the engine sees the
+            request (micro-batches on one thread for the whole deployment, see :mod:`agent.costmodel.frontend`);
+            0: no front end.
     """
 
     policy: str = "paged"
@@ -81,6 +85,7 @@ class EngineConfig:
     prefill_first: bool = False
     kv_transfer_s_per_token: float = 0.0
     kv_transfer_latency_s: float = 0.0
+    tokenize_s_per_token: float = 0.0
 
     def policy_for(self) -> Policy:
         """A fresh policy object for one (decode) replica."""
@@ -183,6 +188,7 @@ class _Run:
         self.measured: list[Job] = []
         self.finished: list[tuple[float, Job]] = []
         self.link_free = {r.index: 0.0 for r in self.pools.prefill}
+        self.frontend = FrontEnd(engine.tokenize_s_per_token)
 
     def push(self, time_s: float, kind: int, payload: object) -> None:
         # at one instant, wake-ups come after every other event (even ones pushed later), in insertion order
@@ -202,7 +208,17 @@ class _Run:
             if kind == ARRIVE:
                 if not self.closed:
                     self._send(None)
-                self._arrive(payload, now)
+                if self.frontend.enabled:
+                    self._front_end_next(self.frontend.arrive(payload, now))
+                else:
+                    self._arrive(payload, now)
+            elif kind == TOKENIZE:
+                batch, ready = self.frontend.start(now)
+                self.push(ready, TOKENIZED, batch)
+            elif kind == TOKENIZED:
+                for req in payload:
+                    self._arrive(req, now)
+                self._front_end_next(self.frontend.finish(now))
             elif kind == DONE:
                 self._iteration_done(*payload, now)
             elif kind == WAKE:
@@ -215,6 +231,10 @@ class _Run:
                 job.last_token_s = now
                 self._enqueue(replica, job, now)
         return summarise(self.measured, self.finished, self.pools.all, self.warmup, slo)
+
+    def _front_end_next(self, start_s: float | None) -> None:
+        if start_s is not None:
+            self.push(start_s, TOKENIZE, None)
 
     def _send(self, now: float | None) -> None:
         req = self.source.next(now)

@@ -80,6 +80,12 @@ class Hardware:
             "fp8-tensor-cores" in self.features or not self.features
         )
 
+    def has_fp4(self) -> bool:
+        """True when the GPU runs FP4 GEMMs on tensor cores (Blackwell, SM100 and later)."""
+        return bool(self.dense_tflops.get("fp4")) and (
+            "fp4-tensor-cores" in self.features or not self.features
+        )
+
 
 def hardware_from_spec(gpu: Any) -> Hardware:
     """Build a Hardware from a GpuSpec (or an equivalent dict)."""

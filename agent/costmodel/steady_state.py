@@ -15,6 +15,7 @@ from typing import Any
 from agent.costmodel import comm
 from agent.costmodel.arrivals import ClosedLoop, Lengths, Load, Poisson, Trace
 from agent.costmodel.forward import Setup
+from agent.costmodel.frontend import TOKENIZE_S_PER_TOKEN
 from agent.costmodel.iteration import CostModelIterations
 from agent.costmodel.memory import kv_bytes_per_token_gpu, memory_breakdown, state_bytes_per_seq_gpu
 from agent.costmodel.serving_stats import ServingStats, Slo
@@ -138,10 +139,17 @@ def engine_for(setup: Setup, workload: InferenceWorkload,
         prefix_hit_rate=k.prefix_hit_rate, prefill_replicas=max(prefill_replicas, 1), prefill_first=prefill_first,
         kv_transfer_s_per_token=per_token_bytes / (setup.rates.link_gb_s * 1e9) if setup.rates.link_gb_s else 0.0,
         kv_transfer_latency_s=comm.STEP_LATENCY_US * 1e-6,
+        # static batching is left without a front end: a static batch forms from whatever waits when the last one
+        # ends, so a client re-sending at that instant would always miss it by its tokenization time; real static
+        # servers gather a batch over a queue delay, which the simulator does not model
+        tokenize_s_per_token=TOKENIZE_S_PER_TOKEN if policy != "static" else 0.0,
     )
     notes.append(POLICY_WORDS[policy] if not (prefill_first and policy in ("continuous", "paged")) else
                  POLICY_WORDS[policy].split(":")[0] + ": new prompts get iterations of their own while the decoders "
                  "wait (vLLM before V1)")
+    if engine.tokenize_s_per_token:
+        notes.append(f"prompts tokenized by the API server in micro-batches on one thread at "
+                     f"{1 / TOKENIZE_S_PER_TOKEN / 1e3:.0f}k tokens/s before the engine sees them (counted in TTFT)")
     if policy != "static":
         notes.append(f"at most {engine.max_seqs} sequences per instance (vLLM's default --max-num-seqs)")
     if k.kv_budget_tokens:

@@ -15,6 +15,7 @@ from agent.costmodel.roofline import Rates, rates_for
 from agent.costmodel.shapes import attention_flops, layer_counts, param_split
 from agent.costmodel.specs import Hardware, ModelShape, field_of, hardware_from_spec, shape_from_spec
 from agent.costmodel.training_comm import comm_times_s, hidden_grad_reduce_s
+from agent.costmodel.training_kernels import kernel_boundary_s
 from agent.costmodel.training_memory import activation_note, training_memory_gb
 from agent.costmodel.training_traffic import memory_bound_times_s
 from agent.costmodel.workload import InvalidWorkload, TrainingWorkload
@@ -25,7 +26,9 @@ INTERNODE_GB_S = {"hopper": 50.0, "blackwell": 50.0}
 INTERNODE_DEFAULT_GB_S = 25.0
 # Memory-bound terms of the breakdown (timed as bytes over HBM bandwidth, see training_traffic).
 MEMORY_BOUND_TERMS = ("norm_s", "residual_s", "activation_s", "rotary_s", "softmax_dropout_s", "fp8_cast_s",
-                      "optimizer_s")
+                      "loss_s", "grad_clip_s", "optimizer_s", "kernel_boundary_s")
+# memory-bound terms that run once per step, after the last micro-batch, rather than inside every micro-batch
+PER_STEP_TERMS = ("grad_clip_s", "optimizer_s")
 
 
 def bubble_fraction(schedule: str, pp: int, micro_batches: int, interleave: int = 2) -> float:
@@ -138,7 +141,9 @@ def _step_breakdown(shape: ModelShape, w: TrainingWorkload, hw: Hardware, rates:
     flops = step_flops(shape, w)
     tensor_s = compute_s(flops, w, rates, "fp8" if fp8 else "bf16")
     memory_bound = memory_bound_times_s(shape, w, rates.memory_gb_s, fp8, arch)
-    kernels_s = tensor_s + sum(v for k, v in memory_bound.items() if k != "optimizer_s")
+    if not rates.peak_only:  # the plain roofline has no per-kernel costs
+        memory_bound["kernel_boundary_s"] = kernel_boundary_s(shape, w, fp8, rates.kernel_boundary_us)
+    kernels_s = tensor_s + sum(v for k, v in memory_bound.items() if k not in PER_STEP_TERMS)
     comms, grad_reduce_s = comm_times_s(shape, w, hw, rates, internode_gb_s(arch))
     # a stage idles for whole micro-batch slots: its kernels plus the tensor- and context-parallel traffic in them
     stage_work_s = kernels_s + comms["tp_comm_s"] + comms.get("cp_comm_s", 0.0)
@@ -161,8 +166,11 @@ def _assumptions(w: TrainingWorkload, rates: Rates, fp8: bool, internode: float,
         f"linear GEMMs at {linear_fraction:.2f} of {linear_dtype} peak; attention "
         + ("fused (FlashAttention) at the attention efficiency, bf16" if w.flash_attention
            else "unfused: bf16 batched GEMMs plus softmax and dropout over S x S scores in memory"),
-        "norms, activations, residual adds, rotary and the Adam step timed as bytes over achievable HBM "
-        "bandwidth (every attention model taken to use rotary embeddings; loss and embedding kernels not timed)",
+        "norms, activations, residual adds, rotary, the vocabulary cross-entropy (unfused, fp32), the gradient-norm "
+        "pass of clipping and the Adam step timed as bytes over achievable HBM bandwidth (every attention model "
+        "taken to use rotary embeddings; embedding lookup not timed)",
+        f"{rates.kernel_boundary_us:g} us lost at each kernel boundary, per kernel of every layer's forward, "
+        "recomputed forward and backward (no CUDA graphs in training; the CPU launches ahead of the GPU)",
         "overlap: data-parallel gradient reduction hidden behind the last micro-batch's backward except its "
         "last bucket" if w.overlap_grad_reduce else "no overlap: data-parallel gradient reduction after backward",
         "tensor-parallel collectives (RS + AG under sequence parallel), pipeline sends and ZeRO-3 gathers not "

@@ -1,4 +1,5 @@
-"""Memory-bound work of a training step that a FLOP count misses: element-wise kernels, FP8 casts, optimizer step.
+"""Memory-bound work of a training step that a FLOP count misses: element-wise kernels, FP8 casts, the loss,
+gradient clipping and the optimizer step.
 
 Each term is bytes moved through HBM (reads + writes), timed at the GPU's achievable memory bandwidth.
 Per layer and token, tensors are of two kinds under tensor parallelism (TP): hidden-sized ones (norms,
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 
 from agent.costmodel.shapes import moe_active_width, param_split
 from agent.costmodel.specs import ModelShape
+from agent.costmodel.training_loss import cross_entropy_bytes_per_gpu, grad_clip_bytes_per_gpu
 from agent.costmodel.training_memory import GRAD_BYTES
 from agent.costmodel.workload import TrainingWorkload
 
@@ -158,5 +160,7 @@ def memory_bound_times_s(shape: ModelShape, w: TrainingWorkload, memory_gb_s: fl
         cast = term_bytes_per_gpu(fp8_cast_term(shape, transposed, w.fp8_scaling == "current"), shape, w)
         cast += fp8_weight_cast_bytes_per_gpu(shape, w, transposed)
         out["fp8_cast_s"] = cast / rate
+    out["loss_s"] = cross_entropy_bytes_per_gpu(shape, w) / rate
+    out["grad_clip_s"] = grad_clip_bytes_per_gpu(shape, w) / rate
     out["optimizer_s"] = optimizer_bytes_per_gpu(shape, w) / rate
     return out

@@ -1,4 +1,8 @@
-"""Median |error| of the validation cases grouped by metric, engine, GPU and kind, fitted and unfitted apart."""
+"""Median |error| of the validation cases grouped by metric, engine, GPU and kind, fitted and unfitted apart.
+
+Beside each median |error| sits the median signed error (the bias): a group whose errors share a sign points at
+a missing mechanism (a fixed cost, an efficiency carried over from another GPU), one whose signs mix does not.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ GROUPINGS: dict[str, Callable[[CaseResult], str]] = {
     "engine": lambda r: r.engine,
     "gpu": lambda r: r.gpu,
     "kind": lambda r: r.kind,
+    "kind/gpu": lambda r: f"{r.kind}/{r.gpu}",
 }
 
 
@@ -29,6 +34,7 @@ class GroupError:
     peak_roofline: float
     baseline: float | None = None
     baseline_n: int = 0
+    bias: float | None = None  # median signed error of the model: > 0 too high, < 0 too low
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -58,7 +64,8 @@ def group_errors(results: list[CaseResult], baseline: dict[str, float | None] | 
                     grouping=grouping, group=group, fitted=fitted, n=len(members),
                     model=statistics.median(abs(r.error) for r in members),
                     peak_roofline=statistics.median(abs(r.peak_error) for r in members),
-                    baseline=_median_or_none(old) if baseline is not None else None, baseline_n=len(old)))
+                    baseline=_median_or_none(old) if baseline is not None else None, baseline_n=len(old),
+                    bias=statistics.median(r.error for r in members)))
     return rows
 
 
@@ -75,7 +82,7 @@ def overall_errors(results: list[CaseResult], baseline: dict[str, float | None] 
                                model=statistics.median(abs(r.error) for r in members),
                                peak_roofline=statistics.median(abs(r.peak_error) for r in members),
                                baseline=_median_or_none(old) if baseline is not None else None,
-                               baseline_n=len(old)))
+                               baseline_n=len(old), bias=statistics.median(r.error for r in members)))
     return rows
 
 

@@ -260,13 +260,16 @@ class Framework(Strict):
     id: str
     name: str
     aliases: list[str] = []
+    signatures: list[str] = Field(default=[], description="What only this framework's users write: its commands, "
+                                  "flags, config keys and log names. They identify the framework in a pasted config "
+                                  "or log; they are not names to show.")
     kind: Literal["serving", "training", "both"]
     version: str = Field(description="The version whose defaults are listed.")
     defaults: list[str] = Field(description="Technique ids this version runs without being asked.")
     sources: dict[str, str]
     notes: str = ""
 
-    _lists = field_validator("aliases", "defaults", mode="before")(as_str_list)
+    _lists = field_validator("aliases", "signatures", "defaults", mode="before")(as_str_list)
 
 
 class Instance(Strict):

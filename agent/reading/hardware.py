@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agent.names import NUM_WORDS, Mention, NameIndex, closest, gpu_class, normalise, word_number
+from agent.names import NUM_WORDS, Mention, NameIndex, gpu_class, word_number
+from agent.reading.accelerators import nearest_gpu, other_accelerators, other_run, unknown_gpu
 from agent.reading.findings import Found
 from agent.reading.scope import Scope
 
@@ -18,7 +19,7 @@ GPUS_PER_NODE = 8  # a typical server ("an H200 node", "a DGX H100") holds eight
 
 _COUNT = r"\b(\d+|" + "|".join(sorted(NUM_WORDS, key=len, reverse=True)) + r")"
 # words that may stand between a count and a GPU name without changing what is counted
-_MODIFIER = (r"(?:\d+\s?gb|\d+\s?gib|nos\.?|pcs\.?|pieces of|units of|nvidia|amd|geforce|rtx|tesla|quadro|instinct|radeon|consumer|gaming|used|old|older|"
+_MODIFIER = (r"(?:\d+\s?gb|\d+\s?gib|\d+\s?gigs?|nos\.?|pcs\.?|pieces of|units of|nvidia|amd|geforce|rtx|tesla|quadro|instinct|radeon|consumer|gaming|used|old|older|"
              r"spare|identical|cloud|local|rented|our|my|the|sxm\d?|pcie|nvl|of|x|×|\*|-)")
 _COUNT_BEFORE = re.compile(r"(?:" + _COUNT + r"(?:\s*[x×*])?|\b[x×](\d+))(?:[\s-]+" + _MODIFIER + r"){0,3}[\s-]*$", re.I)
 _COUNT_AFTER = re.compile(r"(?:s|'s)?\s*(?:-?\d+\s?g(?:b|ib)?\b\s*)?(?:(?:gpus?|workstation|box|server|cards?|pcie|sxm\d?)\s*)?"
@@ -26,9 +27,15 @@ _COUNT_AFTER = re.compile(r"(?:s|'s)?\s*(?:-?\d+\s?g(?:b|ib)?\b\s*)?(?:(?:gpus?|
                           r"\s*\(?(\d+) of them|\s*\((\d+)\s+[\w-]+\s+(?:gpus?|cards?|chips?)\)|"
                           r"\s*[,(]?\s*(\d+)\s*(?:pieces|pcs\.?|nos\.?|units)\b)", re.I)
 _GPU_NOUN = r"(?:gpus?|cards?|accelerators?|devices?|chips?)"
-_GPU_COUNT_GENERIC = re.compile(_COUNT + r"(?:[\s-]*[x×])?(?:[\s-]+(?:" + _MODIFIER + r"|[a-z]\w+)){0,2}?[\s-]*" + _GPU_NOUN
-                                + r"\b", re.I)
-_NODE_NOUN = r"(?:nodes?|servers?|machines?|boxe?s?|hosts?|pods?|dgx(?:es)?|hgx(?:es)?)"
+# GPUs named by their architecture ("8 of the 80 gig hoppers")
+_ARCH_NOUN = r"(?:hoppers|amperes|blackwells|voltas|turings|lovelaces)"
+# "4 GPUs", "8 of the 80 gig hoppers"; not a rate per device ("one replica per GPU")
+_GPU_COUNT_GENERIC = re.compile(_COUNT + r"(?:[\s-]*[x×])?(?:\s+of\s+(?:the|our|these|those|my))?(?:[\s-]+(?:" + _MODIFIER
+                                + r"|(?!per\b|each\b|every\b)[a-z]\w+)){0,2}?[\s-]*\b(?:" + _GPU_NOUN + "|" + _ARCH_NOUN
+                                + r")\b", re.I)
+# DGX/HGX counts nodes unless a server word follows the GPU name ("two HGX H20 servers": the servers are counted)
+_NODE_NOUN = (r"(?:nodes?|servers?|machines?|boxe?s?|hosts?|pods?|"
+              r"(?:dgx|hgx)(?:es)?\b(?![\s-]+[\w.-]+[\s-]+(?:nodes?|servers?|machines?|boxe?s?|hosts?|systems?)\b))")
 # "4 nodes", "two H100 nodes", "2x 8xH100 servers", "a DGX", "an 8-GPU node"
 _NODES = re.compile(_COUNT + r"(?:\s*[x×])?[\s-]+(?:[\w.-]+[\s-]+){0,2}?" + _NODE_NOUN + r"\b", re.I)
 _PER_NODE = re.compile(r"\b(\d+)[\s-]*(?:x\s*)?(?:[\w.]+[\s-]+)?" + _GPU_NOUN + r"?\s*(?:per|each|a|in each|on each|/)\s*"
@@ -59,14 +66,9 @@ MULTI_GPU_HINT = re.compile(r"pipeline[\s-]parallel|tensor[\s-]parallel|data[\s-
                             r"sequence[\s-]parallel|across (?:\w+ )?(?:gpus|nodes)|all[\s-]?reduce|all[\s-]to[\s-]all|"
                             r"\bnodes?\b|cluster|distributed|multi[\s-]gpu|pipeline (?:bubbles?|stages?|schedule)|"
                             r"different number of gpus|reshard|shard", re.I)
-# a token that looks like a GPU model number ("A40", "p100", "rtx 2080 ti", "7900 xtx", "gaudi 2", "tpu v5e")
-_GPU_LIKE = re.compile(r"\b((?:rtx|gtx|quadro|titan|radeon|rx|arc|instinct|gaudi|tpu|mi|tesla)\s?-?[a-z]?\d{1,4}[a-z]{0,3}"
-                       r"(?:\s?(?:ti|super|xtx|xt|max|pro))?|[a-z]{1,2}\d{2,4}[a-z]{0,2}|\d{4}\s?(?:ti|xtx|xt|super))\b", re.I)
-# look-alikes that are not GPUs: dtypes, quant formats, percentiles, versions, sizes, cloud bits
-_NOT_GPU = re.compile(r"^(?:fp\d+|bf\d+|int\d+|q\d\w*|w\d+a\d+|p\d{2,3}|v\d+|k8s|s3|ec2|gpt\d+|o\d|m\d+|x\d+|e\d+m\d+|"
-                      r"mxfp\d|nf\d|tp\d+|pp\d+|ep\d+|dp\d+|cp\d+|sm\d+|cc\d+|cu\d+|py\d+|rocm\d*|h\d|l\d|t\d|a\d|"
-                      r"llama\d+|qwen\d+|phi\d+|gemma\d+|mistral\d*|r\d|cpu\d*|zero\d|gen\d|pcie\d|ddr\d|gddr\d\w?|hbm\d\w?)$",
-                      re.I)
+# the GPUs of a system said in brackets after it: "one GB200 compute tray (4 Blackwell GPUs)"
+_PAREN_COUNT = re.compile(r"(?:[\s-]+[a-z][\w-]*){0,2}?\s*\(\s*" + _COUNT
+                          + r"\s+(?:(?!per\b|each\b|every\b)[\w-]+\s+){0,2}?(?:gpus?|cards?|chips?|accelerators?)\s*\)", re.I)
 
 
 def _count_before(text: str, start: int) -> tuple[int, int] | None:
@@ -87,19 +89,25 @@ def gpu_count_near(text: str, start: int, end: int) -> tuple[int, int, bool] | N
     if after:
         group = next(i for i, g in enumerate(after.groups(), 1) if g)
         return int(after.group(group)), after.start(group), True
+    said = _PAREN_COUNT.match(text, end)
+    if said:
+        return word_number(said.group(1)) or 1, said.start(1), True
     before = _count_before(text, start)
     return (before[0], before[1], False) if before else None
 
 
-def _node_layout(text: str, scope: Scope, gpu_count: tuple[int, int, bool] | None) -> tuple[int, int, int] | None:
+def _node_layout(text: str, scope: Scope, gpu_count: tuple[int, int, bool] | None,
+                 name_spans: tuple[tuple[int, int], ...] = ()) -> tuple[int, int, int] | None:
     """GPUs when the text gives nodes: (total, start, end of the words read); total < 0 means that many nodes of an
     unstated size. None when it names no nodes.
 
     Args:
         gpu_count: the count written at the GPU name (value, where, written as a multiplier after the name).
+        name_spans: where hardware names stand; a number inside one ("Gaudi 3 box") counts no nodes.
     """
     per = _PER_NODE.search(text)
-    candidates = [m for m in _NODES.finditer(text) if not scope.negated(m.start())]
+    candidates = [m for m in _NODES.finditer(text) if not scope.negated(m.start())
+                  and not any(s <= m.start(1) < e for s, e in name_spans)]
     nodes = next((m for m in candidates if not (per and per.start() <= m.start(1) < per.end())),
                  candidates[0] if candidates else None)
     per_node = next((word_number(g) for g in per.groups() if g), None) if per else None
@@ -130,10 +138,20 @@ def _node_layout(text: str, scope: Scope, gpu_count: tuple[int, int, bool] | Non
     return count * per_node, start, end
 
 
+# a speaker taking back what they just named: "on M2 Ultra? no — target is M3 Max", "A100, sorry, H100"
+_CORRECTION = re.compile(r"\b(?:no|nope|sorry|correction|actually|wait|scratch that|i mean|i meant)\b"
+                         r"\s*(?:[,—–:!]|-{1,2}\s|\.{3})", re.I)
+
+
 def _main_mention(text: str, mentions: list[Any], scope: Scope) -> Any:
-    """The GPU the user runs: an asserted mention; with several kinds, the one moved to ("from A100 to H100")."""
+    """The GPU the user runs: an asserted mention; with several kinds, the one named after a correction ("M2 Ultra?
+    no — M3 Max") or the one moved to ("from A100 to H100")."""
     kinds = {m.item_id for m in mentions}
     if len(kinds) > 1:
+        for fix in _CORRECTION.finditer(text):
+            later = [m for m in mentions if m.start >= fix.end()]
+            if later and any(m.end <= fix.start() and m.item_id != later[0].item_id for m in mentions):
+                return later[0]
         last = mentions[-1]
         if re.search(r"\b(?:on|to|instead|switch)\b", text[max(0, last.start - 12):last.start]) \
                 and not scope.proposed(last.start) and not scope.past(last.start) \
@@ -145,7 +163,8 @@ def _main_mention(text: str, mentions: list[Any], scope: Scope) -> Any:
     return mentions[0]
 
 
-def _read_count(text: str, scope: Scope, mentions: list[Any], main: Any, found: Found) -> None:
+def _read_count(text: str, scope: Scope, mentions: list[Any], main: Any, found: Found,
+                name_spans: tuple[tuple[int, int], ...] = ()) -> None:
     counts: list[tuple[int, int, bool, str]] = []
     for m in [main, *(x for x in mentions if main and x.item_id == main.item_id and x is not main)] if main else []:
         near = gpu_count_near(text, m.start, m.end)
@@ -156,7 +175,7 @@ def _read_count(text: str, scope: Scope, mentions: list[Any], main: Any, found: 
                         if not scope.contrasted(g.start())), None)
         if generic:
             counts.append((word_number(generic.group(1)) or 1, generic.start(), False, generic.group(0)))
-    layout = _node_layout(text, scope, counts[0][:3] if counts else None)
+    layout = _node_layout(text, scope, counts[0][:3] if counts else None, name_spans)
     dgx = _DGX.search(text[max(0, main.start - 6):main.start]) if main else None
     if layout:
         start, end = layout[1], layout[2]
@@ -177,34 +196,6 @@ def _read_count(text: str, scope: Scope, mentions: list[Any], main: Any, found: 
         found.put("gpu_count", counts[0][0], counts[0][3])
 
 
-def _unknown_gpu(text: str, known_spans: list[tuple[int, int]], gpu_index: NameIndex) -> Mention | None:
-    """A GPU-like name that no catalog entry matches ("A40", "rtx 2080 ti")."""
-    for m in _GPU_LIKE.finditer(text):
-        name = m.group(1).strip()
-        if any(s <= m.start() < e for s, e in known_spans) or _NOT_GPU.match(normalise(name)):
-            continue
-        if re.search(r"\d[bBmMkK]$", name) or re.fullmatch(r"\d+", name) or gpu_index.lookup(name):
-            continue
-        # bare model numbers ("2080 ti", "x100") must stand next to a GPU word or a vendor word
-        if not re.match(r"(?:rtx|gtx|quadro|titan|radeon|rx|arc|instinct|gaudi|tpu|mi|tesla)", name, re.I):
-            around = text[max(0, m.start() - 16):m.end() + 16]
-            if not re.search(r"gpus?|cards?|accelerators?|nvidia|amd|intel|\d+\s?gb\b|\bx\d|\bon (?:an? |one |two |\d+ ?x? ?)?$",
-                             around, re.I) and not re.search(r"\b(?:on|with|using|an?|\d+x?)\s*$", text[:m.start()], re.I):
-                continue
-        return Mention("", name, m.start(1), m.start(1) + len(name))
-    return None
-
-
-def nearest_gpu(name: str, catalog: Any) -> str | None:
-    """The catalog GPU whose name is closest to an unknown one (used as an assumption, and said so)."""
-    names = {g.name: gid for gid, g in catalog.gpus.items()} | {gid: gid for gid in catalog.gpus}
-    for alias_owner in catalog.gpus.values():
-        for alias in alias_owner.aliases:
-            names.setdefault(alias, alias_owner.id)
-    hits = closest(name, names, limit=1)
-    return names[hits[0]] if hits else None
-
-
 def build_instance_index(catalog: Any) -> NameIndex:
     """Alias index over machine types (cloud instances, DGX systems) by every name they go by."""
     from types import SimpleNamespace  # noqa: PLC0415
@@ -219,7 +210,7 @@ def build_instance_index(catalog: Any) -> NameIndex:
 # "3x8 H100": nodes times GPUs per node written as one product
 _PRODUCT = re.compile(r"\b(\d+)\s*[x×]\s*(\d+)\s*(?![bBmM]\b)(?=[A-Za-z])", re.I)
 # launcher and config keys: "--nproc_per_node 4", "devices: 8", "num_nodes: 4"
-_PER_NODE_KEY = re.compile(r"(?:nproc[_-]per[_-]node|gpus[_-]per[_-]node|devices|num[_-]gpus|n[_-]gpus|--gpus|nvidia\.com/gpu)"
+_PER_NODE_KEY = re.compile(r"(?:nproc[_-]per[_-]node|gpus[_-]per[_-]node|devices|num[_-]gpus|n[_-]gpus?|--gpus|nvidia\.com/gpu)"
                            r"\s*[:=]?\s*(\d+)", re.I)
 _NODES_KEY = re.compile(r"(?:num[_-]nodes|nnodes)\s*[:=]?\s*(\d+)", re.I)
 # a total said outright: "(so 2 GPUs)", "16 GPUs in total"
@@ -245,12 +236,35 @@ def _stated_totals(text: str, found: Found) -> bool:
     return False
 
 
-def _instances(text: str, catalog: Any, index: NameIndex | None, scope: Scope, found: Found) -> None:
-    """A named machine type gives the GPU (when none is named) and the count (times machines: "2x p5.48xlarge")."""
+# the memory a system is sold by, written after its name: "DGX A100 320GB", "DGX H100 (640 GB)"
+_SYSTEM_MEMORY = re.compile(r"[\s-]*\(?(\d[\d,]*)\s?(?:gb|gib)\b", re.I)
+
+
+def _system_gpu(text: str, end: int, entry: Any, catalog: Any) -> str:
+    """The catalog GPU of a machine type: the variant whose memory times the count makes the system memory written
+    after its name ("DGX A100 320GB" holds eight A100 40GB), else the entry's own GPU."""
+    sold = _SYSTEM_MEMORY.match(text, end)
+    own = catalog.gpus.get(entry.gpu)
+    if not sold or own is None:
+        return entry.gpu
+    per_gpu = float(sold.group(1).replace(",", "")) / entry.count
+    if abs(own.memory_gib - per_gpu) <= 0.03 * per_gpu:
+        return entry.gpu
+    variants = [g.id for g in catalog.gpus.values() if (g.vendor, g.architecture) == (own.vendor, own.architecture)
+                and abs(g.memory_gib - per_gpu) <= 0.03 * per_gpu]
+    return variants[0] if len(variants) == 1 else entry.gpu
+
+
+def _instances(text: str, catalog: Any, index: NameIndex | None, scope: Scope, found: Found,
+               main: Mention | None = None) -> None:
+    """A named machine type gives the GPU (when none is named, or the one named is part of its name: "ND A100 v4")
+    and the count (times machines: "2x p5.48xlarge"). One named only as an option to weigh ("would a p5 be worth
+    it?") says nothing when the hardware is already read."""
     if index is None:
         return
     for m in index.find(text):
-        if scope.negated(m.start, m.end):
+        if scope.negated(m.start, m.end) or (not scope.asserted(m.start, m.end)
+                                             and (found.unknown_gpu or "gpu" in found.values)):
             continue
         entry = catalog.instances[m.item_id]
         machines = _count_before(text, m.start)
@@ -258,7 +272,10 @@ def _instances(text: str, catalog: Any, index: NameIndex | None, scope: Scope, f
         count = entry.count * (machines[0] if machines else 1)
         if share:
             count = max(1, count // (2 if share.group(1).lower() == "half" else 4))
-        found.put("gpu", entry.gpu, m.text)
+        gpu = _system_gpu(text, m.end, entry, catalog)
+        if main is not None and main.item_id and m.start <= main.start and main.end <= m.end:
+            found.values.pop("gpu", None)
+        found.put("gpu", gpu, m.text)
         found.put("gpu_count", count, m.text)
         return
 
@@ -273,11 +290,14 @@ def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, s
         found.put("gpu_count", now_count, now.group(0))
     _stated_totals(text, found)
     mentions = gpu_index.find(text)
-    main = _main_mention(text, mentions, scope) if mentions else None
+    others = other_accelerators(text, mentions, gpu_index)
+    mentions = [m for m in mentions if not any(o.start <= m.start and m.end <= o.end for o in others)]
+    unknown = other_run(others, mentions, scope)
+    main = _main_mention(text, mentions, scope) if mentions and unknown is None else None
     if main:
         found.put("gpu", main.item_id, main.text)
     else:
-        unknown = _unknown_gpu(text, [], gpu_index)
+        unknown = unknown or unknown_gpu(text, [], gpu_index)
         if unknown:
             found.unknown_gpu = unknown.text
             main, mentions = unknown, [unknown]
@@ -291,10 +311,12 @@ def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, s
                 gpu_id, words, cls = kind
                 name = getattr(catalog.gpus.get(gpu_id), "name", gpu_id)
                 found.hint("gpu", gpu_id, f"'{words}' read as {cls.label}: {name} assumed as a representative; {cls.caveat}")
-    _read_count(text, scope, mentions, main, found)
-    _instances(text, catalog, instance_index, scope, found)
+    _read_count(text, scope, mentions, main, found, tuple((o.start, o.end) for o in [*mentions, *others]))
+    _instances(text, catalog, instance_index, scope, found, main)
     singles = [*_SINGLE.finditer(text), *(m for m in _SINGLE_NAMED.finditer(text) if _names_gpu_after(text, m.end(), mentions))]
-    single = next((m for m in singles if not scope.contrasted(m.start())
+    # "one GPU each" counts per machine, and a rule said in the past ("we used to insist on one GPU") is not today's
+    single = next((m for m in singles if not scope.contrasted(m.start()) and not scope.past(m.start())
+                   and not re.match(r"\s*(?:each|apiece|a piece)\b", text[m.end():], re.I)
                    and not re.search(r"\bthan\b[^,.;]{0,16}$", text[max(0, m.start() - 24):m.start()], re.I)), None)
     if single is None and (found.values.get("gpu_count") or 1) <= 1:  # "no other GPU" beside 2x 3090 keeps two
         # the negation is the rule here, so a negated scope does not discount it
@@ -310,3 +332,21 @@ def _names_gpu_after(text: str, end: int, mentions: list[Any]) -> bool:
     """Whether a GPU name follows within a few modifier words ("a single 24GB RTX 4090")."""
     return any(0 <= m.start - end <= 20 and re.fullmatch(r"[\s-]*(?:(?:\d+\s?gb|nvidia|geforce|rtx|amd)[\s-]*)*",
                                                         text[end:m.start], re.I) for m in mentions)
+
+
+# parallel degrees that need that many GPUs: "TP=2", "--tensor-parallel-size 4", '"tp": 8', "PP 2"
+_TP_DEGREE = re.compile(r"(?:\btp|tensor[\s_-]*(?:model[\s_-]*)?parallel(?:[\s_-]*size)?|--tp(?:-size)?)[\"']?\s*[=:]?\s*(\d+)\b",
+                        re.I)
+_PP_DEGREE = re.compile(r"(?:\bpp|pipeline[\s_-]*(?:model[\s_-]*)?parallel(?:[\s_-]*size)?|--pp(?:-size)?)[\"']?\s*[=:]?\s*(\d+)\b",
+                        re.I)
+
+
+def count_from_parallel_degrees(text: str, found: Found) -> None:
+    """With no GPU count stated, a tensor- and pipeline-parallel layout says how many GPUs one replica uses."""
+    if "gpu_count" in found.values or found.values.get("single_gpu"):
+        return
+    tp, pp = _TP_DEGREE.search(text), _PP_DEGREE.search(text)
+    degrees = [int(m.group(1)) for m in (tp, pp) if m and 1 < int(m.group(1)) <= 64]
+    if degrees:
+        found.put("gpu_count", degrees[0] * (degrees[1] if len(degrees) > 1 else 1),
+                  " ".join(m.group(0) for m in (tp, pp) if m))

@@ -6,11 +6,12 @@ Llama-family entry of that size; "our 13B llama-style model" is a size, for whic
 
 from __future__ import annotations
 
+import difflib
 import re
 from typing import Any
 
 from agent.knowledge.derived_shape import shape_from_size
-from agent.names import NameIndex
+from agent.names import NameIndex, normalise
 from agent.reading.findings import Found
 from agent.reading.scope import Scope
 
@@ -20,11 +21,16 @@ MODEL_SUFFIXES = ("instruct", "chat", "base", "hf", "it", "awq", "gptq", "gguf",
                   "2501", "2503", "turbo", "dynamic")
 MODEL_PREFIXES = ("meta", "metallama", "mistralai", "qwen", "google", "microsoft", "deepseekai", "openai", "unsloth",
                   "thebloke", "nousresearch", "tiiuae")
-_SIZE = re.compile(r"\b(\d+(?:\.\d+)?)\s?([bBmM])(?:illion)?\b(?!\s*(?:tokens?|docs?|documents?|rows|samples|examples|"
-                   r"users|requests|words|images|records|params? of data))(?:[\s-]*(?:param(?:eter)?s?|model|llm|dense|"
+_SIZE = re.compile(r"\b(\d+(?:\.\d+)?)\s?([bBmM])(?:illion)?\b(?![\s-]*(?:tokens?|docs?|documents?|rows|samples|examples|"
+                   r"users|requests|words|images|records|params? of data|base[\s-]?pairs?|bp\b|pairs|context|ctx|"
+                   r"sequences?|steps|iterations|queries|pages|lines|chars|characters|bytes))(?:[\s-]*(?:param(?:eter)?s?|model|llm|dense|"
                    r"network|net|transformer|class))?")
 # a size is a model size when a model word stands near it, or it carries a B suffix ("a 70B")
 _MODEL_WORD = re.compile(r"param|model|llm|\bnet|transformer|checkpoint|llama|qwen|mistral|gemma|phi|gpt|dense|moe", re.I)
+# the model sizes a shape can be built for (derived_shape refuses the rest)
+MIN_SIZE_B, MAX_SIZE_B = 0.01, 5000.0
+# a size in millions names a model only beside a model word ("a 350M GPT", "125M toy LM"): "50M rows" does not
+_SMALL_MODEL_WORD = re.compile(r"param|model|llm|\bnet|\blm\b|\bgpt|transformer|llama|decoder|\bbert", re.I)
 # a named model with a size: a version digit in the name ("Qwen2.5 72B") or a hyphen ("Falcon-180B")
 _MODEL_LIKE = re.compile(r"\b([A-Za-z]{2,}(?:[-\s]?\d+(?:\.\d+)?[-\s]|-)\d+(?:\.\d+)?[bB])\b")
 
@@ -81,6 +87,23 @@ def _only_of_family(text: str, catalog: Any) -> tuple[str, str] | None:
     return None
 
 
+# a misspelt name with a size: "mixtrla 8x7b", "qwen2.5 32b-instrcut"
+_SIZED_WORDS = re.compile(r"\b([A-Za-z][A-Za-z.]{3,}[\s-]?\d*(?:\.\d+)?[\s:-]?(?:\d+x)?\d+(?:\.\d+)?[bB])\b")
+
+
+def _misspelt(text: str, model_index: NameIndex) -> tuple[str, str] | None:
+    """A model name with a typo, when it sits beside a size: the alias closest in spelling (difflib ratio >= 0.88,
+    among aliases of about the same length and first letter, with the same digits): (id, words)."""
+    for m in _SIZED_WORDS.finditer(text):
+        key = normalise(m.group(1))
+        pool = [k for k in model_index.exact if k[:1] == key[:1] and abs(len(k) - len(key)) <= 2]
+        hit = difflib.get_close_matches(key, pool, n=1, cutoff=0.88)
+        # the numbers must agree: a typo is in the letters, "gemma-3 27b" is not "gemma-2 27b"
+        if hit and re.sub(r"\D", "", hit[0]) == re.sub(r"\D", "", key):
+            return model_index.exact[hit[0]], m.group(1)
+    return None
+
+
 def _version(model_id: str) -> float:
     """The first version number in an id ("qwen3-8b" -> 3, "llama-3.1-8b" -> 3.1), so newer families win ties."""
     m = re.search(r"(\d+(?:\.\d+)?)(?!\d*b)", model_id)
@@ -104,19 +127,22 @@ def find_model(text: str, catalog: Any, model_index: NameIndex, found: Found, sc
         found.put("model", main.item_id, main.text)
         found.name_spans.extend((m.start, m.end) for m in mentions)
         return
-    family = _family_and_size(text, catalog) or _only_of_family(text, catalog)
+    family = _family_and_size(text, catalog) or _only_of_family(text, catalog) or _misspelt(text, model_index)
     if family:
         found.put("model", family[0], family[1])
         return
     named = _MODEL_LIKE.search(text)
     for size in _SIZE.finditer(text):
         words = text[max(0, size.start() - 20):size.end() + 24]
-        if size.group(2).lower() == "m" and not re.search(r"param|model|llm|\bnet", words, re.I):
+        if size.group(2).lower() == "m" and not _SMALL_MODEL_WORD.search(words):
             continue
-        if size.group(2).lower() == "b" and not _MODEL_WORD.search(words) and not re.search(r"\b(?:a|an|our|my|the)\s+$",
-                                                                                         text[:size.start()], re.I):
-            continue
+        if size.group(2).lower() == "b" and re.search(r"[$€£]\s*$", text[:size.start()]):
+            continue  # "$70B" is money; any other "70B" not followed by tokens, users or rows is a model size...
+        if named and named.start() <= size.start() < named.end() and not _MODEL_WORD.search(words):
+            continue  # ...unless it belongs to a name we do not know ("Zorblax-900B"): that is said, not guessed
         size_b = _size_b(size)
+        if not MIN_SIZE_B <= size_b <= MAX_SIZE_B:
+            continue  # "1M base pairs" or "5000B tokens" slipped past the words above: no model is that size
         found.model_size_b = size_b
         if named and not model_index.lookup(named.group(1)):
             found.unknown_model = named.group(1)

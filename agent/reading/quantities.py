@@ -1,7 +1,9 @@
 """Read workload numbers out of text: prompt and output lengths, concurrent requests, request rate.
 
 Lengths come in many styles ("8k", "128K", "131072", "100k-token", "~6k", "1,500", "512 in / 256 out",
-"ISL 2048 OSL 128"); a number counting something else ("2 million documents", "50k users") is not a length.
+"ISL 2048 OSL 128", "ca. 500", "~40 tokens each in and out", "4k in"); a number counting something else ("2 million
+documents", "50k users") is not a length. Settings pasted from configs, launch flags, env vars and tool output
+("--output-tokens-mean 300", "OLLAMA_NUM_PARALLEL=6", "eval count: 412 token(s)") are read by their key.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from agent.names import NUM_WORDS, word_number
 from agent.reading.findings import Found
 
 # number with optional k/m suffix: "8k", "128K", "1.5k", "8,192", "1M"
-# "20 000 tokens": digits grouped by spaces, only right before a token unit
-_NUM = r"~?\s?(\d{1,3}(?: \d{3})+(?=\s*(?:tokens?|toks?)\b)|\d+(?:[.,]\d+)*\s?[kKmM]?)\b"
-# what a number counts when it is not tokens
-_NOT_TOKENS = r"(?!\s*(?:million|billion|thousand|[kmb]?\s*(?:users|docs|documents|requests|records|rows|files|pages|"\
+# "20 000 tokens": digits grouped by spaces, only right before a token unit; never a part of a longer number
+_NUM = r"~?\s?(\d{1,3}(?: \d{3})+(?=\s*(?:tokens?|toks?)\b)|\d+(?:[.,]\d+)*\s?[kKmM]?)\b(?![.,]\d)"
+# what a number counts when it is not tokens (or a rate of them: "1820 tok/s")
+_NOT_TOKENS = r"(?!\s*(?:tok(?:en)?s?\s*/\s*s|t/s\b|tps\b|tokens? per sec|million|billion|thousand|"\
+              r"[kmb]?\s*(?:users|docs|documents|requests|records|rows|files|pages|"\
               r"samples|examples|params|parameters|gb|gib|mb|tb|ms|sec|seconds|s\b|%|x\b|times|gpus?|nodes?|images|"\
               r"queries|customers|people|employees|calls)))"
 
@@ -37,12 +40,18 @@ def parse_count(text: str) -> int | None:
 
 
 _UNIT = r"(?:tokens?|toks?)"
+# after a count's noun: "output tokens/s" makes it a rate
+_NOT_RATE = r"(?!\s*(?:tokens?|toks?)?\s*(?:/\s*s(?:ec)?\b|per\s+sec))"
+# words that say a length after them is rounded: "output ca. 500", "input is approx. 6k"
+_ABOUT = r"around|about|~|roughly|ca\.|circa|approx\.?|approximately"
 # "512 in / 256 out", "ISL 2048 OSL 128", "ISL/OSL 1024/256", "in/out 2k/256", "input 2k, output 500"
 _PAIRS = [
-    re.compile(_NUM + r"\s*" + _UNIT + r"?\s*(?:in|input|prompt|isl)\s*(?:[/,;]|and|\+|->|→)?\s*" + _NUM + r"\s*" + _UNIT
+    re.compile(_NUM + r"\s*" + _UNIT + r"?\s*(?:[a-z]+\s+)?(?:in|input|prompt|isl)\s*(?:[/,;]|and|\+|->|"
+                                       r"→)?\s*" + _NUM + r"\s*" + _UNIT
                + r"?\s*(?:of\s+\w+\s+)?(?:out|output|generated|gen|generation|osl|completion)\b", re.I),
-    # "in 400 / out 8", "in ~250 tok / out 3 tok", "input 2k, output 500"
-    re.compile(r"\b(?:in|input|isl)\s*[:=]?\s*" + _NUM + r"\s*" + _UNIT + r"?\s*(?:[/,;]|and)\s*(?:out|output|osl)\s*[:=]?\s*"
+    # "in 400 / out 8", "in ~250 tok / out 3 tok", "input 2k, output 500", "in=2048 out=256"
+    re.compile(r"\b(?:in|inputs?|isl|prompts?)\s*[:=]?\s*" + _NUM + r"\s*" + _UNIT + r"?\s*(?:[/,;]|and)?\s*"
+               r"(?:out|outputs?|osl|completions?)\s*[:=]?\s*"
                + _NUM, re.I),
     re.compile(r"\b(?:isl|input|in|prompt)\s*/\s*(?:osl|output|out|gen(?:eration)?)\s*(?:lengths?)?\s*(?:of|=|:|is)?\s*"
                + _NUM + r"\s*/\s*" + _NUM, re.I),
@@ -50,6 +59,10 @@ _PAIRS = [
                + r"\s*" + _UNIT + r"?[\s,;/and]*(?:osl|output(?: length)?|output seq(?:uence)? len(?:gth)?)\s*(?:of|=|:|is|~)?\s*"
                + _NUM + _NOT_TOKENS, re.I),
 ]
+# one length for both sides: "~40 tokens each in and out", "300 tok in/out" (the words are looked for first: cheaper)
+_BOTH_WORDS = ("in and out", "in/out", "input and output", "both ways")
+_BOTH_WAYS = re.compile(_NUM + r"\s*" + _UNIT + r"?\s*(?:each\s+)?(?:in and out|in/out|input and output|"
+                        r"for (?:both )?(?:the )?input and (?:the )?output|both ways)\b", re.I)
 # a bare pair of lengths, "2k/512", "1k/1k", "2k-512": at least one side carries a k, or both are lengths-like
 _BARE_PAIR = re.compile(r"(?<![\w.=/-])(\d+(?:[.,]\d+)?[kK]|\d{3,6})\s?[/-]\s?(\d+(?:[.,]\d+)?[kK]|\d{2,6})(?![\w/-]|\.\w)"
                         r"(?!\s*(?:gb|gib|ms|s\b|%|gpus?|nodes?|cards?|users|tok))", re.I)
@@ -57,30 +70,76 @@ _PROMPT_PATTERNS = [
     # "80k prompts of ~600 tokens", "prompts ~1k": the length said after the word (the number before it may count them)
     re.compile(r"\bprompts?\s+(?:of\s+|are\s+|is\s+|~|about\s+|around\s+|ca\.?\s+|averag\w*\s+)+" + _NUM
                + r"(?:\s*" + _UNIT + r")?(?!\s*(?:gb|ms|s\b|%|x\b|users|requests))", re.I),
-    re.compile(_NUM + r"[\s-]*(?:" + _UNIT + r"[\s-]*)?(?:long[\s-]*)?(?:of\s+)?(?:prompts?|contexts?|inputs?|context windows?|"
-               r"sequences?|ctx|system prompts?|input sequences?)\b", re.I),
+    re.compile(_NUM + r"[ \t-]*(?:" + _UNIT + r"[ \t-]*)?(?:long[ \t-]*)?(?:of\s+)?(?:prompts?|contexts?|inputs?|context windows?|"
+               r"sequences?|ctx|system prompts?|input sequences?)\b" + _NOT_RATE, re.I),
     re.compile(_NUM + r"[\s-]*" + _UNIT + r"[\s-]*(?:long[\s-]*)?(?:documents?|articles?|files?|transcripts?|pdfs?|"
                r"reports?|chats?|conversations?|histor(?:y|ies)|codebases?|repos?)\b", re.I),
-    re.compile(r"\b(?:prompts?|contexts?|inputs?|sequence length|seq(?:uence)?[\s_]len(?:gth)?|context length|ctx|"
-               r"max_model_len|context window)\s*(?:length\s*)?(?:of|=|:|is|are|around|about|~|up to|roughly|averag\w*|"
+    re.compile(r"\b(?:prompts?|contexts?|inputs?|sequence length|seq(?:uence)?[\s_]len(?:gth)?|seq(?=\s+\d)|context length|ctx|"
+               r"max_model_len|context window)\s*(?:len(?:gth)?\s*)?(?:of|=|:|is|are|" + _ABOUT + r"|up to|averag\w*|"
                r"typically|usually|\s)*\s*" + _NUM + _NOT_TOKENS, re.I),
+    # "32 concurrent, 4k in.": "in" closes the clause, so it is the input length ("4k in production" is not)
+    re.compile(_NUM + r"\s*(?:" + _UNIT + r"\s*)?(?:in|input)(?=\s*(?:[.,;)]|$))", re.I),
 ]
 _OUTPUT_PATTERNS = [
-    re.compile(_NUM + r"[\s-]*(?:" + _UNIT + r"[\s-]*)?(?:of\s*)?(?:outputs?|generated|generations?|completions?|responses?|"
-               r"new tokens|answers?|decode|replies|summar(?:y|ies))\b", re.I),
+    # the number and its noun on one line ("61.0\nOutput ..." is two rows of a log); "1587 output tokens/s" is a rate
+    re.compile(_NUM + r"(?:[ \t]|-(?!-))*(?:" + _UNIT + r"[ \t-]*)?(?:of\s*)?(?:outputs?|generated|generations?|completions?|"
+               r"responses?|new tokens|answers?|decode|replies|summar(?:y|ies))\b" + _NOT_RATE, re.I),
     re.compile(r"\b(?:outputs?|generat\w*|completions?|responses?|answers?|replies|max_new_tokens|max_tokens|decode)\s*"
-               r"(?:length\s*)?(?:of|=|:|is|are|around|about|~|up to|roughly|typically|usually|\s)*\s*" + _NUM
+               r"(?:len(?:gth)?\s*)?(?:of|=|:|is|are|an?\b|" + _ABOUT + r"|up to|typically|usually|\s)*\s*" + _NUM
                + _NOT_TOKENS + r"(?:\s*(?:new\s*)?" + _UNIT + r")?", re.I),
     re.compile(_NUM + r"\s*(?:new\s*)?(?:output\s*)?" + _UNIT + r"?\s*(?:out\b(?! of)|of output)", re.I),
     # "outputs are long (~8k)", "each answer (~200 tokens)", "thinks for ~3000 tokens", "summary ~150"
-    re.compile(r"\b(?:outputs?|generations?|completions?|responses?|answers?|replies|reasoning(?: traces?)?|thinks?(?: for)?|"
-               r"thinking|summar(?:y|ies)|gen)\b[^.;?!\d]{0,28}?" + _NUM + _NOT_TOKENS, re.I),
+    re.compile(r"\b(?:outputs?|generations?|completions?|responses?|answers?|repl(?:y|ies)|"
+               r"reasoning(?: traces?)?|thinks?(?: for)?|"
+               r"thinking|summar(?:y|ies)|gen|generat\w*)\b(?:[^.;?!\d]|\b(?:ca|approx)\.){0,28}?" + _NUM + _NOT_TOKENS, re.I),
     re.compile(_NUM + r"\s*" + _UNIT + r"\s*(?:per|each|an?|of)\s*(?:answer|response|output|completion|reply|generation)",
                re.I),
     # "about 20 seconds for 400 tokens": a time for that many generated tokens
     re.compile(r"\b(?:seconds?|secs?|s|ms|minutes?)\s+for\s+(?:about\s+|~)?" + _NUM + r"\s*" + _UNIT, re.I),
 ]
-_BARE_TOKENS = re.compile(_NUM + r"[\s-]*" + _UNIT + r"\b", re.I)
+# "790 tokens/sec" is a rate, not a length
+_BARE_TOKENS = re.compile(_NUM + r"[\s-]*" + _UNIT + r"\b(?!\s*(?:/|per)\s*s)", re.I)
+
+# Settings read by their key in a config, a launch flag, an env var or a tool's output (keys lower-case, words joined
+# by "_"; "-", "_" and a space are the same when read). EXACT keys give the workload's figure itself (a benchmark's
+# mean lengths, the counts a run printed) and win over the prose; CAP keys give an upper bound, read only when the
+# prose states nothing for that field.
+_SETTINGS_EXACT = {
+    "synthetic_input_tokens_mean": "prompt_tokens", "input_tokens_mean": "prompt_tokens",
+    "random_input_len": "prompt_tokens",
+    "input_len": "prompt_tokens", "prompt_eval_count": "prompt_tokens", "prompt_tokens": "prompt_tokens",
+    "input_tokens": "prompt_tokens",
+    "output_tokens_mean": "output_tokens", "random_output_len": "output_tokens", "output_len": "output_tokens",
+    "eval_count": "output_tokens", "output_tokens": "output_tokens", "completion_tokens": "output_tokens",
+    "concurrency": "batch", "max_concurrency": "batch",
+}
+_SETTINGS_CAP = {
+    "max_tokens": "output_tokens", "max_new_tokens": "output_tokens", "max_completion_tokens": "output_tokens",
+    "max_model_len": "prompt_tokens", "max_input_tokens": "prompt_tokens", "max_input_length": "prompt_tokens",
+    "max_input_len": "prompt_tokens",
+    "max_num_seqs": "batch", "ollama_num_parallel": "batch", "num_parallel": "batch", "max_batch_size": "batch",
+    "max_concurrent_requests": "batch", "max_running_requests": "batch",
+}
+
+
+def _setting_pattern(keys: dict[str, str]) -> re.Pattern[str]:
+    """``--key 48``, ``KEY=48``, ``key: 48``, ``"key": 48`` for every key (longest first, so "prompt eval count" is not
+    read as "eval count")."""
+    spelled = "|".join(r"[\s_-]".join(map(re.escape, key.split("_"))) for key in sorted(keys, key=len, reverse=True))
+    return re.compile(r"(?<![\w-])-{0,2}(" + spelled + r")[\"']?\s*[=:]?\s*[\"']?(\d+(?:[.,]\d+)*\s?[kK]?)\b", re.I)
+
+
+_SETTING_EXACT = _setting_pattern(_SETTINGS_EXACT)
+_SETTING_CAP = _setting_pattern(_SETTINGS_CAP)
+
+
+def _read_settings(pattern: re.Pattern[str], keys: dict[str, str], text: str, found: Found) -> None:
+    """Put each field a setting names, unless something read before already gave it."""
+    for m in pattern.finditer(text):
+        name = keys[re.sub(r"[\s-]", "_", m.group(1).lower())]
+        value = parse_count(m.group(2))
+        if value and name not in found.values:
+            found.put(name, value, m.group(0))
 # a count in digits or words; "a"/"an" alone is not a count of users ("a user asked")
 _COUNT = r"(\d+|" + "|".join(w for w in NUM_WORDS if w not in ("a", "an", "pair", "couple")) + r")"
 _PER_TIME = r"(?:per|/|an?|each|every)\s*(?:second|sec|s|minute|min|hour|hr|h|day|week|month)\b|daily|monthly|weekly"
@@ -90,7 +149,8 @@ _BATCH_PATTERNS = [
                r"(?!\s*(?:" + _PER_TIME + "))", re.I),
     re.compile(r"\b(?:batch(?:[\s-]*size)?|bs|max[_-]num[_-]seqs|max[\s_-]batch(?:[\s_-]size)?)\s*(?:of|=|:|is|at)?\s*" + _COUNT
                + r"\b", re.I),
-    re.compile(r"\b(?:concurren(?:cy|t)|parallelism of|in[\s-]flight)\s*(?:of|=|:|is|at|level)?\s*" + _COUNT + r"\b", re.I),
+    re.compile(r"\b(?:concurren(?:cy|t)(?:\s+(?:users|requests|sessions|streams|clients|sequences|seqs))?|parallelism of|"
+               r"in[\s-]flight)\s*(?:of|=|:|is|at|level)?\s*" + _COUNT + r"\b", re.I),
     # "about 30 analysts using it concurrently", "when 5 people use it at the same time"
     re.compile(r"\b" + _COUNT + r"\s+(?:people|persons|analysts|engineers|developers|colleagues|students|agents|employees|"
                r"users|members)\b[^.;?!]{0,30}?\b(?:concurrently|simultaneously|at the same time|at once|in parallel)\b", re.I),
@@ -101,12 +161,15 @@ _BATCH_PATTERNS = [
                r"\bfor myself\b|\bsingle[\s-](?:user|stream)\b|\bonly me\b",
                re.I),
 ]
+# the writer and a few others: "only me and one colleague", "me plus 3 teammates" (the count leaves the writer out)
+_ME_AND = re.compile(r"\b(?:me|myself)\s+(?:and|plus|\+)\s+" + _COUNT + r"\s+(?:other\s+)?(?:colleagues?|co-?workers?|"
+                     r"teammates?|others?|people|friends?|users?|devs?|developers?|engineers?)\b", re.I)
 _RATE = r"(\d+(?:,\d{3})*(?:\.\d+)?\s?[kK]?)"
 _QPS_PATTERNS = [  # (pattern, seconds per unit of time)
     (re.compile(_RATE + r"\s*(?:qps|rps|req(?:uest)?s?\s*(?:per|/|an?)\s*(?:second|sec|s)\b|queries per second)", re.I), 1.0),
     (re.compile(r"\b(?:qps|rps|requests per second|request rate)\s*(?:of|=|:|is|at|around|about|~|>=|≥|peaks? at)?\s*" + _RATE,
                 re.I), 1.0),
-    (re.compile(_RATE + r"\s*(?:req(?:uest)?s?|queries|calls)\s*(?:per|/|an?)\s*min(?:ute)?\b", re.I), 60.0),
+    (re.compile(_RATE + r"\s*(?:(?:req(?:uest)?s?|queries|calls)\s*(?:per|/|an?)\s*min(?:ute)?\b|rpm\b|qpm\b)", re.I), 60.0),
     (re.compile(_RATE + r"\s*(?:req(?:uest)?s?|queries|calls)\s*(?:per|/|an?)\s*(?:hour|hr|h)\b", re.I), 3600.0),
 ]
 
@@ -134,12 +197,21 @@ def find_quantities(text: str, found: Found) -> None:
             found.put("prompt_tokens", parse_count(m.group(1)), m.group(0))
             found.put("output_tokens", parse_count(m.group(2)), m.group(0))
             break
+    lowered = text.lower()
+    both = _BOTH_WAYS.search(text) if any(words in lowered for words in _BOTH_WORDS) else None
+    if both and parse_count(both.group(1)):
+        found.put("prompt_tokens", parse_count(both.group(1)), both.group(0))
+        found.put("output_tokens", parse_count(both.group(1)), both.group(0))
+    _read_settings(_SETTING_EXACT, _SETTINGS_EXACT, text, found)
     if "prompt_tokens" not in found.values:
         pair = _BARE_PAIR.search(text)
         if pair and parse_count(pair.group(1)) and parse_count(pair.group(2)) and (
                 "k" in pair.group(0).lower() or min(parse_count(pair.group(1)), parse_count(pair.group(2))) >= 64):
             found.put("prompt_tokens", parse_count(pair.group(1)), pair.group(0))
             found.put("output_tokens", parse_count(pair.group(2)), pair.group(0))
+    me_and = _ME_AND.search(text)
+    if me_and and (parse_count(me_and.group(1)) or word_number(me_and.group(1))):
+        found.put("batch", (parse_count(me_and.group(1)) or word_number(me_and.group(1))) + 1, me_and.group(0))
     for name, patterns in (("output_tokens", _OUTPUT_PATTERNS), ("prompt_tokens", _PROMPT_PATTERNS),
                            ("batch", _BATCH_PATTERNS)):
         if name not in found.values:
@@ -148,6 +220,7 @@ def find_quantities(text: str, found: Found) -> None:
                     and ev.strip() in found.evidence.get("output_tokens", ""):
                 continue
             found.put(name, value, ev)
+    _read_settings(_SETTING_CAP, _SETTINGS_CAP, text, found)
     if "prompt_tokens" not in found.values:
         bare = [m for m in _BARE_TOKENS.finditer(text) if parse_count(m.group(1)) != found.values.get("output_tokens")]
         if bare:

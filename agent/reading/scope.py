@@ -28,6 +28,8 @@ _NEGATION = re.compile(r"\b(?:not|no|never|without|cannot|can['’]?t|won['’]?
                        r"except|aside from|apart from|stop(?:ped)? using|moving away from|away from|forget(?: about)?|ignore|"
                        r"(?:don['’]?t|do not|doesn['’]?t) (?:really )?care (?:about|for)|(?:nobody|no one|none of us) cares? (?:about|for)|"
                        r"(?:is|are)n['’]?t (?:a |an )?(?:concern|issue|priority)|irrelevant|less important)\b", re.I)
+# a negated head with a relative clause: "nothing that needs training a draft", "no method which requires a GPU"
+_NEGATED_RELATIVE = re.compile(r"\b(?:nothing|none|no (?:\w+ ){0,2}?\w+)\s+(?:that|which)\s+[^,.;:!?()]{0,30}$", re.I)
 # ...and after it: "latency is not a concern", "quantization is off the table".
 _NEGATION_AFTER = re.compile(r"^[\w\s/-]{0,24}?\b(?:is|are)(?: really| just)? (?:not|n['’]t|irrelevant|off the table|"
                              r"out of (?:the )?(?:question|scope)|not allowed|forbidden|banned|a non[\s-]?issue)\b|"
@@ -98,6 +100,8 @@ class Scope:
     def negated(self, start: int, end: int | None = None) -> bool:
         """Whether the mention at [start, end) is negated: "no quantization", "latency is not a concern"."""
         # a negation reaches to the next comma or joining word: "won't fit on one GPU, so we bought eight GPUs"
+        if _NEGATED_RELATIVE.search(self.before(start, 60)):
+            return True
         before = _SUBCLAUSE.split(self.before(start, 48))[-1]
         if _NEGATION.search(before) and not re.search(r"\b(?:not only|no more than|not more than|no less than|"
                                                       r"no longer than)\b", before, re.I):
@@ -108,13 +112,14 @@ class Scope:
         """Whether the mention is negated or set against something ("more than one GPU", "too big for one H100")."""
         return self.negated(start) or bool(CONTRAST.search(_SUBCLAUSE.split(self.before(start, 48))[-1]))
 
-    def proposed(self, start: int) -> bool:
+    def proposed(self, start: int, before_only: bool = False) -> bool:
         """Whether the mention's part of its clause proposes or asks about it rather than stating it
-        ("we train with Megatron and are considering NeMo": only NeMo is proposed)."""
+        ("we train with Megatron and are considering NeMo": only NeMo is proposed). ``before_only`` looks only at the
+        words before the mention ("we serve it with vLLM at maybe 3 req/s": the "maybe" is about the rate)."""
         clause = self.clause_at(start)
         parts = list(_JOINED.finditer(self.text, clause.start, clause.end)) if clause.end > clause.start else []
         lo = max([clause.start, *(p.end() for p in parts if p.end() <= start)])
-        hi = min([clause.end, *(p.start() for p in parts if p.start() >= start)])
+        hi = start if before_only else min([clause.end, *(p.start() for p in parts if p.start() >= start)])
         return bool(_PROPOSAL.search(self.text[lo:hi]))
 
     def stated(self, start: int) -> bool:

@@ -7,6 +7,7 @@ nothing about the phase, and "I don't care about latency" is not a latency objec
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from agent.reading.findings import Found
 from agent.reading.scope import Scope
@@ -27,64 +28,99 @@ PHASE_CUES: list[tuple[str, re.Pattern[str]]] = [
                                  r"(?:label|classify|summari[sz]e|embed|process|annotate)\w* (?:\d[\d,.]*\s?[mk]?|millions|"
                                  r"thousands|all) (?:of )?(?:documents|docs|records|rows|files|pages|samples|examples)|"
                                  r"\bdataset of\b|(?:whole|entire|full) (?:dataset|corpus|benchmark|catalog|archive|backlog|"
-                                 r"collection)|~?\d+(?:\.\d+)?\s?[kKmM]\s+(?:prompts|documents|docs|pairs|strings|rows|samples|"
-                                 r"items|records|reviews|tickets|files|responses|examples|queries|articles)\b|eval(?:uation)? "
+                                 r"collection)|"
+                                 # a count of items to process ("50M query-doc pairs", "12M strings"); "2k prompts" is a
+                                 # prompt length unless written in millions
+                                 r"~?\d+(?:\.\d+)?\s?(?:[kK]\s+(?:[\w-]+\s+){0,2}?|[mM]\s+(?:[\w-]+\s+){0,2}?(?:prompts|"
+                                 r"responses|queries|questions|conversations)?)(?:documents|docs|pairs|strings|rows|samples|"
+                                 r"items|records|reviews|tickets|files|examples|articles|transcripts|images|emails|"
+                                 r"problems)\b|\d+(?:\.\d+)?\s?[mM]\s+(?:prompts|responses|queries|questions|conversations)\b|"
+                                 r"\b\d{1,3}(?:,\d{3})+(?![\s-]*tok)\s+(?:[\w-]+\s+){0,3}?(?:problems|questions|prompts|documents|"
+                                 r"samples|examples|items|records|test cases)\b|eval(?:uation)? "
                                  r"sweeps?|weekend job|around the clock|nobody waits|no (?:one|user) waits|annotation (?:study|job)|"
-                                 r"generat\w* (?:synthetic|training|teacher)", re.I)),
-    ("serving", re.compile(r"serv(?:e|es|ing|er)\b|deploy|users|chat|\bqps\b|requests?|production|endpoint|\bapi\b|inference|"
+                                 r"generat\w* (?:synthetic|training|teacher)|\brun(?:ning)? (?:my |our |an? |the )?(?:\w+ )?eval\w*\b", re.I)),
+    ("serving", re.compile(r"serv(?:e|es|ing|er)\b|deploy|\bhost(?:s|ing)?\b|users|chat|\bqps\b|requests?|production|endpoint|\bapi\b|inference|"
                            r"decode|generat|latency|ttft|tpot|prompts?\b", re.I)),
     # a bare "train"/"training" counts only when nothing says serving
     ("pre-training", re.compile(r"\btrain\b|\btraining\b|\bgradients?\b|optimi[sz]er states?", re.I)),
 ]
 # An ability or option, not the activity: "we can fine-tune if needed", "we could train a draft".
-_OPTION = re.compile(r"\b(?:could|might|would|maybe|perhaps|if (?:needed|necessary|required|it helps)|later|eventually|"
-                     r"done|finished|no more|out of scope|"
-                     r"in the future|some ?day|willing to|open to|happy to|able to|(?:we|i) can|allowed to|option)\b", re.I)
+_OPTION_BEFORE = re.compile(r"\b(?:could|might|would|maybe|perhaps|done|finished|no more|willing to|open to|happy to|"
+                            r"able to|(?:we|i) can|allowed to|forbid\w*|prohibit\w*|may not|nobody|no one)\b", re.I)
+_OPTION_AFTER = re.compile(r"\b(?:if (?:needed|necessary|required|it helps)|later|eventually|done|finished|out of scope|"
+                           r"in the future|some ?day|(?:is|are) an option|on the table|(?:is|are) (?:absolutely |totally |"
+                           r"perfectly )?(?:fine|ok|okay|acceptable|possible|allowed))\b", re.I)
 # "a fine-tuned model", "our LoRA adapters in production": the words describe the model being served
 _DESCRIBES_MODEL = re.compile(r"\b(?:serv\w*|deploy\w*|inference|host\w*|production|prod)\b|"
+                              r"\b(?:a|an|our|their|its|own|the|\d+)\s+(?:[\w.-]+\s+)?fine[\s-]?tunes\b|"
+                              r"\b(?:a|an)\s+(?:[\w.-]+\s+)?fine[\s-]?tune\b(?!\s+(?:of|on|with|for)\b)|"
                               r"(?:sft|fine[\s-]?tuned?|lora|tuned)[\s-]+(?:checkpoint|model|weights|version|variant|adapter)",
                               re.I)
 
 OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
     ("ttft", re.compile(r"\bttft\b|time[\s-]to[\s-]first[\s-]token|first[\s-]token|prefill (?:latency|time)|"
-                        r"prompt processing|until the first (?:word|token|chunk|character)|first (?:word|chunk) (?:appears|shows)",
+                        r"prompt processing|until the first (?:word|token|chunk|character)|first (?:word|chunk) (?:appears|shows)|"
+                        r"(?:start|begin)s? (?:to )?(?:reply|replying|respond|responding|answer|answering|stream|streaming|"
+                        r"talking|typing)|first (?:sentence|words?|chunk)\b|(?:initial|first) response time",
                         re.I)),
     ("tpot", re.compile(r"\btpot\b|\bitl\b|inter[\s-]token|per[\s-]token latency|time per (?:output )?token|"
                         r"decode (?:latency|speed)|tok(?:en)?s?/s(?:ec)? per (?:user|request|stream)|ms per token|"
                         r"(?:faster|speed up|slow|accelerat\w*) decod\w*|decod\w* (?:is )?(?:slow|faster)|per[\s-]token (?:latency|speed|time)|"
                         r"tokens per second per (?:user|request)|generation speed|streaming speed|ms/tok(?:en)?|"
                         r"tokens? per second (?:for|to) (?:a|one|each) user|speed of (?:each|every|one|a single) user|"
-                        r"per[\s-]user speed|speed\w* (?:for|of|in) decod\w*", re.I)),
-    ("memory", re.compile(r"\bfits?\b(?!\s+(?:in(?:to)?\s+)?(?:the |our |a )?(?:[\w-]+\s+){0,2}?(?:window|deadline|schedule|"
+                        r"per[\s-]user speed|speed\w* (?:for|of|in) decod\w*|\btypes? (?:too )?slow\w*|"
+                        r"tok(?:en)?s?/s(?:ec)?/(?:user|stream|request)|latency per token|stutter\w*|jerk\w*|"
+                        r"(?:pauses?|gaps?) between tokens|tokens? (?:come|arrive) in bursts|per[\s-]stream (?:speed|rate)", re.I)),
+    # cost stated per unit of work beats the word "tokens" in it ("maximise tokens per dollar")
+    ("cost", re.compile(r"per (?:dollar|\$)|\$\s*(?:/|per)|cost per|cheap|\bbill\b|save money|saving money|"
+                        r"smaller instance|cheaper (?:gpu|instance|card)|spend|"
+                        r"fewer (?:gpus|cards|nodes|machines|instances|servers|boxes)|smallest number of|"
+                        r"\b(?:single|one) node instead|instead of (?:two|three|four|\d+) (?:nodes|gpus|cards)|"
+                        r"\b(?:on|onto|to|down to) (?:just |only )?(?:two|three|one|a single|\d+)\b[^.?!,]{0,25}?\binstead\b|"
+                        r"\boff (?:of )?(?:\d+|two|four|eight)\b[^.?!]{0,30}\bonto\b|\bsave (?:a lot|money|\$)|"
+                        r"\b(?:get|go|move|bring)\s+(?:it\s+)?(?:down\s+)?to\s+(?:1|one|a single|fewer|\d+)\s+"
+                        r"(?:cards?|gpus?|nodes?|machines?)\b|idle (?:cost|gpus?)", re.I)),
+    ("memory", re.compile(r"\bfits?\b(?!\s+more\b|\s+in(?:to)?\s+(?:under\s+)?~?\d+(?:\.\d+)?\s?(?:s|sec|seconds|ms|min\w*)\b)"
+                          r"(?!\s+(?:in(?:to)?\s+)?(?:the |our |a )?(?:[\w-]+\s+){0,2}?(?:window|deadline|schedule|"
                           r"time|slot|sla))|out of memory|"
                           r"\bcan (?:we|i|it|one \w+|a single \w+) (?:even )?(?:run|deploy|host|serve|load|hold)\b|"
                           r"\b(?:is|are) (?:that|it|this|they) enough\b|enough (?:memory|vram)|\boom\w*|\bvram\b|\bkv[\s-]?cache (?:size|grows)|too big|"
-                          r"doesn'?t fit|won'?t fit|memory (?:usage|footprint|budget|limit|pressure)|\bmemory\b", re.I)),
-    # cost stated per unit of work beats the word "tokens" in it ("maximise tokens per dollar")
-    ("cost", re.compile(r"per (?:dollar|\$)|\$\s*(?:/|per)|cost per|cheap|\bbill\b|save money|saving money|"
-                        r"smaller instance|cheaper (?:gpu|instance|card)|spend", re.I)),
+                          r"doesn'?t fit|won'?t fit|memory (?:usage|footprint|budget|limit|pressure)|(?<![-_])\bmemory\b(?![-_])", re.I)),
     ("throughput", re.compile(r"throughput|thr?o?u?ghput|projected (?:at|to)|\b\d+\s*(?:days|weeks)\b|"
-                              r"push (?:\w+ ){0,4}through|tokens?/s(?:ec)?\b|tok/s\b|tokens per second|maximi[sz]e .*tokens|more requests|"
+                              r"push (?:\w+ ){0,4}through|tokens?/s(?:ec)?\b|tok/s\b|tokens per second|more requests|"
+                              r"maximi[sz]e (?:the )?(?:\w+ ){0,3}?tokens\b(?!\s*(?:per|/)\s*(?:dollar|\$|€|euro))|"
                               r"samples per second|\bmfu\b|step time|faster training|train faster|speed up training|"
                               r"finish (?:faster|sooner)|as fast as possible|how (?:long|fast) .{0,20}(?:take|finish)|"
                               r"wall[\s-]?clock|total (?:time|hours)|requests per second|\brps\b|tokens per (?:hour|day)|"
-                              r"shorten (?:the )?(?:run|job|training)|finish by", re.I)),
-    ("cost", re.compile(r"\bcost|cheap|\$|budget|dollar|fewer gpus|price", re.I)),
-    ("quality", re.compile(r"accuracy|quality|perplexity|preserv\w* (?:quality|accuracy)", re.I)),
+                              r"shorten (?:the )?(?:run|job|training)|finish by|"
+                              r"\bmore (?:concurrent |simultaneous |parallel )?(?:users|chats|streams|sessions|tenants|requests|"
+                              r"conversations|clients)\b|(?:users|streams|sessions|tenants|requests|chats) per (?:gpu|node|card|"
+                              r"box|server|replica|h\d+\w*)\b|keep up\b|\bdrain\b|req(?:uest)?s?/s(?:ec)?\b|samples/s|"
+                              r"(?:queue|backlog) (?:keeps )?(?:grow|build)\w*", re.I)),
+    ("cost", re.compile(r"\bcost|cheap|\$|(?<!\d s )(?<!\ds )(?<!\d ms )(?<!\dms )budget|dollar|fewer gpus|price", re.I)),
+    ("quality", re.compile(r"accuracy|quality|perplexity|preserv\w* (?:quality|accuracy)|(?:answers|outputs|results|"
+                           r"scores?)\b[^.;!?]{0,60}?\b(?:are|got|get|is|became)\W+(?:much |a lot |noticeably )?(?:worse|different|dropped)|"
+                           r"eval\w* (?:score )?dropped", re.I)),
     ("latency", re.compile(r"latency|fast(?:er)? (?:responses?|answers?)|respon\w+ time|snappy|interactive|real[\s-]?time|"
-                           r"end[\s-]to[\s-]end|\be2e\b", re.I)),
+                           r"end[\s-]to[\s-]end|\be2e\b|per[\s-]request (?:time|latency)|total (?:latency|time per request)|"
+                           r"times? out\b|timeout|fully (?:posted|appear\w*|generated|written)|\bfroze\b|"
+                           r"takes? (?:about |around |~)?\d+(?:\.\d+)? ?(?:s|sec|seconds)\b|"
+                           r"\d+(?:\.\d+)?\s?(?:s|sec|seconds|ms) per (?:report|request|answer|response|summary|query|call|"
+                           r"document|page|item|reply|completion)\b|\bfit in (?:under )?~?\d+(?:\.\d+)?\s?(?:s|sec|seconds|ms)\b|"
+                           r"\d+\s?(?:ms|s) or (?:less|under)\b", re.I)),
 ]
 # Words that single out one objective among several ("only tokens/sec per GPU", "latency matters most").
-_STRONG = re.compile(r"\b(?:only|most|main|primary|priority|kpi|goal|the (?:one )?thing|above all|best|care (?:about|for)|"
-                     r"all (?:we|i) care|matters|is king|critical|crucial|paramount|what counts)\b", re.I)
+_STRONG = re.compile(r"\b(?:only|most(?! of\b| \w+ (?:are|is|were|do|don't)\b)|main|primary|priority|kpi|goal|the (?:one )?thing|above all|best|care (?:about|for)|"
+                     r"all (?:we|i) care|matters|is king|critical|crucial|paramount|what counts|cheapest|fastest|lowest|highest|"
+                     r"smallest|fewest|what (?:i|we) (?:really )?(?:need|want)(?: to \w+)? is|what hurts)\b", re.I)
 # Words that make a cue what the user wants rather than a number they report.
 _WANT = re.compile(r"\b(?:want|need|improve|reduc\w*|lower|cut|minimi[sz]e|maximi[sz]e|increase|boost|optimi[sz]e|"
                    r"priority|prioriti[sz]e|matters?|care about|goal|target|slo|sla|under|below|within|bound|"
                    r"faster|better|higher|more|less|too (?:slow|high|long)|bottleneck|focus|main concern|"
-                   r"make it|get it|speed up|help)\b", re.I)
+                   r"make it|get it|speed up|help|back|down|awful|terrible|poor|horrible|bad|sucks|kill\w*|hurts?)\b", re.I)
 
 LOSSLESS = re.compile(
-    r"without chang\w* (?:the )?outputs?|lossless|exact(?:ly the same)? outputs?|same outputs?|bit[\s-]?(?:exact|identical|"
+    r"without chang\w* (?:the )?outputs?|lossless|\b(?:token|byte|char(?:acter)?)[\s-]for[\s-](?:token|byte|char(?:acter)?)\b|exact(?:ly the same)? outputs?|same outputs?|bit[\s-]?(?:exact|identical|"
     r"for[\s-]bit)|identical (?:outputs?|results?|to)|no (?:quality|accuracy) (?:loss|drop|hit|regression)|"
     r"without (?:any )?(?:quality|accuracy) (?:loss|drop|hit)|must not change|outputs? (?:must|should|need to|has to|have to) "
     r"(?:stay|remain|be|match)|(?:must|should|need to|has to|have to) (?:stay|remain) (?:exact|identical|the same)|"
@@ -104,7 +140,9 @@ _RULED_OUT_AFTER = re.compile(r"^[^.;?!]{0,40}?\b(?:not (?:approved|allowed|perm
                               r"off the table|ruled out|a no[\s-]go)\b", re.I)
 _ANYTHING_BUT = re.compile(r"\b(?:anything|everything) (?:but|except|other than)\s+$", re.I)
 # "no quantisation", "no fp4/int4 tricks": a rule; "we don't use quantization yet" only describes the stack
-_NO_BEFORE = re.compile(r"\b(?:no|without|never)\s+(?:[\w-]+[\s/]+){0,2}$", re.I)
+_NO_BEFORE = re.compile(r"\b(?:no|without|never|not even|nor)\s+(?:[\w-]+[\s/]+){0,2}$", re.I)
+# "can we get it onto two cards without quantizing?": a rule even inside a question
+_WITHOUT_BEFORE = re.compile(r"\bwithout\s+(?:any\s+)?$", re.I)
 # "some quality loss is fine": the opposite, read as an explicit False
 # "don't want any quality loss", "without changing model output": a change to outputs, negated
 _OUTPUT_CHANGE = re.compile(r"(?:quality|accuracy|precision|output) (?:loss|drop|degradation|regression|hit|changes?)|"
@@ -119,7 +157,15 @@ NO_RETRAIN = re.compile(r"no (?:more )?(?:re-?)?training|without (?:any )?(?:re-
                         r"no fine[\s-]?tun\w*|(?:can(?:no|')t|cannot|can not|won'?t|unable to|not allowed to|don'?t want to) "
                         r"(?:re-?train|train|fine[\s-]?tune|touch the weights)|no (?:time|budget|compute|data|gpus) (?:for|to) "
                         r"(?:re-?)?train|off[\s-]the[\s-]shelf|post[\s-]training only|(?:training|fine[\s-]?tuning) is "
-                        r"(?:not|out of)|weights? (?:are|is) frozen|frozen weights|as[\s-]is\b", re.I)
+                        r"(?:not|out of)|weights? (?:are|is) frozen|frozen weights|as[\s-]is\b|"
+                        r"(?:may not|must not|mustn'?t|can ?not|can'?t|not allowed to|forbid\w*|prohibit\w*)\s+(?:do\s+)?(?:any\s+)?"
+                        r"(?:re-?train\w*|train\w*|fine[\s-]?tun\w*|modify\w*|alter\w*)|"
+                        r"(?:needs?|requires?|requiring)\s+(?:an?\s+)?(?:\w+\s+)?(?:fine[\s-]?tun\w*|re-?training|training)"
+                        r"[^.;]{0,25}?(?:off the table|not an option|impossible|(?:which|that) (?:we|i) can'?t)|"
+                        r"no (?:gpus?|compute|budget|time|data|people|team|one) (?:for|to) (?:do )?(?:re-?)?(?:train\w*|fine[\s-]?tun\w*)|"
+                        r"(?:budget|compute|gpus?) for (?:re-?)?training is (?:zero|nil|none|gone|0)\b|"
+                        r"(?:nobody|no one)(?: here)? (?:can|knows how to|is able to) (?:re-?)?(?:train|fine[\s-]?tune)|"
+                        r"nothing (?:may|can|will|is allowed to|gets to) be (?:re-?)?(?:trained|fine[\s-]?tuned)", re.I)
 CAN_RETRAIN = re.compile(r"(?:we|i) (?:can|could|are able to|have (?:the )?(?:budget|data|compute) to) (?:re-?train|train|"
                          r"fine[\s-]?tune|distill)|(?:fine[\s-]?tuning|training|retraining) is (?:ok|okay|fine|allowed|possible|"
                          r"an option)|willing to (?:fine[\s-]?tune|train|retrain)|open to (?:fine[\s-]?tuning|training)", re.I)
@@ -133,35 +179,99 @@ def read_phase(text: str, scope: Scope, found: Found) -> None:
                 continue
             clause = scope.clause_at(m.start())
             words = text[clause.start:clause.end]
-            if phase in ("fine-tuning", "pre-training") and (_OPTION.search(words) or
+            option = _OPTION_BEFORE.search(text, max(clause.start, m.start() - 40), m.start()) \
+                or _OPTION_AFTER.search(text, m.end(), min(clause.end, m.end() + 60))
+            if phase in ("fine-tuning", "pre-training") and (option or
                                                               (_DESCRIBES_MODEL.search(words) and phase == "fine-tuning")):
                 continue
             found.put("phase", phase, m.group(0))
             return
 
 
+# a memory budget stated as a limit ("must stay under 10GB of GPU memory"): a constraint, not what to improve
+MEMORY_LIMIT = re.compile(r"\b(?:stay|keep \w+|be|fit)?\s*(?:under|below|within|at most|max(?:imum)?|<=?|≤|capped at)\s*"
+                          r"\d+(?:\.\d+)?\s?gi?b\b(?:\s+(?:of\s+)?(?:gpu\s+|gpu's\s+)?(?:memory|vram|ram))?|"
+                          r"\bmemory (?:cap|budget|limit)\s*(?:of|is|at|:)?\s*\d+(?:\.\d+)?\s?gi?b\b", re.I)
+
+
+def _blank(pattern: re.Pattern[str], text: str) -> str:
+    return pattern.sub(lambda m: " " * len(m.group(0)), text)
+
+
 def read_objective(text: str, scope: Scope, found: Found) -> None:
-    """The objective: a cue the user wants improved beats one they only report; then by priority."""
+    """The objective: a cue the user wants improved beats one they only report; then by priority. A memory limit
+    counts only when nothing else is asked for."""
+    masked = _blank(NO_RETRAIN, _blank(LOSSLESS, text))
+    if _read_objective(_blank(MEMORY_LIMIT, masked), text, scope, found) or _read_objective(masked, text, scope, found):
+        return
+    if (limit := MEMORY_LIMIT.search(masked)) or found.values.get("memory_budget_gb"):
+        found.put("objective", "memory", limit.group(0).strip() if limit else found.evidence.get("memory_budget_gb", ""))
+
+
+# a metric the user is content with: "TTFT p50 is 350ms which is great", "speed is fine", "MFU is 52%, I'm happy with that"
+_CONTENT_WORDS = (r"(?:fine(?![\s-]?tun)|great|good|ok|okay|acceptable|alright|solid|secondary|loose|relaxed|lenient|"
+                  r"invisible|not (?:the|a|an|our) (?:problem|issue|concern|bottleneck))\b")
+_CONTENT_AFTER = re.compile(r"[^.;:,!?\n]{0,40}?\b(?:is|are|looks?|seems?|feels?|was|would be|'s)\s+(?:\w+\s+){0,2}?"
+                            + _CONTENT_WORDS + r"|[^.;:!?\n]{0,60}?,\s*(?:which|that)\s*(?:is|looks?|seems?|'s)\s+(?:\w+\s+)?"
+                            + _CONTENT_WORDS + r"|[^.;!?\n]{0,30}?\b(?:i'?m|we'?re|i am|we are) (?:happy|fine|ok|okay|satisfied) "
+                            r"with\b", re.I)
+_CONTENT_BEFORE = re.compile(r"\b(?:happy|fine|ok|okay|satisfied|content) with (?:the |our |its |that )?[\w\s]{0,12}$|"
+                             r"\b(?:is|are|'s) (?:ok|okay|fine|great|good|acceptable)\s*\(\s*[~≈]?[\d.,]*\s*$", re.I)
+# the user fears running out of memory: "without OOM", "doesn't OOM" still name memory as the concern
+_MEMORY_FEAR = re.compile(r"oom|out of memory|fit", re.I)
+_MISSED = "the measured figure misses its stated target"
+# the objective each target/measurement pair speaks for
+_SLO_OBJECTIVES = {"ttft": "ttft_ms", "tpot": "tpot_ms", "latency": "latency_ms"}
+
+
+def _content(text: str, m: re.Match[str]) -> bool:
+    """Whether the user says this metric is fine as it is."""
+    return bool(_CONTENT_AFTER.match(text, m.end()) or _CONTENT_BEFORE.search(text[max(0, m.start() - 40):m.start()]))
+
+
+def _slo_verdicts(found: Found) -> tuple[set[str], set[str]]:
+    """Objectives whose measured figure misses its stated target, and those whose figure meets it."""
+    missed, met = set(), set()
+    for objective, key in _SLO_OBJECTIVES.items():
+        target, now = found.values.get(f"slo_{key}"), found.measured.get(key)
+        if target and now:
+            (missed if now > target * 1.02 else met).add(objective)
+    return missed, met
+
+
+def _read_objective(masked: str, text: str, scope: Scope, found: Found) -> bool:
     best: tuple[int, int, str, str] | None = None
-    masked = NO_RETRAIN.sub(lambda m: " " * len(m.group(0)), LOSSLESS.sub(lambda m: " " * len(m.group(0)), text))
+    missed, met = _slo_verdicts(found)
+    if len(missed) == 1:  # a target the user's own figure misses: "SLO ITL p90 < 45 ms, observed 62 ms"
+        best = (0, 0, -1, next(iter(missed)), _MISSED)
+    taken: list[tuple[int, int]] = []  # spans of cues already seen: "latency" in "inter-token latency" is that phrase
     for rank, (objective, pattern) in enumerate(OBJECTIVE_CUES):
         for m in pattern.finditer(masked):
-            if scope.negated(m.start(), m.end()):
+            if any(a <= m.start() <= b + 1 for a, b in taken):
+                continue
+            taken.append(m.span())
+            fear = objective == "memory" and _MEMORY_FEAR.search(m.group(0))
+            if (scope.negated(m.start(), m.end()) and not fear) or _content(masked, m) or (objective in met and not missed):
                 continue
             clause = scope.clause_at(m.start())
             words = text[clause.start:clause.end]
-            lo = max(clause.start, m.start() - 24)
+            lo = max(clause.start, m.start() - 40)
             strong = [s for s in _STRONG.finditer(masked, lo, min(clause.end, m.end() + 24))]
             level = 0 if strong else 1 if _WANT.search(words) else 2
             # several cues near a strong word ("the best quality that fits in 16GB"): the closest one is singled out
-            gap = min((max(s.start() - m.end(), m.start() - s.end(), 0) for s in strong), default=0)
+            # ...and among wanted cues, the one nearest the wanting word ("need 2x that throughput with the memory left")
+            near = strong or (list(_WANT.finditer(text, clause.start, clause.end)) if level == 1 else [])
+            gap = min((max(s.start() - m.end(), m.start() - s.end(), 0) for s in near), default=0)
             key = (level, gap, rank, objective, m.group(0))
-            if best is None or key[:3] < best[:3]:
+            if best is None or key[:3] < best[:3] and best[4] != _MISSED:
                 best = key
     if best:
         found.put("objective", best[3], best[4])
-    elif found.values.get("phase") in ("pre-training", "fine-tuning") and _SPEED.search(text):
-        found.put("objective", "throughput", _SPEED.search(text).group(0))
+    elif found.values.get("phase") in ("pre-training", "fine-tuning") and _SPEED.search(masked):
+        found.put("objective", "throughput", _SPEED.search(masked).group(0))
+    else:
+        return False
+    return True
 
 
 # training that is "slow" or should "finish sooner" wants throughput
@@ -180,7 +290,8 @@ def read_constraints(text: str, scope: Scope, found: Found) -> None:
     lossless = next((m for m in LOSSLESS.finditer(text) if not scope.proposed(m.start()) or "?" not in
                      text[m.end():scope.clause_at(m.start()).end + 1]), None)
     if lossless is None:
-        lossless = next((m for m in _LOSSY_WORD.finditer(text) if not _asked(text, scope, m.start()) and (
+        lossless = next((m for m in _LOSSY_WORD.finditer(text) if _WITHOUT_BEFORE.search(text[max(0, m.start() - 16):m.start()])
+                         or not _asked(text, scope, m.start()) and (
             _NO_BEFORE.search(text[max(0, m.start() - 30):m.start()]) or _RULED_OUT_AFTER.match(text[m.end():])
             or _ANYTHING_BUT.search(text[max(0, m.start() - 24):m.start()]))), None)
     if lossless is None:
@@ -196,3 +307,23 @@ def read_constraints(text: str, scope: Scope, found: Found) -> None:
         found.put("no_retraining", False, can.group(0))
     elif no_retrain:
         found.put("no_retraining", True, no_retrain.group(0))
+
+
+# words about the client side of a service ("our mobile app"), which say nothing about where the model runs
+_CLIENT_WORDS = re.compile(r"mobile|phone|\bios\b|android|iphone|\bapp\b|inside an? (?:app|application)", re.I)
+_LOCAL_ENGINES = ("llama.cpp", "mlc-llm", "exllamav2")
+
+
+def phase_from_framework(catalog: Any, found: Found) -> None:
+    """A serving engine named as what runs says the phase when only generic words did: "training" in "2k H100-hours
+    for training are on the table" beside "Mixtral in vLLM" is serving, and "our mobile app's backend is Qwen on vLLM"
+    serves from a data centre, not on the phone."""
+    framework = catalog.frameworks.get(found.values.get("framework") or "")
+    if framework is None or framework.kind != "serving" or framework.id in _LOCAL_ENGINES:
+        return
+    phase, evidence = found.values.get("phase"), found.evidence.get("phase", "")
+    generic = phase == "pre-training" and PHASE_CUES[-1][1].fullmatch(evidence)
+    client = phase == "edge" and _CLIENT_WORDS.search(evidence)
+    if phase is None or generic or client:
+        found.values["phase"] = "serving"
+        found.evidence["phase"] = framework.name

@@ -7,9 +7,10 @@ attention and FA2" puts both in the stack; "we don't use continuous batching" ta
 from __future__ import annotations
 
 import re
+from types import SimpleNamespace
 from typing import Any
 
-from agent.names import Mention, NameIndex
+from agent.names import Mention, NameIndex, normalise
 from agent.reading.findings import Found
 from agent.reading.scope import Scope
 from agent.reading.switches import SwitchIndex
@@ -17,17 +18,45 @@ from agent.reading.switches import SwitchIndex
 # "from X to Y", "X -> Y", "replace X with Y": X is what runs now, Y what is proposed
 _FROM = re.compile(r"\b(?:from|off|away from|replac\w*|migrat\w* (?:off|from)|leav\w*)\s+(?:our |the |plain |stock )?$", re.I)
 _TO = re.compile(r"\b(?:to|into|onto|towards?)\s+(?:a |the )?$|->\s*$|→\s*$|\bvs\.?\s+$|\bor\s+$", re.I)
+# a move already made: "we moved from vLLM to SGLang last week" runs SGLang now, not vLLM
+_MOVED = re.compile(r"\b(?:moved|switched|migrated|ported|went|changed|swapped|transitioned|upgraded|"
+                    r"(?:after|since) (?:switching|moving|migrating|changing|converting|going))\b(?:[^.;?!\n]|(?<=\d)\.(?=\d)){0,60}$",
+                    re.I)
 # an imperative or a goal: "Serve it on an H100 with FP8 for more throughput" asks for FP8
-_REQUEST = re.compile(r"^\s*(?:please\s+)?(?:serve|run|use|deploy|enable|add|apply|try|make|get|speed|quantize|switch)\b|"
+_REQUEST = re.compile(r"^\s*(?:please\s+)?(?:serve|run|use|deploy|enable|add|apply|try|make|get|speed|quantize|switch)\b(?![=_])|"
                       r"\bfor (?:more|better|higher|lower|faster|less|max\w*)\b", re.I)
 _NOW = re.compile(r"\b(?:already|currently|today|right now|at the moment|in production)\b", re.I)
 # a mention followed by "or Y?" / "vs Y": an option under comparison
 _OPTION_AFTER = re.compile(r"^\s*(?:or|vs\.?|versus)\s", re.I)
 
 
-def build_framework_index(catalog: Any) -> NameIndex:
-    """Alias index over the catalog's frameworks."""
-    return NameIndex(catalog.frameworks)
+class FrameworkIndex(NameIndex):
+    """Framework names and signatures; ``signature_keys`` tells a signature match from a name match."""
+
+    signature_keys: frozenset[str] = frozenset()
+
+
+def build_framework_index(catalog: Any) -> FrameworkIndex:
+    """Alias index over the catalog's frameworks, by their names and by their signatures (commands, flags, config
+    keys and log names that only that framework's users write: "sglang.launch_server", "zero_optimization")."""
+    index = FrameworkIndex({key: SimpleNamespace(name=fw.name, aliases=[*fw.aliases, *fw.signatures])
+                            for key, fw in catalog.frameworks.items()})
+    names = {normalise(n) for key, fw in catalog.frameworks.items() for n in (key, fw.name, *fw.aliases)}
+    index.signature_keys = frozenset(normalise(s) for fw in catalog.frameworks.values() for s in fw.signatures) - names
+    return index
+
+
+# HF transformers hands sharding to DeepSpeed or FSDP when a config names one: that engine is what runs the step
+_ENGINE_UNDER = {"transformers": ("deepspeed", "fsdp")}
+
+
+def _by_name_first(index: NameIndex, mentions: list[Mention]) -> list[Mention]:
+    """Mentions by name before mentions by signature: "NeMo ... tensor_model_parallel_size" runs NeMo; then an engine
+    before the wrapper that calls it ("HF Trainer with a DeepSpeed config" runs DeepSpeed)."""
+    keys = getattr(index, "signature_keys", frozenset())
+    ids = {m.item_id for m in mentions}
+    wrapped = {w for w, engines in _ENGINE_UNDER.items() if w in ids and ids & set(engines)}
+    return sorted(mentions, key=lambda m: (m.item_id in wrapped, normalise(m.text) in keys))
 
 
 def build_technique_index(catalog: Any) -> NameIndex:
@@ -36,24 +65,27 @@ def build_technique_index(catalog: Any) -> NameIndex:
 
 
 def _role(text: str, scope: Scope, m: Mention) -> str:
-    """'current', 'proposed', 'negated', 'asked' or 'neutral' (described without a verb) for one mention.
+    """'current', 'past', 'proposed', 'negated', 'asked' or 'neutral' (described without a verb) for one mention.
 
     'asked' is a mention whose only sign of a proposal is that its clause is a question ("how many users can it
     serve in vLLM?"): a framework named that way is still the one the question is about.
     """
     before = text[max(0, m.start - 30):m.start]
+    moved = _MOVED.search(text[max(0, m.start - 80):m.start])
     if _FROM.search(before):
+        return "past" if moved else "current"
+    if moved and _TO.search(before):
         return "current"
     if scope.negated(m.start, m.end):
         return "negated"
     if _TO.search(before) or _OPTION_AFTER.match(text[m.end:m.end + 8]):
         return "proposed"
     clause = scope.clause_at(m.start)
-    if scope.stated(m.start) and (not scope.proposed(m.start) or _NOW.search(text[clause.start:clause.end])):
+    if scope.stated(m.start) and (not scope.proposed(m.start, before_only=True) or _NOW.search(text[clause.start:clause.end])):
         return "current"
     words = text[clause.start:clause.end]
     asked = text[clause.end:clause.end + 1] == "?" or words.rstrip().endswith("?")
-    if scope.proposed(m.start) or _REQUEST.search(words):
+    if scope.proposed(m.start, before_only=True) or _REQUEST.search(words):
         return "proposed"
     return "asked" if asked else "neutral"
 
@@ -61,7 +93,7 @@ def _role(text: str, scope: Scope, m: Mention) -> str:
 def read_framework(text: str, scope: Scope, index: NameIndex, found: Found) -> None:
     """The framework running today: a stated or migrated-from mention, else the only neutral one."""
     mentions = [m for m in index.find(text) if not found.inside_name(m.start, m.end)]
-    roles = [(_role(text, scope, m), m) for m in mentions]
+    roles = [(_role(text, scope, m), m) for m in _by_name_first(index, mentions)]
     current = next((m for role, m in roles if role == "current"), None)
     if current is None:
         neutral = [m for role, m in roles if role == "neutral"]
@@ -74,7 +106,7 @@ def read_framework(text: str, scope: Scope, index: NameIndex, found: Found) -> N
 
 # parallel degrees written as "TP8", "tp=2", "EP 8", "expert parallel 8"
 _DEGREE = re.compile(r"\b(tp|ep|pp|sp|tensor[\s-]parallel(?:ism)?|expert[\s-]parallel(?:ism)?|pipeline[\s-]parallel(?:ism)?|"
-                     r"sequence[\s-]parallel(?:ism)?)\s*(?:[=:]|of|size|degree)?\s*\d+\b", re.I)
+                     r"sequence[\s-]parallel(?:ism)?)\s*(?:(?:[=:]|of|size|degree)?\s*\d+\b|(?:is )?(?:on|enabled)\b)", re.I)
 _DEGREE_TECHNIQUE = {"tp": "tensor-parallel", "te": "tensor-parallel", "ep": "expert-parallel", "ex": "expert-parallel",
                      "pp": "pipeline-1f1b", "pi": "pipeline-1f1b", "sp": "sequence-parallel", "se": "sequence-parallel"}
 # a precision named as what runs ("fp8 on", "in fp8", "Llama-3.1-405B-Instruct-FP8"): the phase decides which technique

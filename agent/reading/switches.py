@@ -17,7 +17,7 @@ from typing import Any
 from agent.names import Mention
 
 _FLAG = re.compile(r"(?<![\w-])(--?[a-z][a-z0-9]*(?:-[a-z0-9]+)*)(?:[ =]+['\"]?([A-Za-z0-9][\w.]*))?")
-_ENV = re.compile(r"\b([A-Z][A-Z0-9]*_[A-Z0-9_]+)=([\w.]+)")
+_ENV = re.compile(r"\b([A-Z][A-Z0-9]*_[A-Z0-9_]+|[A-Z][A-Z0-9]{3,})=([\w.]+)")  # "OLLAMA_KV_CACHE_TYPE=q8_0", "QUANTIZE=awq"
 _KEY = re.compile(r"\"?\b([a-z][a-z0-9]*_[a-z0-9_]+|stage|device)\"?\s*:\s*\"?([\w.-]+)\"?")
 _CALL = re.compile(r"\b((?:torch|model|deepspeed)\.[a-z_][\w.]*[a-z])\(")
 # a switch the catalog names as the way to turn something OFF ("--enforce-eager turns it off")

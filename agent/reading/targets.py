@@ -1,12 +1,12 @@
-"""Read targets and measurements: latency SLOs, a memory budget, and figures the user measured on their setup.
+"""Read targets and measurements: latency SLOs and the figures the user measured on their setup.
 
-"p99 TTFT under 1 s" is a target; "TTFT is 3 s" is a measurement; "must stay under 20 GB" is a memory budget,
-while "a 24GB RTX 4090" only describes a GPU.
+"p99 TTFT under 1 s" is a target; "TTFT is 3 s" is a measurement. Memory budgets live in ``agent.reading.budgets``.
 """
 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from agent.reading.findings import Found
 
@@ -20,7 +20,7 @@ _TTFT = (r"(?:ttft|time[\s-]to[\s-]first[\s-]token|first[\s-]token(?: latency| t
          r"first (?:suggestion|word|chunk)(?: must)?(?: show up| appear| arrive)?|prefill latency)")
 _TPOT = (r"(?:tpot|itl|inter[\s-]token(?: latency)?|time per (?:output )?token|per[\s-]token (?:latency|time)|token latency|"
          r"decode latency|tbt|(?:time )?between tokens)")
-_E2E = r"(?:end[\s-]to[\s-]end latency|e2e latency|e2e|request latency|response time|latency)"
+_E2E = r"(?:end[\s-]to[\s-]end(?: latency| time)?|e2e latency|e2e|total latency|request latency|response time|latency)"
 _SEP = (r"\s*(?:" + _PCT + r"\s*)?(?:slo|target|goal|sla)?\s*(?:(?:of|is|at|=|:|around|about|currently|sits|hovers|runs|"
         r"stays|now|roughly|approx\w*|~)\s*){0,3}")
 
@@ -46,49 +46,52 @@ _LATER_TARGET = re.compile(r"(?:(?!ttft|tpot|itl|latency)[^?!]){0,50}?\b(?:targe
 _LATENCIES = {"ttft": _latency(_TTFT), "tpot": _latency(_TPOT), "latency": _latency(_E2E)}
 _SUB_SECOND = re.compile(r"sub[\s-]second\s+" + _TTFT, re.I)
 _RATE = r"(?:tok(?:en)?s?/s(?:ec)?|tokens? per second|t/s|tps)"
-_PER_USER = r"(?:per (?:user|request|stream|sequence|session)|for (?:a|one|each) user|single[\s-]user)"
-_RATE_TARGET = re.compile(r"(?:at least|>=?|≥|minimum(?: of)?|min\.?|above|over|more than|need|want|target(?: of)?)\s*"
-                          + _NUMBER + r"\s*" + _RATE + r"\s*" + _PER_USER + "?", re.I)
-_MS_PER_TOKEN = re.compile(r"(?:(" + _BOUND + r")\s*)?" + _NUMBER + r"\s*(ms|s)\s*(?:/|per)\s*tok(?:en)?\b", re.I)
+_PER_USER = r"(?:(?:per|/)\s*(?:user|request|stream|sequence|session)\b|each\b|for (?:a|one|each) user|single[\s-]user)"
+_RATE_TARGET = re.compile(r"(?:at least|>=?|≥|minimum(?: of)?|min\.?|above|over|more than|need|want|"
+                          r"target(?: of)?|(?:i|we)'d like|would like(?: to (?:see|get|hit|reach))?)\s*"
+                          + _NUMBER + r"\+?\s*" + _RATE + r"\s*" + _PER_USER + "?", re.I)
+_MS_PER_TOKEN = re.compile(r"(?:(" + _BOUND + r")\s*)?" + _NUMBER + r"\s*(ms|s)\s*(?:/|per)\s*(?:output\s+|generated\s+)?"
+                           r"tok(?:en)?\b(\s*(?:slo|sla|target|budget|goal|(?:would be|is|are) (?:fine|ok|okay|acceptable)|"
+                           r"or (?:less|better|lower|below)))?", re.I)
+# a figure said of an earlier state: "Before the upgrade: 55 ms/token" is not today's
+_FORMER = re.compile(r"\b(?:before|previously|used to|originally|earlier|last (?:week|month|release))\b", re.I)
 # one stream's speed named before the figure: "each user only 8 token/s", "eval rate: 11 tokens/s", "token generation ~8 tok/s"
 _STREAM_BEFORE = re.compile(r"(?:\b(?:each|every|per|a single|one)\s+(?:user|stream|request|session)\b|\beval rate\b|"
-                            r"\btoken generation\b|\bgeneration speed\b|\bdecode speed\b)[^.;\n]{0,24}$", re.I)
+                            r"\btoken generation\b|\btg\d*\b|\bgeneration speed\b|\bdecode speed\b)[^.;\n]{0,24}$", re.I)
 # "Output token throughput (tok/s): 2511.3", "gen throughput (token/s): 6124.55": a log row with the unit first
 _RATE_UNIT_FIRST = re.compile(r"throughput\s*\(\s*" + _RATE + r"\s*\)\s*:?\s*(\d+(?:[.,]\d+)?)", re.I)
-_RATE_FIGURE = re.compile(_NUMBER + r"\s*([kK])?\s*" + _RATE + r"(?:\s*" + _PER_USER + r")?", re.I)
-# "tokens/s plateaus at 61k": the figure after the unit
-_RATE_THEN_FIGURE = re.compile(_RATE + r"(?:\s+\w+){0,3}?\s+(?:at|of|is|=|~|around|about)\s*" + _NUMBER + r"\s*([kK])?\b", re.I)
+# a rate unit followed by ":" or "=" is a key that labels the figure after it ("loss: 3.1  tps: 2,100")
+_RATE_FIGURE = re.compile(_NUMBER + r"\s*([kK])?\s*" + _RATE + r"(?!\s*[:=])(?:\s*" + _PER_USER + r")?", re.I)
+_PREFILL_RATE = re.compile(r"\b(?:prompt|prefill|pp\d*)\b[^,;.\n]{0,30}$", re.I)
+# "output_throughput: 1290.3", "generation throughput = 1410": a key that names generated tokens per second
+_GEN_THROUGHPUT_KEY = re.compile(r"\b(?:output|generation|gen|decode)[_ ]throughput\s*[:=]\s*(\d+(?:\.\d+)?)", re.I)
+_RATE_KEY = re.compile(_RATE + r"\s*[:=]", re.I)
+# "tokens/s plateaus at 61k": the figure after the unit; "tok/s: 2511", "tokens/s (total) 412k": the unit labels the
+# figure (a key and its value, a table's header and its cell)
+_RATE_THEN_FIGURE = re.compile(_RATE + r"(?:(?:\s+\w+){0,3}?\s+(?:at|of|is|=|~|around|about)|[ \t]*\([\w ]{1,20}\))?[ \t]*[:=]?"
+                               + r"[ \t]*" + _NUMBER + r"\s*([kK])?\b", re.I)
+# a number right before a rate unit: the unit belongs to it ("30 tok/s 4 users"), it does not label what follows
+_FIGURE_BEFORE = re.compile(r"\d\s*[kK]?\s*$")
 # one stream: a tokens/s figure is the per-token speed of that stream
-_ONE_STREAM = re.compile(r"single[\s-]user|one user|only me|just me|for myself|one request at a time|single stream|"
+# (Ollama answers one request at a time unless the text says it runs several)
+_ONE_STREAM = re.compile(r"single[\s-]user|\bollama\b(?![^.\n]{0,40}(?:parallel|concurren|users))|one user|only me|just me|"
+                         r"for myself|one request at a time|single stream|"
                          r"\bbatch(?: size)?(?: of)? 1\b|\bbs\s*=?\s*1\b|\bdecode\b", re.I)
 _PERCENT = r"(%|\s*percent\b)"
-# "MFU 0.43", "MFU lies by 29 percent", "0.37 MFU", "31% MFU"; a figure above 1 without a percent sign is not an MFU
+# "MFU 0.43", "MFU lies by 29 percent", "0.37 MFU", "31% MFU"; a figure above 1 without a percent sign is not an MFU;
+# "tps: 3,560  mfu: 38.70%": "mfu:" labels the figure after it, so the one before is not read as the MFU
 _MFU = re.compile(r"\bmfu\b(?:\s+(?:[a-z]+)){0,3}?\s*[:=~]?\s*"
                   + r"(?:\d+(?:[.,]\d+)?\s*%?\s*(?:->|→|to)\s*)?" + _NUMBER + _PERCENT + r"?|" + _NUMBER + _PERCENT
-                  + r"?\s*mfu\b", re.I)
+                  + r"?\s*mfu\b(?!\s*[:=])", re.I)
 # a figure that changed: "drops to 0.27", "went down to 31%": the later one is today's
 _CHANGED_TO = re.compile(r"\b(?:drops?|dropped|falls?|fell|goes|went|degrades?|degraded|slips?|slipped|down)\s+(?:down\s+)?to\s+"
                          + _NUMBER + _PERCENT + r"?", re.I)
-_GB = r"(?:gb|gib|g)\b(?!/s|\s*/\s*s|ps)"
-_BUDGET = re.compile(r"(?:under|below|within|at most|less than|maximum(?: of)?|max of|no more than|only (?:have|got|has)|"
-                     r"budget of|limit(?:ed)? (?:of|to)|cap\w* (?:\w+ ){0,3}?(?:of|at|to)|fits? (?:in|into|within)(?: the [\w']+)?|stay (?:under|below|within)|"
-                     r"restricted to|constrained to)\s*(?:about |around |~)?" + _NUMBER + r"\s*" + _GB + r"(?!\s*(?:gpus?|cards?|"
-                     r"rtx|a100|h100|l40|a6000|version|variant|model))|" + _NUMBER + r"\s*" + _GB
-                     + r"\s*(?:of\s+)?(?:vram\s+|memory\s+|ram\s+)?(?:free|available|left|spare|to spare|of headroom|budget|"
-                     r"limit|cap|max)\b", re.I)
-_MEMORY_FIGURE = re.compile(r"(?:uses?|using|takes?|taking|eats?|consum\w+|occup\w+|allocat\w+|peaks? at|at|hits?|reach\w*|"
-                            r"(?:says|shows|reports|reads)|"
-                            r"peak (?:memory|vram|usage)(?: is| of| at)?|"
-                            r"usage (?:is|of)|footprint (?:is|of)|memory (?:is|of))\s*(?:about |around |~|over |almost )?"
-                            + _NUMBER + r"\s*" + _GB + r"|" + _NUMBER + r"\s*" + _GB + r"\s*(?:used|in use|allocated|peak)",
-                            re.I)
-
-
 # a figure stated after a metric: the rest of the sentence, up to this many characters
 _WINDOW = 48
 _FIGURE = re.compile(_NUMBER + r"\s*" + _TIME_UNIT)
 # whole words only: "feels slow (~55ms)" is a figure, not an SLO
-_TARGET_WORDS = re.compile(r"(?:<|≤|\bsub[\s-]?|\b(?:under|below|less than|at most|within|no more than|target|slo|sla|goal|"
+_TARGET_WORDS = re.compile(r"(?:<|≤|\bsub[\s-]?|\b(?:under|below|less than|at most|within|no more than|targets?|"
+                           r"slos?|slas?|goals?|"
                            r"budget|cap|limit|need|needs|want|must|should|has to|have to|required|aim|max(?:imum)?)\b)"
                            r"\W*(?:\w+\W+){0,3}$", re.I)
 # a figure before the metric: "~30s TTFT", "takes 40s to first token"
@@ -100,10 +103,18 @@ _BEFORE = {"ttft": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:to (?:the 
 _REQUEST_TIME = re.compile(r"(?:takes?|taking|took|needs?|needed|requires?)\s*(?:about|around|~|roughly|over|almost)?\s*"
                            + _NUMBER + r"\s*" + _TIME_UNIT + r"|" + _NUMBER + r"\s*" + _TIME_UNIT
                            + r"\s*(?:(?:per|for (?:each|an?|one)|an?)\s*"
-                           r"(?:\d+[\s-]*tok(?:en)?s?[\s-]*)?(?:answer|request|response|reply|query|generation|completion|call)"
+                           r"(?:\d+[\s-]*tok(?:en)?s?[\s-]*)?(?:answer|request|response|reply|query|generation|"
+                           r"completion|call|step|report|"
+                           r"document|doc|page|turn|item|summary|review)"
                            r"|for\s+(?:about\s+|~)?\d+\s*(?:output\s+)?tokens\b)", re.I)
 _PREFILL_TIME = re.compile(r"prefill\b[^.;?!]{0,40}?(?:takes?|took|is|of)\s*(?:about|around|~)?\s*" + _NUMBER + r"\s*"
                            + _TIME_UNIT, re.I)
+_FIGURE_THEN = re.compile(r"\d[ \t]*" + _TIME_UNIT + r"[ \t]*(?:of[ \t]+)?" + _PCT + r"[ \t]*\Z", re.I)
+# a name that is a key ("tpot_avg=", "tpot:"): the figure after it is its own
+_KEY_AFTER = re.compile(r"\w*\s*[:=]")
+# a metric's name right after a figure: the figure is that metric's
+_OWNED = re.compile(r"[ \t]*(?:(?:/|per)\s*(?:output\s+|generated\s+)?tok(?:en)?\b|(?:of\s+)?" + _PCT + r"[ \t]*(?:" + _TTFT + "|"
+                    + _TPOT + r")(?!\w*\s*[:=]|\s*\d))", re.I)
 _KINDS = {"ttft": re.compile(_TTFT, re.I), "tpot": re.compile(_TPOT, re.I), "latency": re.compile(_E2E, re.I)}
 # "Time to first token (ms)   avg 612.4": a table or log row whose unit comes before the value
 _UNIT_FIRST = {name: re.compile(kind + r"\s*\((ms|s)\)[^\d\n]{0,24}?" + _NUMBER, re.I)
@@ -113,6 +124,15 @@ _NOW_FIGURE = re.compile(r"\b(?:we(?:'re| are)(?: currently| now)? at|currently(
                          r"now (?:at|it's))\s*(?:about |around |~)?" + _NUMBER + r"\s*" + _TIME_UNIT, re.I)
 
 
+# a threshold the question asks about: "how many users before ITL goes above 50ms", "until p99 TTFT exceeds 2 s"
+_THRESHOLD = {name: re.compile(r"\b(?:before|until|till|without)\s+(?:the\s+)?(?:" + _PCT + r"\s*)?" + kind + r"\s*(?:" + _PCT
+                               + r"\s*)?(?:goes|gets|climbs|rises)?\s*(?:above|over|past|beyond|exceeds?|exceeding|crosses|"
+                               r"passes|breaks|hits)\s*" + _NUMBER + r"\s*" + _TIME_UNIT, re.I)
+              for name, kind in (("ttft", _TTFT), ("tpot", _TPOT), ("latency", _E2E))}
+# today's speed said after a per-user target, its unit left out: "need 30+ tok/s per user, currently 18"
+_NOW_RATE = re.compile(r"\b(?:we(?:'re| are)(?: currently| now)? at|currently(?: at)?|today(?: it's| it is)?|right now|"
+                       r"now (?:at|it's))\s*(?:about |around |~)?" + _NUMBER + r"(?:\s*" + _RATE + r")?"
+                       r"(?!\s*[\d.]|\s*(?:ms|s|sec|seconds?)\b)", re.I)
 _ARROW = re.compile(r"\s*(?:->|→|=>)\s*" + _NUMBER + r"\s*" + _TIME_UNIT)
 
 
@@ -126,22 +146,62 @@ def _sentence_after(text: str, end: int) -> str:
 # a wish stated after a metric was named, possibly in a later sentence: "SLO is 2s", "Boss require it less than 1.5s",
 # "want under 20", "we would like to descend under 1 second"
 _WISH = re.compile(r"\b(?:slo|sla|target|goal|budget|requires?|required|requirement|expect\w*|needs?|wants?|would like|"
-                   r"aim\w*|must|should|has to|have to|get (?:it )?(?:to|down to))\b[^.;?!\d]{0,32}?~?\s?(\d+(?:[.,]\d+)?)"
+                   r"aim\w*|must|should|has to|have to|"
+                   r"get (?:it )?(?:back )?(?:to|down to))\b[^.;?!\d]{0,32}?~?\s?(\d+(?:[.,]\d+)?)"
                    r"\s*(ms|milliseconds?|msec|s|secs?|seconds?|sec)?\b", re.I)
 _WISH_REACH = 220
+# a wished figure that is a speed ("at least 20 tok/s per user") is read by _rates, not as a time
+_RATE_AFTER = re.compile(r"\s*" + _RATE, re.I)
+# a bare wished number that stands alone ("can I get to 60?"), not a count of something ("expect 200 users")
+_ALONE = re.compile(r"\s*\+?\s*(?:[?.!,;)]|$)")
+
+
+@lru_cache(maxsize=16)
+def _mentions(text: str) -> tuple[tuple[int, int, str], ...]:
+    """Every metric named in ``text`` as (start, end, name), in order; a "ms/token" figure names the per-token time."""
+    named = [(m.start(), m.end(), name) for name, kind in _KINDS.items() for m in kind.finditer(text)]
+    named += [(m.start(), m.end(), "tpot") for m in _PER_TOKEN_FIGURE.finditer(text)]
+    return tuple(sorted(named))
+
+
+_PER_TOKEN_FIGURE = re.compile(r"\d\s*(?:ms|s)\s*(?:/|per)\s*(?:output\s+|generated\s+)?tok(?:en)?\b", re.I)
+
+
+# a list of targets after the metrics were named: "The SLOs are 800 ms and 35 ms", "the targets are 100 ms and 15 ms
+# respectively"
+_LIST_ITEM = r"(?:<=?\s*|under\s+|below\s+)?~?\s?\d+(?:[.,]\d+)?\s*(?:ms|milliseconds?|msec|s|secs?|seconds?)\b"
+_TARGET_LIST = re.compile(r"\b(?:targets?|slos?|slas?|goals?|budgets?|requirements?)\s+(?:are|were|would be|:)\s*(?:of\s+)?("
+                          + _LIST_ITEM + r"(?:\s*(?:,|and|/|&|,\s*and)\s*" + _LIST_ITEM + r")+)", re.I)
+
+
+def _target_lists(text: str, found: Found) -> None:
+    """Targets given as a list, in the order their metrics were named before it."""
+    for listed in _TARGET_LIST.finditer(text):
+        names: list[str] = []
+        for _, end, name in _mentions(text):
+            if end <= listed.start() and name not in names:
+                names.append(name)
+        figures = _FIGURE.findall(listed.group(1))
+        if len(names) != len(figures):
+            continue  # which figure bounds which metric is not said
+        for name, (value, unit) in zip(names, figures):
+            found.put(f"slo_{name}_ms", round(_ms(value, unit), 3), listed.group(0))
 
 
 def _later_wishes(text: str, found: Found) -> None:
     """Targets stated after the metric they bound; a bare number takes the unit of that metric's figure."""
-    mentions = sorted((m.start(), m.end(), name) for name, kind in _KINDS.items() for m in kind.finditer(text))
+    mentions = _mentions(text)
     for wish in _WISH.finditer(text):
-        before = [m for m in mentions if m[1] <= wish.start() and wish.start() - m[1] <= _WISH_REACH]
+        inside = [m for m in mentions if wish.start() <= m[0] and m[1] <= wish.end()]
+        before = inside or [m for m in mentions if m[1] <= wish.start() and wish.start() - m[1] <= _WISH_REACH]
         if not before:
             continue
-        name = before[-1][2]
+        name = before[-1][2]  # "Target is TTFT < 1 s": a metric named inside the wish is the one it bounds
         if f"slo_{name}_ms" in found.values:
             continue
         unit = wish.group(2)
+        if unit is None and _RATE_AFTER.match(text, wish.end()):
+            continue
         if unit is None:
             shown = found.measured.get(f"{name}_ms")
             value = float(wish.group(1).replace(",", "."))
@@ -153,15 +213,52 @@ def _later_wishes(text: str, found: Found) -> None:
             found.put(f"slo_{name}_ms", round(_ms(wish.group(1), unit), 3), wish.group(0))
 
 
+# a bound with its unit left out: "Need tpot <= 40", "ttft can go up to 2000"
+_BARE_BOUND = {name: re.compile(kind + r"\s*(?:" + _PCT + r"\s*)?(?:<=?|under|below|at most|"
+                                r"(?:can|may) (?:go|be) (?:up to|as high as)|"
+                                r"up to|(?:should|must|has to|needs? to) (?:be |stay )?(?:under|below|<=?))\s*~?(\d+(?:\.\d+)?)"
+                                r"(?!\s*(?:\d|\.\d|%|[a-z/]))", re.I)
+               for name, kind in (("ttft", _TTFT), ("tpot", _TPOT), ("latency", _E2E))}
+
+
+def _bare_bounds(text: str, found: Found) -> None:
+    """A bound without a unit is in the unit of today's figure for that metric, when it is of the same order."""
+    for name, bound in _BARE_BOUND.items():
+        shown = found.measured.get(f"{name}_ms")
+        if shown is None or f"slo_{name}_ms" in found.values:
+            continue
+        for m in bound.finditer(text):
+            value = float(m.group(1))
+            if 0.02 * shown <= value <= 5 * shown:
+                found.put(f"slo_{name}_ms", value, m.group(0))
+                break
+
+
 def _latency_targets(text: str, found: Found) -> None:
     """Targets and measured figures for TTFT, per-token time and end-to-end latency."""
+    _target_lists(text, found)
+    thresholds = []
+    for name, threshold in _THRESHOLD.items():
+        for m in threshold.finditer(text):
+            found.put(f"slo_{name}_ms", round(_ms(m.group(1), m.group(2)), 3), m.group(0))
+            thresholds.append((m.start(), m.end()))
+    named_spans = [m.span() for name in ("ttft", "tpot") for m in _KINDS[name].finditer(text)]
     for name, kind in _KINDS.items():
         for mention in kind.finditer(text):
+            if any(a <= mention.start() < b for a, b in thresholds):
+                continue  # the figure after it is a threshold, not a measurement
+            if name == "latency" and any(a <= mention.start() < b for a, b in named_spans):
+                continue  # "inter token latency" names the per-token time
+            if _FIGURE_THEN.search(text, max(0, mention.start() - 24), mention.start()) and not _KEY_AFTER.match(
+                    text, mention.end()):
+                continue  # "takes 14 s end to end": the figure before the name is its value, not one after it
             after = _sentence_after(text, mention.end())
             for value in _FIGURE.finditer(after):
                 between = after[:value.start()]
                 if _KINDS["ttft"].search(between) or _KINDS["tpot"].search(between):
                     break  # the figure belongs to another metric named in between
+                if _OWNED.match(after, value.end()):
+                    break  # "140 ms TTFT and 11 ms per output token": the figure is the next metric's
                 ms = round(_ms(value.group(1), value.group(2)), 3)
                 evidence = text[mention.start():mention.end() + value.end()]
                 if _TARGET_WORDS.search(between):
@@ -186,6 +283,8 @@ def _latency_targets(text: str, found: Found) -> None:
             if not re.search(_BOUND + r"\s*$", text[max(0, m.start() - 14):m.start()], re.I):
                 found.measure(f"{name}_ms", round(_ms(m.group(1), m.group(2)), 3), m.group(0))
     _later_wishes(text, found)
+    _bare_bounds(text, found)
+    _now_figures(text, found)
     prefill = _PREFILL_TIME.search(text)
     if prefill:
         found.measure("ttft_ms", round(_ms(prefill.group(1), prefill.group(2)), 3), prefill.group(0))
@@ -195,36 +294,117 @@ def _latency_targets(text: str, found: Found) -> None:
         found.measure("latency_ms", round(_ms(value, unit), 3), request.group(0))
 
 
-def _rates(text: str, found: Found) -> None:
+# today's time said on its own, after the target or the metric: "Currently ~1.4 s.", "currently eats 1.3 s",
+# "we're at 38", "~600 ms total today"
+_NOW_ANY = re.compile(r"\b(?:we(?:'re| are)(?: currently| now)? at|currently|today(?: it's| it is)?|right now)\s+(?:\w+\s+){0,2}?"
+                      r"(?:about |around |~|roughly )?(\d+(?:[.,]\d+)?)(?:\s*" + _TIME_UNIT + r"|(?!\s*(?:\d|\.\d|%|[a-z/])))"
+                      r"|(\d+(?:[.,]\d+)?)\s*" + _TIME_UNIT + r"\s*(total\s+)?(?:today|now|currently|at the moment)\b", re.I)
+
+
+def _now_figures(text: str, found: Found) -> None:
+    """Today's figure said apart from its metric: it is the metric named last before it (or the only target's)."""
+    for now in _NOW_ANY.finditer(text):
+        value, unit = (now.group(1), now.group(2)) if now.group(1) else (now.group(3), now.group(4))
+        before = [name for _, end, name in _mentions(text) if end <= now.start()]
+        targets = [name for name in ("ttft", "tpot", "latency") if f"slo_{name}_ms" in found.values]
+        # no metric named and no target: a time on its own is the whole request's
+        name = ("latency" if now.group(5) or not (before or targets or unit is None) else before[-1] if before
+                else targets[0] if len(targets) == 1 else None)
+        if name is None or f"{name}_ms" in found.measured:
+            continue
+        number = float(value.replace(",", "."))
+        if unit is None:  # a bare figure is in the unit of that metric's target ("target 25 ms TPOT, we're at 38")
+            wanted = found.values.get(f"slo_{name}_ms")
+            if not wanted or not 0.2 * wanted <= number <= 20 * wanted:
+                continue
+            found.measure(f"{name}_ms", number, now.group(0))
+        else:
+            found.measure(f"{name}_ms", round(_ms(value, unit), 3), now.group(0))
+
+
+def _rate_target(text: str, found: Found) -> list[tuple[int, int]]:
+    """A per-user speed target ("at least 20 tok/s per user") and today's speed said after it; their spans."""
     target = _RATE_TARGET.search(text)
-    if target and (re.search(_PER_USER, target.group(0), re.I) or float(target.group(1).replace(",", ".")) <= 150):
-        found.put("slo_tpot_ms", round(1000.0 / float(target.group(1).replace(",", ".")), 3), target.group(0))
+    if not target:
+        return []
+    wanted = float(target.group(1).replace(",", "."))
+    if not (re.search(_PER_USER, target.group(0), re.I) or wanted <= 150):
+        return [target.span()]
+    found.put("slo_tpot_ms", round(1000.0 / wanted, 3), target.group(0))
+    now = _NOW_RATE.search(text, target.end(), target.end() + 60)
+    if now and 0 < float(now.group(1).replace(",", ".")) < wanted:
+        found.measure("tpot_ms", round(1000.0 / float(now.group(1).replace(",", ".")), 3), now.group(0))
+        return [target.span(), now.span()]
+    return [target.span()]
+
+
+def _ms_per_token(text: str, found: Found) -> None:
     for m in _MS_PER_TOKEN.finditer(text):
         line = text[text.rfind("\n", 0, m.start()) + 1:m.start()]
         if re.search(r"\bprompt\b", line, re.I):
             continue  # "prompt eval time = ... (1.32 ms per token)": prefill, not the time per output token
         value = _ms(m.group(2), m.group(3))
-        if m.group(1):
+        if m.group(1) or m.group(4):
             found.put("slo_tpot_ms", round(value, 3), m.group(0))
-        else:
-            found.measure("tpot_ms", round(value, 3), m.group(0))
+            continue
+        window = text[max(0, m.start() - 48):m.start()]
+        sentence = window[max(window.rfind(". "), window.rfind("\n")) + 1:]
+        if _FORMER.search(sentence):
+            continue  # "Before the upgrade: 55 ms/token": an earlier state, not today's figure
+        found.measure("tpot_ms", round(value, 3), m.group(0))
+
+
+def _rates(text: str, found: Found) -> None:
+    """Speeds in tokens/s: a per-user target, one stream's speed (a time per token) and a total throughput."""
+    read = _rate_target(text, found)
     one_stream = bool(_ONE_STREAM.search(text))
+    stream_end, stream_rate = None, 0.0
     figures = [(m, m.group(1), m.group(2)) for m in _RATE_FIGURE.finditer(text)]
-    figures += [(m, m.group(1), m.group(2)) for m in _RATE_THEN_FIGURE.finditer(text)]
+    figures += [(m, m.group(1), m.group(2)) for m in _RATE_THEN_FIGURE.finditer(text)
+                if _RATE_KEY.match(m.group(0)) or not _FIGURE_BEFORE.search(text, max(0, m.start() - 12), m.start())]
     for m, number, thousands in sorted(figures, key=lambda f: f[0].start()):
-        if target and m.start() >= target.start() and m.end() <= target.end():
+        if any(a <= m.start() and m.end() <= b for a, b in read):
             continue
         value = float(number.replace(",", "")) * (1000 if thousands else 1)
         if value <= 0:
             continue
+        if _PREFILL_RATE.search(text, max(0, m.start() - 40), m.start()):
+            continue  # "Avg prompt throughput: 8120.4 tokens/s", "pp512 = 610 t/s": prefill speed
         stream = _STREAM_BEFORE.search(text[max(0, m.start() - 60):m.start()])
         if re.search(_PER_USER, m.group(0), re.I) or stream or (one_stream and value < 300):
             found.measure("tpot_ms", round(1000.0 / value, 3), m.group(0))
+            if stream_end is None:
+                stream_end, stream_rate = m.end(), value
         else:
             found.measure("throughput_tok_s", value, m.group(0))
-    row = _RATE_UNIT_FIRST.search(text)
+    row = _RATE_UNIT_FIRST.search(text) or _GEN_THROUGHPUT_KEY.search(text)
     if row:
         found.measure("throughput_tok_s", float(row.group(1).replace(",", "")), row.group(0))
+    if stream_end is not None and "slo_tpot_ms" not in found.values:
+        _wished_rate(text, stream_end, stream_rate, found)
+
+
+_MULTIPLE = {"double": 2.0, "twice": 2.0, "triple": 3.0, "2x": 2.0, "3x": 3.0}
+_WISHED_MULTIPLE = re.compile(r"\b(?:would like|'d like|want|need|aim|hope|goal|target)\w*\b[^.;?!\d]{0,30}?\b("
+                              + "|".join(_MULTIPLE) + r")\b", re.I)
+
+
+def _wished_rate(text: str, start: int, rate: float, found: Found) -> None:
+    """A speed wished after one stream's measured speed ("~35 tok/s. can I get to 60?", "would like to double that"):
+    the per-token target."""
+    multiple = _WISHED_MULTIPLE.search(text, start, start + _WISH_REACH)
+    if multiple:
+        found.put("slo_tpot_ms", round(1000.0 / (rate * _MULTIPLE[multiple.group(1).lower()]), 3), multiple.group(0))
+        return
+    for wish in _WISH.finditer(text, start, start + _WISH_REACH):
+        if wish.group(2) is not None:
+            continue  # a time, read by _later_wishes
+        if not (_RATE_AFTER.match(text, wish.end()) or _ALONE.match(text, wish.end())):
+            continue
+        value = float(wish.group(1).replace(",", "."))
+        if rate < value <= 10 * rate:  # a faster stream than today's, in the same unit
+            found.put("slo_tpot_ms", round(1000.0 / value, 3), wish.group(0))
+            return
 
 
 def _mfu(text: str, found: Found) -> None:
@@ -246,13 +426,8 @@ def _mfu(text: str, found: Found) -> None:
 
 
 def find_targets(text: str, found: Found) -> None:
-    """Put SLOs (slo_ttft_ms, slo_tpot_ms, slo_latency_ms), memory_budget_gb and measured figures into ``found``."""
+    """Put SLOs (slo_ttft_ms, slo_tpot_ms, slo_latency_ms) and measured figures into ``found``."""
+    _ms_per_token(text, found)  # first: a later wish ("product wants 12") is in the unit of today's ms/token
     _latency_targets(text, found)
     _rates(text, found)
     _mfu(text, found)
-    budget = _BUDGET.search(text)
-    if budget:
-        found.put("memory_budget_gb", float((budget.group(1) or budget.group(2)).replace(",", ".")), budget.group(0))
-    memory = _MEMORY_FIGURE.search(text)
-    if memory and not (budget and budget.start() <= memory.start() < budget.end()):
-        found.measure("memory_gb", float((memory.group(1) or memory.group(2)).replace(",", ".")), memory.group(0))

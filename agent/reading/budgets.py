@@ -1,0 +1,133 @@
+"""Read a memory budget, and memory the user measured.
+
+"must stay under 20 GB" is a memory budget, while "a 24GB RTX 4090" only describes a GPU. A budget said as a share
+of the card ("at most 70% of HBM", "--gpu-memory-utilization 0.35") or as what is left of it ("keep 10 GB free")
+needs the GPU's memory: ``settle_memory_budget`` works it out once the hardware reader has run
+(``agent.workload.extract`` calls it after the readers).
+"""
+
+from __future__ import annotations
+
+import re
+
+from agent.reading.findings import Found
+from agent.reading.targets import _NUMBER
+
+_GB = r"(?:gb|gib|g|gigs?|gigabytes?)\b(?!/s|\s*/\s*s|ps)"
+_ABOUT_GB = r"(?:about |around |~|only |roughly |approx\w* )?"
+# a figure with a GB unit that is not a GPU's name ("under 24GB GPUs", "a 16GB card") but may be memory ("20GB GPU memory")
+_GB_FIGURE = (_NUMBER + r"\s*" + _GB + r"(?!\s*(?:gpus?(?!\s*(?:memory|mem|ram|vram))|cards?|rtx|a100|h100|l40|a6000|version|"
+              r"variant|model))")
+# every way of stating a cap before its figure: a bound ("stay inside", "bring that down to", "Target: <="), a grant
+# ("this one gets", "the LLM can have", "the scheduler only grants jobs"), what is left ("leaves us", "realistically")
+_CAP_BEFORE = (r"(?:under|below|within|inside|at most|less than|maximum(?: of)?|max of|no more than|not more than|"
+               r"only (?:have|got|has)|budget of|(?:hard |soft )?limit(?:ed)? (?:of|to)|"
+               r"(?:gpu memory|memory|vram|ram|mem)\s+(?:cap|limit|budget)(?:\s+(?:of|at|to|is))?\s*[:=]?|"
+               r"cap\w* (?:\w+ ){0,3}?(?:of|at|to)|restricted to|constrained to|target\s*[:=]?\s*(?:<=?|under|below)?|"
+               r"<=?|(?:bring|get|cut|reduce|trim|shrink)\s+(?:\w+\s+){0,2}?(?:down\s+)?to|"
+               r"gets?|can (?:have|use)|(?:is |are )?(?:given|granted|allotted|allowed)|grants?\s+\w+|"
+               r"leaves?(?: (?:us|me|it|them))?|leaving(?: (?:us|me|it))?|realistically|effectively|"
+               r"fits? (?:in|into|within)(?: the [\w']+)?|"
+               r"(?:live|run|fit|stay|squeeze|keep (?:it|this|that|us|me))\s+(?:in|into|inside|within|under|below))\s*")
+# ... or after it: "6 GB is the ceiling", "3 GB tops", "10 GB of VRAM free", "the 30 GB slice"
+_CAP_AFTER = (r"\s*(?:of\s+)?(?:(?:gpu |device )?(?:vram|memory|ram|hbm)\s+)?(?:free|available|left|spare|to spare|of headroom|"
+              r"budget|limit|cap|max|tops|or less|at most|slice|partition|"
+              r"(?:is|as) (?:the|our|a|my|its) (?:hard )?(?:ceiling|cap|limit|max\w*|budget))\b")
+# "kills us above ~3 GB": a figure above which something fails is the cap
+_FAILS_ABOVE = r"(?:kill\w*|crash\w*|oom\w*|evict\w*)\b[^.;?!\d]{0,24}?(?:above|over|past|beyond)\s*"
+_BUDGET = re.compile(r"(?:" + _CAP_BEFORE + r"|" + _FAILS_ABOVE + r")" + _ABOUT_GB + _GB_FIGURE + r"|" + _NUMBER + r"\s*" + _GB
+                     + _CAP_AFTER, re.I)
+# any figure in GB: looked for first, since most questions have none and the full pattern is slow
+_ANY_GB = re.compile(r"\d\s*" + _GB, re.I)
+# memory the user keeps back for something else: what is left of the card is the budget ("keep 10 GB free")
+_RESERVE = re.compile(r"\b(?:keep|keeping|leave|leaving|reserves?|reserved|reserving|set(?:ting)? aside|hold(?:s|ing)? back)"
+                      r"\s+(?:(?:about|around|~|at least|roughly)\s*)?" + _NUMBER + r"\s*" + _GB, re.I)
+# another tenant's use said before "gets whatever is left": "the game already uses ~5 GB VRAM so the LLM gets the rest"
+_OTHERS_USE = re.compile(r"\b(?:uses?|using|takes?|taking|eats?|eating|needs?|occup\w+|pinned|holds?|consum\w+)\s+"
+                         r"(?:about |around |~|roughly |up to )?" + _NUMBER + r"\s*" + _GB
+                         + r"[^.;?!]{0,60}?\b(?:whatever is left|what(?:'s| is) left|the rest|the remainder|remaining)\b", re.I)
+# a MIG profile names its memory slice: "3g.40gb", "1g.10gb"
+_MIG_PROFILE = re.compile(r"\b\d+g\.(\d+)gb\b", re.I)
+# HAMi vGPU limits in a pod spec: "nvidia.com/gpumem: 30000" (MiB), "nvidia.com/gpumem-percentage: 50"
+_HAMI_MIB = re.compile(r"nvidia\.com/gpumem\s*:\s*[\"']?(\d+)", re.I)
+_SHARE_WORDS = {"half": 0.5, "a third": 1 / 3, "one third": 1 / 3, "a quarter": 0.25, "one quarter": 0.25,
+                "two thirds": 2 / 3, "three quarters": 0.75}
+_CARD = r"(?:the |a |one |each |its |their )?(?:gpu'?s? |card'?s? |device'?s? )?(?:hbm|vram|gpu memory|memory|card|gpu|device)\b"
+# a share of the card: "at most 70% of HBM", "no job gets more than half the card", "--gpu-memory-utilization 0.35"
+_SHARE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|percent)\s*of\s+" + _CARD + r"|\b(" + "|".join(_SHARE_WORDS) + r")\s+(?:of\s+)?"
+                    + _CARD + r"|(?:gpu[-_ ]memory[-_ ]utili[sz]ation|mem[-_ ]fraction[-_ ]static|gpumem-percentage)"
+                    r"[\"']?\s*[=:]?\s*[\"']?(\d*\.?\d+)", re.I)
+# words before a share that make it a cap rather than a measurement ("uses 90% of VRAM")
+_SHARE_CAP = re.compile(r"\b(?:at most|up to|no more than|not more than|more than|max\w*|limit\w*|only|cap\w*|allowed|"
+                        r"allocate|may|gets?|budget|under|below|within|less than|share|policy)\b[^.;?!]{0,24}$", re.I)
+# a launcher's memory fraction at or above this is its usual setting (vLLM's default is 0.9), not a budget
+_USUAL_FRACTION = 0.85
+_MEMORY_FIGURE = re.compile(r"(?:uses?|using|takes?|taking|eats?|consum\w+|occup\w+|allocat\w+|peaks? at|at|hits?|reach\w*|"
+                            r"(?:says|shows|reports|reads)|"
+                            r"peak (?:memory|vram|usage)(?: is| of| at)?\s*[:=]?|current(?:ly)?\s*[:=]|"
+                            r"usage (?:is|of)|footprint (?:is|of)|memory (?:is|of))\s*(?:about |around |~|over |almost )?"
+                            + _NUMBER + r"\s*" + _GB + r"|" + _NUMBER + r"\s*" + _GB + r"\s*(?:used|in use|allocated|peak)",
+                            re.I)
+
+
+def read_memory(text: str, found: Found) -> None:
+    """Put a memory budget stated in GB and a measured memory figure into ``found``."""
+    budget = _memory_budget(text, found)
+    memory = _MEMORY_FIGURE.search(text)
+    if memory and not (budget and budget.start() <= memory.start() < budget.end()):
+        found.measure("memory_gb", float((memory.group(1) or memory.group(2)).replace(",", ".")), memory.group(0))
+
+
+def _memory_budget(text: str, found: Found) -> re.Match[str] | None:
+    """A memory cap stated in GB (a bound, a grant, a MIG or vGPU slice); a figure kept back for others is not one."""
+    if not _ANY_GB.search(text):
+        return None
+    for budget in _BUDGET.finditer(text):
+        if _RESERVE.search(text, max(0, budget.start() - 32), budget.end()):
+            continue  # "keep 10 GB free for the embedding service": the rest of the card is the budget
+        found.put("memory_budget_gb", float((budget.group(1) or budget.group(2)).replace(",", ".")), budget.group(0))
+        return budget
+    mig = _MIG_PROFILE.search(text)
+    if mig:
+        found.put("memory_budget_gb", float(mig.group(1)), mig.group(0))
+        return mig
+    hami = _HAMI_MIB.search(text)
+    if hami:
+        found.put("memory_budget_gb", round(int(hami.group(1)) / 1024, 1), hami.group(0))
+        return hami
+    return None
+
+
+def settle_memory_budget(text: str, found: Found, catalog: object) -> None:
+    """A budget stated as a share or a remainder of the card, once the GPU is known (run after every reader).
+
+    "at most 70% of HBM", "half the card", "--gpu-memory-utilization 0.35" take a share of the GPU's memory; "keep
+    10 GB free", "the game uses 5 GB so the LLM gets the rest" leave the card's memory less that figure.
+    """
+    if "memory_budget_gb" in found.values:
+        return
+    gpu_id = found.values.get("gpu") or (found.hinted.get("gpu") or (None,))[0]
+    card_gb = getattr(getattr(catalog, "gpus", {}).get(gpu_id or ""), "memory_gib", None)
+    if not card_gb:
+        return
+    for share in _SHARE.finditer(text):
+        if share.group(1):
+            fraction = float(share.group(1)) / 100
+        elif share.group(2):
+            fraction = _SHARE_WORDS[share.group(2).lower()]
+        else:
+            fraction = float(share.group(3))
+            fraction = fraction / 100 if fraction > 1 else fraction
+            if fraction >= _USUAL_FRACTION:
+                continue
+        if not 0 < fraction < 1:
+            continue
+        if share.group(3) is None and not _SHARE_CAP.search(text, max(0, share.start() - 40), share.start()):
+            continue  # "uses 90% of VRAM" is a measurement
+        found.put("memory_budget_gb", round(card_gb * fraction, 1), share.group(0))
+        return
+    kept = _RESERVE.search(text) or _OTHERS_USE.search(text)
+    if kept:
+        others_gb = float(kept.group(1).replace(",", "."))
+        if 0 < others_gb < card_gb:
+            found.put("memory_budget_gb", round(card_gb - others_gb, 1), kept.group(0))
