@@ -217,3 +217,8 @@ def test_a_vendor_named_without_a_part_assumes_a_part_of_that_vendor(text, gpu, 
 def test_token_for_token_is_lossless_and_nothing_trained_rules_out_training(catalog, indexes):
     values = read("outputs must match the reference token for token and nothing may be trained", catalog, indexes)
     assert values["lossless"] is True and values["no_retraining"] is True
+
+
+def test_a_technique_hedged_after_its_name_is_not_in_the_stack(catalog, indexes):
+    found = extract("Llama 8B on one H100 with vLLM; FP8 might be an option for us later", catalog, indexes)
+    assert "fp8-inference" not in found.stack

@@ -64,9 +64,10 @@ def build_technique_index(catalog: Any) -> NameIndex:
     return NameIndex(catalog.techniques)
 
 
-def _role(text: str, scope: Scope, m: Mention) -> str:
+def _role(text: str, scope: Scope, m: Mention, hedges_before_only: bool = False) -> str:
     """'current', 'past', 'proposed', 'negated', 'asked' or 'neutral' (described without a verb) for one mention.
 
+    ``hedges_before_only``: only a proposal word before the mention makes it proposed.
     'asked' is a mention whose only sign of a proposal is that its clause is a question ("how many users can it
     serve in vLLM?"): a framework named that way is still the one the question is about.
     """
@@ -81,11 +82,11 @@ def _role(text: str, scope: Scope, m: Mention) -> str:
     if _TO.search(before) or _OPTION_AFTER.match(text[m.end:m.end + 8]):
         return "proposed"
     clause = scope.clause_at(m.start)
-    if scope.stated(m.start) and (not scope.proposed(m.start, before_only=True) or _NOW.search(text[clause.start:clause.end])):
+    if scope.stated(m.start) and (not scope.proposed(m.start, hedges_before_only) or _NOW.search(text[clause.start:clause.end])):
         return "current"
     words = text[clause.start:clause.end]
     asked = text[clause.end:clause.end + 1] == "?" or words.rstrip().endswith("?")
-    if scope.proposed(m.start, before_only=True) or _REQUEST.search(words):
+    if scope.proposed(m.start, hedges_before_only) or _REQUEST.search(words):
         return "proposed"
     return "asked" if asked else "neutral"
 
@@ -93,7 +94,9 @@ def _role(text: str, scope: Scope, m: Mention) -> str:
 def read_framework(text: str, scope: Scope, index: NameIndex, found: Found) -> None:
     """The framework running today: a stated or migrated-from mention, else the only neutral one."""
     mentions = [m for m in index.find(text) if not found.inside_name(m.start, m.end)]
-    roles = [(_role(text, scope, m), m) for m in _by_name_first(index, mentions)]
+    # a hedge after a framework is about something else ("we serve it with vLLM at maybe 3 req/s"); after a
+    # technique it is about the technique ("FP8 might help here")
+    roles = [(_role(text, scope, m, hedges_before_only=True), m) for m in _by_name_first(index, mentions)]
     current = next((m for role, m in roles if role == "current"), None)
     if current is None:
         neutral = [m for role, m in roles if role == "neutral"]
