@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from agent.names import normalise
+from agent.names import VENDOR_WORDS, normalise
 from agent.workload import TRAINING_PHASES, Workload
 
 _INFERENCE_PHASES = {"prefill", "decode", "serving"}
@@ -63,15 +63,9 @@ def hardware_problem(technique: Any, gpu: Any, gpu_count: int) -> str | None:
     return None
 
 
-# the platform a question names when it names no GPU the catalog knows ("on our ROCm cluster", "AMD GPUs")
-_VENDOR_WORDS = {"amd": re.compile(r"\b(?:amd|rocm|instinct|radeon)\b", re.I),
-                 "apple": re.compile(r"\b(?:apple (?:silicon|m\d)|metal|mlx|macbook|mac studio|mac mini)\b", re.I),
-                 "nvidia": re.compile(r"\b(?:nvidia|cuda)\b", re.I)}
-
-
 def stated_vendor(text: str) -> str | None:
     """The one GPU vendor the text names by its name or software stack, or None (none, or several)."""
-    named = [vendor for vendor, words in _VENDOR_WORDS.items() if words.search(text)]
+    named = [vendor for vendor, words in VENDOR_WORDS.items() if words.search(text)]
     return named[0] if len(named) == 1 else None
 
 

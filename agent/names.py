@@ -42,11 +42,16 @@ class GpuClass:
 
 
 # Checked in order: "a laptop with a consumer GPU" is a laptop part first.
+# A GPU vendor named by its name or software stack ("our ROCm cluster", "a MacBook with MLX", "CUDA 12")
+VENDOR_WORDS = {"amd": re.compile(r"\b(?:amd|rocm|instinct|radeon|hipblaslt)\b", re.I),
+                "apple": re.compile(r"\b(?:apple (?:silicon|m\d)|mlx|macbook|mac studio|mac mini|mac pro)\b", re.I),
+                "nvidia": re.compile(r"\b(?:nvidia|cuda)\b", re.I)}
+
 GPU_CLASSES = (
-    GpuClass("an AMD GPU", re.compile(r"\b(?:amd|rocm|instinct|hipblaslt)\b", re.I), ("MI300X", "MI325X"),
+    GpuClass("an AMD GPU", VENDOR_WORDS["amd"], ("MI300X", "MI325X"),
              "name the exact Instinct or Radeon part for exact numbers"),
-    GpuClass("an Apple Mac", re.compile(r"\b(?:apple silicon|mlx|macbook|mac studio|mac mini|mac pro)\b", re.I),
-             ("M3 Max", "M2 Ultra", "M4 Max"), "name the chip (M2 Ultra, M3 Max, ...) for exact numbers"),
+    GpuClass("an Apple Mac", VENDOR_WORDS["apple"], ("M3 Max", "M2 Ultra", "M4 Max"),
+             "name the chip (M2 Ultra, M3 Max, ...) for exact numbers"),
     GpuClass("a laptop GPU", re.compile(r"\blaptops?\b|\bnotebook (?:gpus?|pcs?|computers?)\b", re.I),
              ("RTX 3090", "RTX 4090"),
              "laptop parts usually have less memory and power than this, so treat the numbers as optimistic"),

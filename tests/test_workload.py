@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from agent.candidates import hardware_problem
-from agent.knowledge.catalog import Catalog
-from agent.workload import Workload, build_indexes, clarify_questions, parse_count, plan_workload
+from agent.workload import Workload, clarify_questions, parse_count, plan_workload
 from index.errors import NotFound
-
-DATA = Path(__file__).resolve().parents[1] / "data"
-
-
-@pytest.fixture(scope="module")
-def catalog() -> Catalog:
-    return Catalog.load(DATA)
-
-
-@pytest.fixture(scope="module")
-def indexes(catalog):
-    return build_indexes(catalog)
 
 
 def plan(catalog, indexes, text, overrides=None, previous=None) -> Workload:

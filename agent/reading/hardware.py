@@ -7,11 +7,13 @@ one H100") gives no count.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
 from agent.names import NUM_WORDS, Mention, NameIndex, gpu_class, word_number
 from agent.reading.accelerators import nearest_gpu, other_accelerators, other_run, unknown_gpu
+from agent.reading.degrees import Degree, parallel_degrees
 from agent.reading.findings import Found
 from agent.reading.scope import Scope
 
@@ -334,19 +336,14 @@ def _names_gpu_after(text: str, end: int, mentions: list[Any]) -> bool:
                                                         text[end:m.start], re.I) for m in mentions)
 
 
-# parallel degrees that need that many GPUs: "TP=2", "--tensor-parallel-size 4", '"tp": 8', "PP 2"
-_TP_DEGREE = re.compile(r"(?:\btp|tensor[\s_-]*(?:model[\s_-]*)?parallel(?:[\s_-]*size)?|--tp(?:-size)?)[\"']?\s*[=:]?\s*(\d+)\b",
-                        re.I)
-_PP_DEGREE = re.compile(r"(?:\bpp|pipeline[\s_-]*(?:model[\s_-]*)?parallel(?:[\s_-]*size)?|--pp(?:-size)?)[\"']?\s*[=:]?\s*(\d+)\b",
-                        re.I)
-
-
 def count_from_parallel_degrees(text: str, found: Found) -> None:
     """With no GPU count stated, a tensor- and pipeline-parallel layout says how many GPUs one replica uses."""
     if "gpu_count" in found.values or found.values.get("single_gpu"):
         return
-    tp, pp = _TP_DEGREE.search(text), _PP_DEGREE.search(text)
-    degrees = [int(m.group(1)) for m in (tp, pp) if m and 1 < int(m.group(1)) <= 64]
-    if degrees:
-        found.put("gpu_count", degrees[0] * (degrees[1] if len(degrees) > 1 else 1),
-                  " ".join(m.group(0) for m in (tp, pp) if m))
+    first: dict[str, Degree] = {}
+    for d in parallel_degrees(text):
+        if d.kind in ("tp", "pp") and d.value is not None:
+            first.setdefault(d.kind, d)
+    used = [d for d in first.values() if 1 < d.value <= 64]
+    if used:
+        found.put("gpu_count", math.prod(d.value for d in used), " ".join(d.words for d in used))

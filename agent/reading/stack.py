@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from agent.names import Mention, NameIndex, normalise
+from agent.reading.degrees import parallel_degrees
 from agent.reading.findings import Found
 from agent.reading.scope import Scope
 from agent.reading.switches import SwitchIndex
@@ -107,11 +108,7 @@ def read_framework(text: str, scope: Scope, index: NameIndex, found: Found) -> N
         found.put("framework", current.item_id, current.text)
 
 
-# parallel degrees written as "TP8", "tp=2", "EP 8", "expert parallel 8"
-_DEGREE = re.compile(r"\b(tp|ep|pp|sp|tensor[\s-]parallel(?:ism)?|expert[\s-]parallel(?:ism)?|pipeline[\s-]parallel(?:ism)?|"
-                     r"sequence[\s-]parallel(?:ism)?)\s*(?:(?:[=:]|of|size|degree)?\s*\d+\b|(?:is )?(?:on|enabled)\b)", re.I)
-_DEGREE_TECHNIQUE = {"tp": "tensor-parallel", "te": "tensor-parallel", "ep": "expert-parallel", "ex": "expert-parallel",
-                     "pp": "pipeline-1f1b", "pi": "pipeline-1f1b", "sp": "sequence-parallel", "se": "sequence-parallel"}
+_DEGREE_TECHNIQUE = {"tp": "tensor-parallel", "ep": "expert-parallel", "pp": "pipeline-1f1b", "sp": "sequence-parallel"}
 # a precision named as what runs ("fp8 on", "in fp8", "Llama-3.1-405B-Instruct-FP8"): the phase decides which technique
 _FP8 = re.compile(r"\bfp8\b(?![\s-]*(?:kv|attention))|-fp8\b", re.I)
 
@@ -122,10 +119,10 @@ def technique_mentions(text: str, index: NameIndex, found: Found, switches: Swit
     out = list(index.find(text))  # a quantisation suffix in a model name ("-AWQ", "-FP8") does say what runs
     if switches is not None:
         out += [m for m in switches.find(text) if not any(x.start <= m.start < x.end for x in out)]
-    for m in _DEGREE.finditer(text):
-        tech = _DEGREE_TECHNIQUE.get(m.group(1)[:2].lower())
-        if tech and tech in index.exact.values():
-            out.append(Mention(tech, m.group(0), m.start(), m.end()))
+    for d in parallel_degrees(text):
+        tech = _DEGREE_TECHNIQUE[d.kind]
+        if tech in index.exact.values():
+            out.append(Mention(tech, d.words, d.start, d.end))
     training = found.values.get("phase") in ("pre-training", "fine-tuning")
     for m in _FP8.finditer(text):
         if not any(x.start <= m.start() < x.end for x in out):
