@@ -270,3 +270,14 @@ def _reader_of(planner: LlmPlanner) -> Any:
     from agent.llm.reader import LlmReader
 
     return LlmReader(planner.model, timeout_s=planner.timeout_s)
+
+
+def test_a_timing_never_vouches_for_a_number_in_the_prose(answerer, spec_chunk):
+    answer = answerer.answer(QUESTION)
+    answer.timings_ms = {"total": 3.7}  # a figure only the clock produced
+    model = ScriptedChatModel(responses=[
+        AIMessage(content="", tool_calls=[tool_call("recommend", {"question": QUESTION})]),
+        AIMessage(content=f"Speculative decoding cuts latency by 3.7x [chunk:{spec_chunk}]."),
+    ])
+    refined = LlmPlanner(model, timeout_s=120).refine(answer, answerer)
+    assert refined.answered_by != "llm" and any("LLM answer rejected" in w for w in refined.warnings)

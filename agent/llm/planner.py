@@ -139,7 +139,9 @@ class LlmPlanner:
             return answer
         messages = result.get("messages", [])
         prose = _content_text(messages[-1]) if messages else ""
-        allowed = _all_numbers(json.loads(answer.model_dump_json())) | set(numbers_in(answer.question))
+        # numbers the answer states (its timings are noise: a "3.7" there must not vouch for a "3.7x" in the prose)
+        stated = json.loads(answer.model_dump_json(exclude={"timings_ms"}))
+        allowed = _all_numbers(stated) | set(numbers_in(answer.question))
         for msg in messages[:-1]:
             if getattr(msg, "type", "") == "tool":
                 allowed |= _all_numbers(_content_text(msg))
