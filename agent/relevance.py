@@ -113,7 +113,9 @@ def load_profiles(catalog: Any, embed: Callable[[list[str]], np.ndarray], model_
     texts_by_id = {t: profile_texts(catalog.techniques[t]) for t in ids}
     flat = [(i, text) for i, t in enumerate(ids) for text in texts_by_id[t]]
     key = hashlib.sha256((model_id + "\n" + "\n".join(f"{ids[i]}\t{text}" for i, text in flat)).encode()).hexdigest()[:20]
-    if key in _LOADED:
+    if key in _LOADED:  # embedded in this process already: still leave the vectors where other processes look
+        if cache_dir is not None and not _cache_path(cache_dir, key).is_file():
+            _write_cache(cache_dir, key, _LOADED[key].vectors)
         return _LOADED[key]
     owners = np.array([i for i, _ in flat], dtype=np.int64)
     vectors = _read_cache(cache_dir, key, len(flat))

@@ -235,19 +235,30 @@ class Answerer:
                        "say what you run for a baseline that matches it.")
         return out
 
+    def warm(self) -> None:
+        """Load what the first answer would otherwise load: the technique profiles (read from the state dir's
+        cache, or embedded when it has none)."""
+        self._load_profiles()
+
     def _relevance(self, problem: str) -> dict[str, float]:
         """Technique id -> how well its profile matches the problem statement (empty without an embedding model)."""
+        profiles = self._load_profiles()
+        if profiles is None:
+            return {}
+        vector_of = getattr(self.searcher, "query_vector", None)
+        return profiles.relevance(problem, vector_of(problem) if vector_of else None)
+
+    def _load_profiles(self) -> Any:
         embedder = getattr(self.searcher, "query_embedder", None)
         if embedder is None:
-            return {}
+            return None
         if self._profiles is None:
             from agent.relevance import load_profiles  # noqa: PLC0415
 
             state = getattr(self.searcher, "state", None)
             cache = Path(state.root) / "cache" if state is not None else None
             self._profiles = load_profiles(self.catalog, embedder.embed, embedder.model_id, cache)
-        vector_of = getattr(self.searcher, "query_vector", None)
-        return self._profiles.relevance(problem, vector_of(problem) if vector_of else None)
+        return self._profiles
 
     def _search(self, query: str, warnings: list[str]) -> list[Any]:
         if self.searcher is None:

@@ -87,8 +87,10 @@ def _start_worker(settings_values: dict[str, Any]) -> None:
     _worker["watcher"] = IndexWatcher(state.index_meta_path)
     searcher = open_searcher(state, settings.embedding_model, database_url=settings.database_url,
                              index_plan=index_plan(settings))
-    _worker["answerer"] = Answerer(searcher, load_catalog(settings), calibration=load_calibration(settings),
-                                   max_question_chars=settings.max_question_chars)
+    answerer = Answerer(searcher, load_catalog(settings), calibration=load_calibration(settings),
+                        max_question_chars=settings.max_question_chars)
+    answerer.warm()  # "ready" means ready: the first question does not pay for loading the technique profiles
+    _worker["answerer"] = answerer
 
 
 def _exit_with_parent(parent_pid: int) -> None:
