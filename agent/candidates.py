@@ -91,6 +91,7 @@ class Refusals:
 
     lacked: tuple[str, ...] = ()
     families: dict[str, str] = field(default_factory=dict)  # family -> the words that refuse it
+    full_model: str = ""  # the words that ask for every weight to be trained ("a FULL fine-tune (not LoRA)")
 
 
 # "we have no draft model", "without calibration data", "we lack a spare GPU": the component follows these words
@@ -107,6 +108,13 @@ _REFUSE_BEFORE = (r"\b(?:no|without|avoid(?:ing)?|rather not|prefer not to|not a
 # said after the name: "quantization hurt our task", "FP8 is not an option" (in a statement, not "does X hurt?")
 _REFUSE_AFTER = (r"\s+(?:is|was|are|were)?\s*(?:not (?:allowed|an option|acceptable|possible)|off the table|ruled out|"
                  r"out of the question|hurts?|broke|breaks|degrad\w*)\b")
+
+
+# every weight trained: adapter methods (LoRA, QLoRA) change the job rather than make it fit
+_FULL_MODEL = re.compile(r"\bfull(?:[\s-]+(?:parameter|weight|model))?[\s-]+fine[\s-]?tun\w*|\bfull[\s-]?ft\b|"
+                         r"\bfull[\s-]+(?:parameter|weight)s?\b[^.;?!]{0,20}\btrain\w*|\bnot (?:a |with |using )?(?:q?lora|adapters?)\b|"
+                         r"\b(?:no|without) (?:q?lora|adapters?)\b", re.I)
+_ADAPTERS = re.compile(r"\b(?:q?lora|adapters?)\b", re.I)
 
 
 def _in_question(text: str, at: int) -> bool:
@@ -142,7 +150,8 @@ def read_refusals(text: str, families: Iterable[str]) -> Refusals:
         m = re.search(_REFUSE_BEFORE + fam + r"\b", text, re.I) or next(after, None)
         if m:
             refused[family] = m.group(0).strip()
-    return Refusals(tuple(dict.fromkeys(lacked)), refused)
+    full = _FULL_MODEL.search(text)
+    return Refusals(tuple(dict.fromkeys(lacked)), refused, full.group(0) if full else "")
 
 
 def lacked_problem(technique: Any, refusals: Refusals) -> str | None:
@@ -151,6 +160,8 @@ def lacked_problem(technique: Any, refusals: Refusals) -> str | None:
         # the family itself, or a technique of another family named for it ("KV-cache quantization")
         if technique.family == family or re.search(r"\b" + _family_words(family) + r"\b", technique.name, re.I):
             return f"is {family.replace('-', ' ')}, which you ruled out (\"{words}\")"
+    if refusals.full_model and _ADAPTERS.search(technique.name):
+        return f"trains adapters, not every weight; you asked for a full fine-tune (\"{refusals.full_model}\")"
     needs = f"{technique.requires.notes} ({technique.name})"
     for component in refusals.lacked:
         stem = re.escape(component.rstrip("s"))

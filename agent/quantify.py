@@ -12,17 +12,17 @@ from typing import Any
 from agent.answer import FieldOrigin
 from agent.candidates import Candidate
 from agent.effects import EffectModel, gpus_that_fit, lookup, more_gpus_model
-from agent.ranking import Scored, knob_of, quality_tier
+from agent.ranking import W_RELEVANCE, Scored, knob_of, quality_tier
 from agent.stacking import FitPlan, find_fit_stack
 from agent.workload import TRAINING_PHASES, Workload
 
 # distinct cost-model effects run per answer (techniques with the same transform and params share one run)
 EFFECT_BUDGET = 12
 ASKED_EFFECT_BUDGET = 8
-# a dedicated intent rule this strong says the user runs without a baseline technique ("waits for the longest request")
-BASELINE_MISSING_INTENT = 2.0
 # the techniques that make the setup fit are listed first, this far above the best of the rest
 FIT_LEAD = 1.0
+# ... after another way to fit that the question asks about, matching it about as well as any (this share of the best)
+LEADS_FIT = 0.9
 
 
 def effects_model_for(catalog: Any, w: Workload, calibration: Any = None) -> EffectModel:
@@ -62,17 +62,21 @@ def fit_at_smaller_batch(prior: list[Scored], w: Workload, effects_model: Effect
     return effects_model, fit
 
 
-def without_baseline(cands: list[Candidate], effects_model: EffectModel, intents: dict[str, float]) -> tuple[list[Candidate], set[str]]:
+def without_baseline(cands: list[Candidate], effects_model: EffectModel,
+                     subject: str | None = None) -> tuple[list[Candidate], set[str]]:
     """Drop the reference stack's techniques (and ones they replace with the same effect): they are assumed in
-    use. One stays when the question names it, or says the user runs without it ("waits for the longest request")."""
+    use. One stays when the question names it, or when no framework was stated and the question is plainly about it
+    (``subject``: "the server waits for the longest request in a batch" is about continuous batching, so the user
+    runs without it, whatever a typical engine would run)."""
     ref = effects_model.reference
     same = {t.id for t in ref} | {old for t in ref for old in t.relations.supersedes
                                   if old in effects_model.catalog.techniques
                                   and _same_effect(effects_model.catalog.techniques[old], t)}
     # what the user's stack already runs is never recommended, even when the question names it
     running = set(effects_model.workload.stack)
+    assumed = not effects_model.workload.framework
     keep = [c for c in cands if c.technique.id not in running and (
-        c.technique.id not in same or c.named or intents.get(c.technique.id, 0.0) >= BASELINE_MISSING_INTENT)]
+        c.technique.id not in same or c.named or (assumed and c.technique.id == subject))]
     return keep, same | running
 
 
@@ -143,14 +147,26 @@ def fit_is_advice(w: Workload, fit: FitPlan) -> bool:
 
 
 def fit_first(fit: FitPlan, prior: list[Scored], ranked: list[Scored]) -> list[Scored]:
-    """The fitting stack's techniques as the first recommendations, each with its own memory effect."""
-    top = max((s.score for s in ranked), default=0.0)
-    out = []
+    """The ranking with the fitting stack's techniques (each with its own memory effect) ahead of everything else,
+    except another way to fit that the question asks about ("how do we offload?", "how do we split the sequence?"),
+    which stays first. An asked family the stack already draws on is answered by the stack's technique."""
+    families = {t.family for t in fit.techniques}
+    lead = [s for s in ranked if s.technique.family not in families and "memory-capacity" in s.technique.bottlenecks and (
+        s.parts.get("named") or s.parts.get("asked") and s.parts.get("relevance", 0.0) >= LEADS_FIT * W_RELEVANCE)]
+    rest = [s for s in ranked if s not in lead]
+    top = max((s.score for s in rest), default=0.0)
+    stack = []
     for i, tech in enumerate(fit.techniques):
         cand = next(s.candidate for s in prior if s.technique is tech)
         score = round(top + FIT_LEAD * (len(fit.techniques) - i), 4)
-        out.append(Scored(cand, score, {"fit-stack": score}, fit.singles.get(tech.id)))
-    return out
+        stack.append(Scored(cand, score, {"fit-stack": score}, fit.singles.get(tech.id)))
+    floor = max((s.score for s in stack), default=top)
+    for j, s in enumerate(lead):  # each score keeps the order shown: what is asked about sits above the stack
+        wanted = round(floor + FIT_LEAD * (len(lead) - j), 4)
+        if s.score < wanted:
+            s.parts["asked-first"] = round(wanted - s.score + s.parts.get("asked-first", 0.0), 4)
+            s.score = wanted
+    return lead + stack + rest
 
 
 def more_gpus(effects_model: EffectModel) -> EffectModel:

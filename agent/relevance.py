@@ -163,6 +163,18 @@ ASKED_SHARE = 0.75
 INTENT_SCALE = 1.5
 
 
+# a technique whose profile matches the question this much better than any other's is what the question is about
+SUBJECT_MARGIN = 0.1
+
+
+def clear_subject(relevance: dict[str, float]) -> str | None:
+    """The technique the question is plainly about: the best profile match, ahead of every other by SUBJECT_MARGIN."""
+    if len(relevance) < 2:
+        return None
+    first, second = sorted(relevance, key=lambda t: -relevance[t])[:2]
+    return first if relevance[first] - relevance[second] >= SUBJECT_MARGIN else None
+
+
 def named_families(text: str, catalog: Any) -> set[str]:
     """Families the question names outright ("which attention kernel", "KV cache", "quantization")."""
     words = " " + re.sub(r"[^a-z0-9]+", " ", text.lower()) + " "

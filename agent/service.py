@@ -33,7 +33,7 @@ from agent.quantify import (
     without_baseline,
 )
 from agent.ranking import rank_candidates, shown_picks
-from agent.relevance import intents_from_relevance
+from agent.relevance import clear_subject, intents_from_relevance
 from agent.stacking import build_stack, find_fit_stack
 from agent.workload import TRAINING_PHASES, Workload, build_indexes, clarify_questions, plan_workload
 from index.errors import AccelsageError, NotFound
@@ -164,7 +164,7 @@ class Answerer:
         # techniques the profiles point at join the candidates across phases only when the phase was a guess
         asked = explicit & set(self.catalog.techniques) if w.origin("phase") == "assumed" else set()
         selection = select_candidates(w, self.catalog, context, hits, asked)
-        cands, baseline = without_baseline(selection.candidates, effects_model, intents)
+        cands, baseline = without_baseline(selection.candidates, effects_model, clear_subject(relevance))
         limits = effects_model.bottlenecks() | (diagnosis.relieved_by if diagnosis else frozenset())
         prior = rank_candidates(cands, w, intents, {}, limits, explicit, relevance)
         fit = find_fit_stack(prior, w, effects_model)
@@ -176,7 +176,7 @@ class Answerer:
         ranked = rank_candidates([s.candidate for s in rest], w, intents, effects, model.bottlenecks() | limits,
                                  explicit, relevance)
         if fit_is_advice(w, fit):
-            ranked = fit_first(fit, prior, ranked) + ranked
+            ranked = fit_first(fit, prior, ranked)
         elif fit.techniques:
             # training that does not fit as assumed: the usual memory savers are taken as part of the stack
             w.stack.update({t.id: "assumed to make it fit" for t in fit.techniques})

@@ -60,8 +60,11 @@ def test_bad_inputs_get_safe_replies(report):
 
 
 HELDOUT = load_eval_set(DATA / "eval" / "questions_heldout.yaml")[0]
+# a second dev part, written later from the README and catalog listings only (tuned on after its first score)
+DEV2 = load_eval_set(DATA / "eval" / "questions_dev2.yaml")[0]
 # floors a little below the scores measured when they were set (dev: tuned on; held-out: never tuned on)
-FLOORS = {"dev": {"hit5": 0.86, "first": 0.55, "violations": 6}, "held-out": {"hit5": 0.82, "first": 0.40, "violations": 8}}
+FLOORS = {"dev": {"hit5": 0.88, "first": 0.62, "violations": 5}, "dev2": {"hit5": 0.82, "first": 0.48, "violations": 6},
+          "held-out": {"hit5": 0.82, "first": 0.40, "violations": 8}}
 
 
 @pytest.fixture(scope="session")
@@ -69,8 +72,13 @@ def heldout_report(bundled_answerer):
     return evaluate(bundled_answerer, HELDOUT)
 
 
-def test_dev_and_held_out_scores_side_by_side(report, heldout_report):
-    for name, rep in (("dev", report), ("held-out", heldout_report)):
+@pytest.fixture(scope="session")
+def dev2_report(bundled_answerer):
+    return evaluate(bundled_answerer, DEV2)
+
+
+def test_dev_and_held_out_scores_side_by_side(report, dev2_report, heldout_report):
+    for name, rep in (("dev", report), ("dev2", dev2_report), ("held-out", heldout_report)):
         print(f"\n{name}: {rep.questions} questions, family hit@5 {rep.family_hit[5]:.3f}, first pick "
               f"{rep.first_pick:.3f}, must-not-first violations {rep.must_not_first_violations}")
         floor = FLOORS[name]

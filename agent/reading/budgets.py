@@ -28,11 +28,14 @@ _CAP_BEFORE = (r"(?:under|below|within|inside|at most|less than|maximum(?: of)?|
                r"gets?|can (?:have|use)|(?:is |are )?(?:given|granted|allotted|allowed)|grants?\s+\w+|"
                r"leaves?(?: (?:us|me|it|them))?|leaving(?: (?:us|me|it))?|realistically|effectively|"
                r"fits? (?:in|into|within)(?: the [\w']+)?|"
-               r"(?:live|run|fit|stay|squeeze|keep (?:it|this|that|us|me))\s+(?:in|into|inside|within|under|below))\s*")
+               r"(?:live|run|fit|stay|squeeze|keep (?:it|this|that|us|me))\s+(?:in|into|inside|within|under|below)|"
+               r"(?:slice|share|partition|ceiling|quota|allowance)\b[^.;?!]{0,30}?\b(?:is|of|at)|"
+               r"lets? (?:\w+ ){0,2}?(?:take|use|have)|(?:really|effectively|actually) (?:has|have|gets?))\s*")
 # ... or after it: "6 GB is the ceiling", "3 GB tops", "10 GB of VRAM free", "the 30 GB slice"
 _CAP_AFTER = (r"\s*(?:of\s+)?(?:(?:gpu |device )?(?:vram|memory|ram|hbm)\s+)?(?:free|available|left|spare|to spare|of headroom|"
-              r"budget|limit|cap|max|tops|or less|at most|slice|partition|"
-              r"(?:is|as) (?:the|our|a|my|its) (?:hard )?(?:ceiling|cap|limit|max\w*|budget))\b")
+              r"budget|(?:per[- ](?:gpu|card|device|node) )?limit|cap|max|tops|or less|at most|slice|slot|partition|"
+              r"(?:for (?:the |our |this )?(?:model|llm|inference|process|job) )?(?:is|as) (?:the|our|a|my|its) "
+              r"(?:hard )?(?:ceiling|cap|limit|max\w*|budget)|\)?\s*(?:is|are) (?:ours|mine))\b")
 # "kills us above ~3 GB": a figure above which something fails is the cap
 _FAILS_ABOVE = r"(?:kill\w*|crash\w*|oom\w*|evict\w*)\b[^.;?!\d]{0,24}?(?:above|over|past|beyond)\s*"
 _BUDGET = re.compile(r"(?:" + _CAP_BEFORE + r"|" + _FAILS_ABOVE + r")" + _ABOUT_GB + _GB_FIGURE + r"|" + _NUMBER + r"\s*" + _GB
@@ -46,6 +49,12 @@ _RESERVE = re.compile(r"\b(?:keep|keeping|leave|leaving|reserves?|reserved|reser
 _OTHERS_USE = re.compile(r"\b(?:uses?|using|takes?|taking|eats?|eating|needs?|occup\w+|pinned|holds?|consum\w+)\s+"
                          r"(?:about |around |~|roughly |up to )?" + _NUMBER + r"\s*" + _GB
                          + r"[^.;?!]{0,60}?\b(?:whatever is left|what(?:'s| is) left|the rest|the remainder|remaining)\b", re.I)
+# what is left of the card for the model, said anywhere: then every other tenant's use counts ("Whisper takes 6 GB and
+# the ROS stack another 10 GB; the LLM gets what's left")
+_REMAINDER = re.compile(r"\b(?:whatever is left|what(?:'s| is) left|the rest\b|the remainder|remaining|left over|leftover)",
+                        re.I)
+_USED = re.compile(r"\b(?:uses?|using|takes?|taking|eats?|eating|needs?|occup\w+|pinned|holds?|consum\w+|grabs?|"
+                   r"another|already)\s+(?:\w+\s+){0,2}?(?:about |around |~|roughly |up to )?" + _NUMBER + r"\s*" + _GB, re.I)
 # a MIG profile names its memory slice: "3g.40gb", "1g.10gb"
 _MIG_PROFILE = re.compile(r"\b\d+g\.(\d+)gb\b", re.I)
 # HAMi vGPU limits in a pod spec: "nvidia.com/gpumem: 30000" (MiB), "nvidia.com/gpumem-percentage: 50"
@@ -131,3 +140,9 @@ def settle_memory_budget(text: str, found: Found, catalog: object) -> None:
         others_gb = float(kept.group(1).replace(",", "."))
         if 0 < others_gb < card_gb:
             found.put("memory_budget_gb", round(card_gb - others_gb, 1), kept.group(0))
+        return
+    left = _REMAINDER.search(text)
+    used = [m for m in _USED.finditer(text) if not left or m.start() < left.start()] if left else []
+    others_gb = sum(float(m.group(1).replace(",", ".")) for m in used)
+    if used and 0 < others_gb < card_gb:
+        found.put("memory_budget_gb", round(card_gb - others_gb, 1), " + ".join(m.group(0) for m in used))

@@ -50,12 +50,16 @@ _HEADER_UNIT = re.compile(r"^(.*?)\s*\(\s*(ms|s|sec|seconds|us|µs|min|%|gb|gib|
 _NUMERIC_CELL = re.compile(r"^[~<>=]*\s*\d[\d,.]*\s*[kKmM]?$")
 # a key that carries its value's unit: "Mean TTFT (ms): 412.5", "ttft_p99_ms=950", "peak_mem_gib: 61"
 _UNITS = r"ms|s|sec|us|gb|gib|mb|mib|tok/s|tokens/s|tok/sec|tokens/sec"
+_STAT = r"(?:_(?:p\d{2,3}|avg|mean|median|max|min))?"
 _KEY_UNIT = re.compile(r"(?<![\w-])([A-Za-z][\w -]{0,40}?)\s*\((" + _UNITS + r")\)\s*[:=]\s*"
                        r"(~?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?!\d|\.\d)"
-                       r"|(?<![\w-])([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*?)_(ms|s|sec|us|gb|gib|mb|mib)\s*[:=]\s*"
+                       r"|(?<![\w-])([A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*?)_(ms|s|sec|us|gb|gib|mb|mib)(" + _STAT + r")((?: [A-Za-z]+)?)\s*[:=]\s*"
                        r"(~?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?)(?!\d|\.\d)", re.I)
 # where such a key ends: looked for first, since it is rare and the full pattern is slower
-_KEY_UNIT_END = re.compile(r"\((?:" + _UNITS + r")\)\s*[:=]|_(?:ms|s|sec|us|gb|gib|mb|mib)\s*[:=]", re.I)
+_KEY_UNIT_END = re.compile(r"\((?:" + _UNITS + r")\)\s*[:=]|_(?:ms|s|sec|us|gb|gib|mb|mib)" + _STAT + r"(?: [A-Za-z]+)?\s*[:=]", re.I)
+# a nested object of figures: "target: {ttft_ms: 500, tpot_ms: 25}" reads as "ttft_ms target: 500, tpot_ms target: 25"
+_NESTED = re.compile(r"([A-Za-z][\w-]{0,30})\s*:\s*\{([^{}]*)\}")
+_NESTED_PAIR = re.compile(r"([A-Za-z][\w.-]*)\s*:\s*")
 _JSON_KEY = re.compile(r'"([A-Za-z_][\w.-]*)"(\s*:)')
 _QUOTED_FLAG = re.compile(r'"(--?[A-Za-z][\w-]*)"\s*,\s*"([^"\s]*)"')
 # a CSV header: three or more bare names joined by commas
@@ -89,6 +93,8 @@ def rewrite_layout(text: str) -> str:
         text = _PROMETHEUS.sub(_prometheus_sample, text)
     if '"' in text:
         text = _QUOTED_FLAG.sub(r"\1 \2", _JSON_KEY.sub(r"\1\2", text))
+    if "{" in text:
+        text = _NESTED.sub(_flattened, text)
     if _KEY_UNIT_END.search(text):
         text = _KEY_UNIT.sub(_value_with_unit, text)
     if ":\n" in text:
@@ -177,11 +183,21 @@ def _yaml_blocks(text: str) -> str:
     return "\n".join(out)
 
 
+def _flattened(m: re.Match[str]) -> str:
+    """"observed: {ttft_ms: 420, tpot_ms: 37}" -> "ttft_ms observed: 420, tpot_ms observed: 37" (objects of figures
+    with units only: a config's nesting, "zero_optimization: {stage: 2}", stays as it is)."""
+    if not _KEY_UNIT_END.search(m.group(2)):
+        return m.group(0)
+    return _NESTED_PAIR.sub(lambda pair: f"{pair.group(1)} {m.group(1)}: ", m.group(2))
+
+
 def _value_with_unit(m: re.Match[str]) -> str:
-    """"Mean TTFT (ms): 412.5" -> "Mean TTFT: 412.5 ms"; "ttft_p99_ms=950" -> "ttft p99: 950 ms"."""
+    """"Mean TTFT (ms): 412.5" -> "Mean TTFT: 412.5 ms"; "ttft_p99_ms=950" -> "ttft p99: 950 ms";
+    "tpot_ms_p95 target: 25" -> "tpot p95 target: 25 ms"."""
     if m.group(1) is not None:
         return f"{m.group(1)}: {m.group(3)} {m.group(2)}"
-    return f"{m.group(4).replace('_', ' ')}: {m.group(6)} {m.group(5)}"
+    stat = m.group(6).lstrip("_")
+    return f"{m.group(4).replace('_', ' ')}{' ' + stat if stat else ''}{m.group(7)}: {m.group(8)} {m.group(5)}"
 
 
 def _blocks(lines: list[str]) -> list[tuple[str, list[str]]]:

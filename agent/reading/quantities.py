@@ -84,14 +84,15 @@ _OUTPUT_PATTERNS = [
     # the number and its noun on one line ("61.0\nOutput ..." is two rows of a log); "1587 output tokens/s" is a rate
     re.compile(_NUM + r"(?:[ \t]|-(?!-))*(?:" + _UNIT + r"[ \t-]*)?(?:of\s*)?(?:outputs?|generated|generations?|completions?|"
                r"responses?|new tokens|answers?|decode|replies|summar(?:y|ies))\b" + _NOT_RATE, re.I),
-    re.compile(r"\b(?:outputs?|generat\w*|completions?|responses?|answers?|replies|max_new_tokens|max_tokens|decode)\s*"
+    re.compile(r"\b(?:outputs?|generat\w*|completions?|responses?|answers?|replies|summar(?:y|ies)|max_new_tokens|max_tokens|"
+               r"decode)\s*"
                r"(?:len(?:gth)?\s*)?(?:of|=|:|is|are|an?\b|" + _ABOUT + r"|up to|typically|usually|\s)*\s*" + _NUM
                + _NOT_TOKENS + r"(?:\s*(?:new\s*)?" + _UNIT + r")?", re.I),
     re.compile(_NUM + r"\s*(?:new\s*)?(?:output\s*)?" + _UNIT + r"?\s*(?:out\b(?! of)|of output)", re.I),
     # "outputs are long (~8k)", "each answer (~200 tokens)", "thinks for ~3000 tokens", "summary ~150"
     re.compile(r"\b(?:outputs?|generations?|completions?|responses?|answers?|repl(?:y|ies)|"
                r"reasoning(?: traces?)?|thinks?(?: for)?|"
-               r"thinking|summar(?:y|ies)|gen|generat\w*)\b(?:[^.;?!\d]|\b(?:ca|approx)\.){0,28}?" + _NUM + _NOT_TOKENS, re.I),
+               r"thinking|summary|gen|generat\w*)\b(?:[^.;?!\d]|\b(?:ca|approx)\.){0,28}?" + _NUM + _NOT_TOKENS, re.I),
     re.compile(_NUM + r"\s*" + _UNIT + r"\s*(?:per|each|an?|of)\s*(?:answer|response|output|completion|reply|generation)",
                re.I),
     # "about 20 seconds for 400 tokens": a time for that many generated tokens
@@ -147,7 +148,8 @@ _BATCH_PATTERNS = [
     re.compile(r"\b" + _COUNT + r"[\s-]*(?:concurrent|simultaneous|parallel|active|in[\s-]flight)?[\s-]*(?:users?|requests?|"
                r"sessions?|streams?|clients?|conversations?|sequences?|chats?|seqs|slots?|agents?|workers?)\b"
                r"(?!\s*(?:" + _PER_TIME + "))", re.I),
-    re.compile(r"\b(?:batch(?:[\s-]*size)?|bs|max[_-]num[_-]seqs|max[\s_-]batch(?:[\s_-]size)?)\s*(?:of|=|:|is|at)?\s*" + _COUNT
+    re.compile(r"\b(?:batch(?:[\s-]*size)?|bs|max[_-]num[_-]seqs|max[\s_-]batch(?:[\s_-]size)?)\s*(?:of|=|:|is|at)?\s*"
+               r"(?:~\s?|about |around |roughly |approx\w*\.? )?" + _COUNT
                + r"\b", re.I),
     re.compile(r"\b(?:concurren(?:cy|t)(?:\s+(?:users|requests|sessions|streams|clients|sequences|seqs))?|parallelism of|"
                r"in[\s-]flight)\s*(?:of|=|:|is|at|level)?\s*" + _COUNT + r"\b", re.I),
@@ -189,6 +191,11 @@ def _search_int(patterns: list[re.Pattern[str]], text: str) -> tuple[int | None,
     return None, ""
 
 
+# no answer runs this long: a larger figure with no token unit counts items ("500k summaries")
+MAX_OUTPUT_TOKENS = 65536
+_TOKEN_WORD = re.compile(r"\btok(?:en)?s?\b", re.I)
+
+
 def find_quantities(text: str, found: Found) -> None:
     """Put prompt_tokens, output_tokens, batch and qps stated in ``text`` into ``found``."""
     for pattern in _PAIRS:
@@ -219,6 +226,8 @@ def find_quantities(text: str, found: Found) -> None:
             if name == "prompt_tokens" and value is not None and value == found.values.get("output_tokens") \
                     and ev.strip() in found.evidence.get("output_tokens", ""):
                 continue
+            if name == "output_tokens" and value is not None and value > MAX_OUTPUT_TOKENS and not _TOKEN_WORD.search(ev):
+                continue  # "500k summaries" counts the items of a job, not the tokens of one answer
             found.put(name, value, ev)
     _read_settings(_SETTING_CAP, _SETTINGS_CAP, text, found)
     if "prompt_tokens" not in found.values:

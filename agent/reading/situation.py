@@ -108,6 +108,36 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                            r"\d+(?:\.\d+)?\s?(?:s|sec|seconds|ms) per (?:report|request|answer|response|summary|query|call|"
                            r"document|page|item|reply|completion)\b|\bfit in (?:under )?~?\d+(?:\.\d+)?\s?(?:s|sec|seconds|ms)\b|"
                            r"\d+\s?(?:ms|s) or (?:less|under)\b", re.I)),
+    # everyday words for the same metrics: what the user sees and what the business counts, ranked after the terms
+    # of art above when both are present
+    ("ttft", re.compile(r"before (?:anything|any text|the (?:reply|answer|response|text|output)|a (?:single )?word)\b"
+                        r"(?:\s+\w+){0,3}?\s+(?:shows?|appears?|starts?|comes?)\b|"
+                        r"(?:reply|answer|response|text|output) (?:starts|begins) (?:appearing|showing|to appear|to show)|"
+                        r"first (?:characters?|bytes?|output|line|letters?)\b|\bsits? (?:there )?blank|blank (?:screen|box|bubble)|"
+                        r"before the first\b", re.I)),
+    ("tpot", re.compile(r"stream\w* (?:is |looks |feels |seems )?(?:\w+ )?(?:sluggish|slow|choppy|laggy)|"
+                        r"tokens? (?:come|appear|arrive|trickle|show up)\w* (?:out )?(?:too |so |very )?slow\w*|"
+                        r"\b(?:sec(?:ond)?s?|s) per token|tok(?:en)?s?/s(?:ec)? (?:per|for each|for every|each) "
+                        r"(?:user|person|chat|stream|session|conversation)|\b(?:each|every|per) (?:user|person) (?:sees?|gets?)\b|"
+                        r"responses? stop coming|decode (?:feels|is|looks|seems) (?:\w+ )?slow|while streaming|streaming rate",
+                        re.I)),
+    ("latency", re.compile(r"\b(?:full|whole|entire|complete) (?:answer|response|reply|plan|text|report|completion|output)|"
+                           r"answer time|\b(?:task|request|call|reply|answer|response) takes|"
+                           r"come back (?:in|within)|on screen within|\b(?:within|under) \d+(?:\.\d+)?\s?(?:s|sec|seconds|ms) of\b|"
+                           r"how long\b[^.?!]{0,40}?\bwaits?\b|appear in full|(?:users|people|customers) (?:give up|leave|abandon)",
+                           re.I)),
+    ("throughput", re.compile(r"\b(?:hold|handle|carry|serve|support|sustain) (?:up to |about |~)?\d+ (?:concurrent |"
+                              r"simultaneous |parallel )?(?:users|sessions|chats|people|streams|requests|agents|conversations)|"
+                              r"how many (?:concurrent |simultaneous )?(?:users|sessions|chats|requests|streams|agents)|"
+                              r"as many (?:concurrent |simultaneous )?(?:chats|users|requests|sessions|streams) as possible|"
+                              r"token budget|tokens? per gpu|get(?:ting)? through|miss(?:es)? the deadline|deadline|"
+                              r"reservation ends", re.I)),
+    ("cost", re.compile(r"gpu bill|\b(?:halve|halved|cut|reduce)\w* (?:\w+ ){0,3}?(?:gpus|nodes|cards|hardware|instances)\b|"
+                        r"how many (?:\w+ ){0,2}?\w+s do (?:we|i) (?:actually |really )?need|least hardware|\bjustify|"
+                        r"expensive|\brenew\w*|\bquote\b|\bone (?:gpu|card|node) instead of|\binstead of (?:two|three|\d+)\b|"
+                        r"cutting how many", re.I)),
+    ("quality", re.compile(r"(?:answers|outputs|responses) (?:\w+ ){0,4}?(?:wrong|incorrect)|(?:answers|outputs) better|"
+                           r"more accurate|hallucinat\w*", re.I)),
 ]
 # Words that single out one objective among several ("only tokens/sec per GPU", "latency matters most").
 _STRONG = re.compile(r"\b(?:only|most(?! of\b| \w+ (?:are|is|were|do|don't)\b)|main|primary|priority|kpi|goal|the (?:one )?thing|above all|best|care (?:about|for)|"
@@ -224,9 +254,35 @@ _MISSED = "the measured figure misses its stated target"
 _SLO_OBJECTIVES = {"ttft": "ttft_ms", "tpot": "tpot_ms", "latency": "latency_ms"}
 
 
-def _content(text: str, m: re.Match[str]) -> bool:
+# the rest of the clause says the metric is fine: "TTFT p50 is 380ms, that part is fine", "ttft is 300ms, irrelevant",
+# "tokens/s per GPU is healthy, that isn't the issue", "decode speed is more than enough", "memory is fine, no OOMs"
+_SATISFIED = re.compile(r"\b(?:fine(?![\s-]?tun)|ok(?:ay)?|good|great|healthy|irrelevant|vanity|secondary|loose|relaxed|"
+                        r"plenty|acceptable|happy|solid|headroom|(?:quick|fast|good|big|low|high|small) enough|"
+                        r"more than enough|(?:isn't|is not|aren't|are not|wasn't|not) (?:the|an?|our|my) (?:issue|problem|"
+                        r"concern|bottleneck|priority|focus|complaint)|not it\b|(?:doesn't|does not|don't|do not) matter|"
+                        r"well within|within (?:its|the|our) (?:target|slo|sla|budget)|meets? (?:its|the|our)|on target|"
+                        r"no (?:ooms?|complaints?)|nobody (?:has )?complain\w*|(?:no one|nobody) cares)\b", re.I)
+_NOT_BEFORE = re.compile(r"\b(?:not|never|no longer|hardly|barely)\s+(?:\w+\s+)?$|n't\s+(?:\w+\s+)?$", re.I)
+_WANTED_BEFORE = re.compile(r"\b(?:want|need|must|should|has to|have to|make|get|keep)\b", re.I)
+
+
+def _content(text: str, m: re.Match[str], scope: Scope | None = None) -> bool:
     """Whether the user says this metric is fine as it is."""
-    return bool(_CONTENT_AFTER.match(text, m.end()) or _CONTENT_BEFORE.search(text[max(0, m.start() - 40):m.start()]))
+    if _CONTENT_AFTER.match(text, m.end()) or _CONTENT_BEFORE.search(text[max(0, m.start() - 40):m.start()]):
+        return True
+    if scope is None:
+        return False
+    clause = scope.clause_at(m.start())
+    rest = text[m.end():min(clause.end, m.end() + 80)]
+    for ok in _SATISFIED.finditer(rest):
+        said = rest[:ok.start()]
+        # "needs to be good enough", "isn't fast enough": a wish or a complaint, not contentment; "throughput oriented,
+        # latency irrelevant": said of the metric named in between
+        if _NOT_BEFORE.search(said) or _WANTED_BEFORE.search(text[clause.start:m.end()] + said):
+            continue
+        if not any(pattern.search(said) for _, pattern in OBJECTIVE_CUES):
+            return True
+    return False
 
 
 def _slo_verdicts(found: Found) -> tuple[set[str], set[str]]:
@@ -251,7 +307,7 @@ def _read_objective(masked: str, text: str, scope: Scope, found: Found) -> bool:
                 continue
             taken.append(m.span())
             fear = objective == "memory" and _MEMORY_FEAR.search(m.group(0))
-            if (scope.negated(m.start(), m.end()) and not fear) or _content(masked, m) or (objective in met and not missed):
+            if (scope.negated(m.start(), m.end()) and not fear) or _content(masked, m, scope) or (objective in met and not missed):
                 continue
             clause = scope.clause_at(m.start())
             words = text[clause.start:clause.end]

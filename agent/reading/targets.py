@@ -93,7 +93,7 @@ _FIGURE = re.compile(_NUMBER + r"\s*" + _TIME_UNIT)
 _TARGET_WORDS = re.compile(r"(?:<|≤|\bsub[\s-]?|\b(?:under|below|less than|at most|within|no more than|targets?|"
                            r"slos?|slas?|goals?|"
                            r"budget|cap|limit|need|needs|want|must|should|has to|have to|required|aim|max(?:imum)?)\b)"
-                           r"\W*(?:\w+\W+){0,3}$", re.I)
+                           r"(?:\W+[^\W\d]\w*){0,3}\W*$", re.I)  # a figure in between is the earlier metric's
 # a figure before the metric: "~30s TTFT", "takes 40s to first token"
 _BEFORE = {"ttft": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:to (?:the )?first token|(?:of\s+)?" + _PCT + r"\s*"
                               + _TTFT + r")", re.I),
@@ -154,6 +154,18 @@ _WISH_REACH = 220
 _RATE_AFTER = re.compile(r"\s*" + _RATE, re.I)
 # a bare wished number that stands alone ("can I get to 60?"), not a count of something ("expect 200 users")
 _ALONE = re.compile(r"\s*\+?\s*(?:[?.!,;)]|$)")
+
+
+# a metric's name (and a bound or separator) right before a figure: "ttft<1500ms tpot<50ms", "obs ttft 1100ms tpot 71ms"
+_METRIC_THEN = re.compile(r"(?:" + _TTFT + "|" + _TPOT + "|" + _E2E + r")\s*(?:" + _PCT + r"\s*)?(?:[:=]|" + _BOUND
+                          + r")?\s*$", re.I)
+
+
+def _follows_metric(text: str, start: int) -> bool:
+    """Whether the figure at ``start`` comes right after a metric's name: it is that metric's figure, not the next one's."""
+    while start > 0 and (text[start - 1].isdigit() or text[start - 1] in ".,~"):
+        start -= 1  # from anywhere in the figure to its first character
+    return bool(_METRIC_THEN.search(text[max(0, start - 40):start]))
 
 
 @lru_cache(maxsize=16)
@@ -249,8 +261,8 @@ def _latency_targets(text: str, found: Found) -> None:
                 continue  # the figure after it is a threshold, not a measurement
             if name == "latency" and any(a <= mention.start() < b for a, b in named_spans):
                 continue  # "inter token latency" names the per-token time
-            if _FIGURE_THEN.search(text, max(0, mention.start() - 24), mention.start()) and not _KEY_AFTER.match(
-                    text, mention.end()):
+            before = _FIGURE_THEN.search(text, max(0, mention.start() - 24), mention.start())
+            if before and not _KEY_AFTER.match(text, mention.end()) and not _follows_metric(text, before.start()):
                 continue  # "takes 14 s end to end": the figure before the name is its value, not one after it
             after = _sentence_after(text, mention.end())
             for value in _FIGURE.finditer(after):
@@ -274,13 +286,15 @@ def _latency_targets(text: str, found: Found) -> None:
         if name == "ttft" and _SUB_SECOND.search(text):
             found.put("slo_ttft_ms", 1000.0, _SUB_SECOND.search(text).group(0))
         for target in (_LATENCIES[name][1].finditer(text)):
-            found.put(f"slo_{name}_ms", round(_ms(target.group(1), target.group(2)), 3), target.group(0))
+            if not _follows_metric(text, target.start()):
+                found.put(f"slo_{name}_ms", round(_ms(target.group(1), target.group(2)), 3), target.group(0))
         first = _UNIT_FIRST.get(name)
         row = first.search(text) if first else None
         if row:
             found.measure(f"{name}_ms", round(_ms(row.group(2), row.group(1)), 3), row.group(0))
         for m in _BEFORE[name].finditer(text):
-            if not re.search(_BOUND + r"\s*$", text[max(0, m.start() - 14):m.start()], re.I):
+            if not re.search(_BOUND + r"\s*$", text[max(0, m.start() - 14):m.start()], re.I) and not _follows_metric(
+                    text, m.start()):
                 found.measure(f"{name}_ms", round(_ms(m.group(1), m.group(2)), 3), m.group(0))
     _later_wishes(text, found)
     _bare_bounds(text, found)
@@ -296,7 +310,8 @@ def _latency_targets(text: str, found: Found) -> None:
 
 # today's time said on its own, after the target or the metric: "Currently ~1.4 s.", "currently eats 1.3 s",
 # "we're at 38", "~600 ms total today"
-_NOW_ANY = re.compile(r"\b(?:we(?:'re| are)(?: currently| now)? at|currently|today(?: it's| it is)?|right now)\s+(?:\w+\s+){0,2}?"
+_NOW_ANY = re.compile(r"\b(?:we(?:'re| are)(?: currently| now)? at|currently|today(?: it's| it is)?|right now|"
+                      r"(?:observed|measured|actual|obs)\s*[:=]?)\s+(?:\w+\s+){0,2}?"
                       r"(?:about |around |~|roughly )?(\d+(?:[.,]\d+)?)(?:\s*" + _TIME_UNIT + r"|(?!\s*(?:\d|\.\d|%|[a-z/])))"
                       r"|(\d+(?:[.,]\d+)?)\s*" + _TIME_UNIT + r"\s*(total\s+)?(?:today|now|currently|at the moment)\b", re.I)
 

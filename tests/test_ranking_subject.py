@@ -1,0 +1,65 @@
+"""What the question is plainly about comes first: an assumed baseline it describes as missing, another way to fit it
+asks for, and a full fine-tune that rules out adapters. Phrasings here are written for the mechanism they test."""
+
+from __future__ import annotations
+
+import pytest
+from agent_helpers import small_answerer
+
+from agent.candidates import Candidate
+from agent.quantify import fit_first
+from agent.ranking import W_RELEVANCE, Scored
+from agent.stacking import FitPlan
+
+
+@pytest.fixture(scope="module")
+def answerer(tmp_path_factory):
+    return small_answerer(tmp_path_factory.mktemp("subject") / "s.db")
+
+
+def _ids(answer, n=5):
+    return [r.technique for r in answer.recommendations[:n]]
+
+
+def test_an_assumed_baseline_the_question_describes_as_missing_is_recommended(answerer):
+    # no framework named: a typical engine would run continuous batching, but the symptom says this server does not
+    answer = answerer.answer("Our home-grown server only starts the next batch once every request in the current one "
+                             "has finished, so short chats queue behind long ones. What fixes that?")
+    assert answer.workload.framework is None
+    assert "continuous-batching" in _ids(answer, 3)
+
+
+def test_a_named_framework_keeps_its_defaults_out_of_the_picks(answerer):
+    answer = answerer.answer("We run vLLM and short chats queue behind long ones. What fixes that?")
+    assert "continuous-batching" not in _ids(answer)
+
+
+def test_a_full_fine_tune_rules_out_adapter_methods(answerer):
+    answer = answerer.answer("The client wants a full fine-tune of every weight of Llama 3.1 8B, not adapters, on two "
+                             "RTX 4090s, and the optimizer states do not fit. How do we make it fit?")
+    assert "qlora" not in _ids(answer)
+    assert "full fine-tune" in answer.excluded.get("qlora", "")
+
+
+def _scored(catalog, tech_id, score, **parts):
+    cand = Candidate(catalog.techniques[tech_id], phase_match=True)
+    return Scored(cand, score, {"base": score, **parts})
+
+
+def test_another_way_to_fit_that_the_question_asks_for_comes_before_the_fitting_stack(catalog):
+    fit = FitPlan([catalog.techniques["awq"]])
+    prior = [_scored(catalog, "awq", 5.0)]
+    offload = _scored(catalog, "flexgen", 20.0, asked=10.0, relevance=W_RELEVANCE)  # the question's own subject
+    kernel = _scored(catalog, "chunked-prefill", 18.0, asked=10.0, relevance=W_RELEVANCE)  # asked, but fits nothing
+    weak = _scored(catalog, "powerinfer", 12.0, asked=10.0, relevance=0.5 * W_RELEVANCE)  # a weaker match
+    order = [s.technique.id for s in fit_first(fit, prior, [offload, kernel, weak])]
+    assert order == ["flexgen", "awq", "chunked-prefill", "powerinfer"]
+
+
+def test_the_fitting_stack_leads_a_question_that_asks_about_its_own_family(catalog):
+    fit = FitPlan([catalog.techniques["awq"]])
+    prior = [_scored(catalog, "awq", 5.0)]
+    same_family = _scored(catalog, "fp6-llm", 20.0, asked=10.0, relevance=W_RELEVANCE)
+    ranked = fit_first(fit, prior, [same_family])
+    assert [s.technique.id for s in ranked] == ["awq", "fp6-llm"]
+    assert [s.score for s in ranked] == sorted((s.score for s in ranked), reverse=True)

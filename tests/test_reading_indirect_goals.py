@@ -1,0 +1,94 @@
+"""Goals said the way users say them, and figures packed the way tools print them.
+
+What the user wants changed is often said in everyday words ("the box sits blank before anything appears", "cut the
+GPU bill", "hold 80 users") next to metrics they call fine ("TTFT is 200 ms, that part is fine"). Targets and today's
+figures arrive packed ("ttft<800ms tpot<40ms"), nested in JSON, or after "Observed:"; memory budgets as a slice, a
+slot, a per-GPU limit, or what other tenants leave. Phrasings here are written for the mechanism they test, not taken
+from the eval sets.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from agent.workload import build_indexes, extract
+
+
+@pytest.fixture(scope="module")
+def read(catalog):
+    indexes = build_indexes(catalog)
+
+    def reader(text: str):
+        return extract(text, catalog, indexes)
+
+    return reader
+
+
+@pytest.mark.parametrize("text, objective", [
+    # a metric called fine anywhere later in its clause is set aside
+    ("Qwen2.5-14B on 2x L40S with vLLM. TTFT p50 is 240ms, that part is fine; per-token speed is what we must raise.",
+     "tpot"),
+    ("Llama 3.1 8B on an H100. ttft is 150 ms, irrelevant for us. The full reply of ~800 tokens should arrive sooner.",
+     "latency"),
+    ("Mixtral on 4x A100. Tokens/s per GPU is healthy, that isn't the issue; what we want is a shorter wait for the "
+     "first token.", "ttft"),
+    ("Gemma 2 9B on an L4: decode speed is more than enough, but the card runs out of memory at 8k context.", "memory"),
+    # everyday words for the metrics
+    ("Phi-3-mini on one A10G: the chat box sits blank for seconds before anything shows up.", "ttft"),
+    ("Llama 3.1 70B on 8x H100, vLLM: streaming looks sluggish, around 15 tokens/s per user.", "tpot"),
+    ("Mistral 7B on an L4: the whole answer takes 9 s to arrive and customers leave the page.", "latency"),
+    ("We run Qwen2.5-32B on 4x A100 and the GPU bill is now our largest line item. Ideas?", "cost"),
+    ("How many H200s do we actually need for Llama 3.1 70B at 50 requests per second?", "cost"),
+    ("Llama 3.1 8B on one L40S with vLLM: we need it to hold 80 concurrent users instead of 30.", "throughput"),
+])
+def test_the_objective_is_what_the_user_wants_changed(read, text, objective):
+    assert read(text).values.get("objective") == objective
+
+
+@pytest.mark.parametrize("text, slos, measured", [
+    ("svc chat | hw 4xH100 | SLO ttft<800ms tpot<40ms | obs ttft 650ms tpot 55ms | llama 3.1 70b",
+     {"slo_ttft_ms": 800, "slo_tpot_ms": 40}, {"ttft_ms": 650, "tpot_ms": 55}),
+    ('{"model": "Qwen/Qwen3-8B", "slo": {"ttft_ms_p99": 900, "itl_ms_p99": 30}, '
+     '"now": {"ttft_ms_p99": 700, "itl_ms_p99": 41}}',
+     {"slo_ttft_ms": 900, "slo_tpot_ms": 30}, {"ttft_ms": 700, "tpot_ms": 41}),
+    ("Llama 3.1 8B on an H100. SLO: TPOT p95 <= 30ms. Observed: 44ms at 64 concurrent.",
+     {"slo_tpot_ms": 30}, {"tpot_ms": 44}),
+    ("Llama 3.1 8B on an H100: TTFT sits comfortably within its 2s target.", {"slo_ttft_ms": 2000}, {}),
+])
+def test_packed_targets_and_figures_pair_with_their_own_metric(read, text, slos, measured):
+    found = read(text)
+    assert {k: found.values.get(k) for k in slos} == slos
+    assert {k: found.measured.get(k) for k in measured} == measured
+    assert all(k not in found.measured for k in ("ttft_ms", "tpot_ms") if k not in measured)
+
+
+def test_a_missed_target_in_a_ticket_decides_the_objective(read):
+    found = read("svc chat | hw 4xH100 | SLO ttft<800ms tpot<40ms | obs ttft 650ms tpot 55ms | llama 3.1 70b")
+    assert found.values.get("objective") == "tpot"
+
+
+@pytest.mark.parametrize("text, budget_gb", [
+    ("Our slice of the H100 is 35 GB because the card is split between teams. Llama 3.1 8B, 32 users.", 35),
+    ("Four models share one A100 80GB; Qwen2.5-7B has to fit in its 18 GB slot.", 18),
+    ("The admins set a 60 GB per-GPU limit on our H100 project; we pretrain a 1B model.", 60),
+    ("The ceiling for the LLM process is 14 GB on the RTX 4090, the rest belongs to the renderer.", 14),
+    ("The scheduler lets a job take 20 GB of the L40S. Gemma 2 9B, per-token speed matters.", 20),
+])
+def test_a_slice_slot_limit_or_grant_is_the_budget(read, text, budget_gb):
+    assert read(text).values.get("memory_budget_gb") == budget_gb
+
+
+def test_what_other_tenants_leave_of_the_card_is_the_budget(read, catalog):
+    found = read("On the H100 the speech model already takes 7 GB and the vector index another 13 GB; the LLM "
+                 "(Llama 3.1 8B) gets what's left and should serve as many chats as possible.")
+    assert found.values.get("memory_budget_gb") == round(catalog.gpus["h100-sxm"].memory_gib - 20, 1)
+
+
+@pytest.mark.parametrize("text, batch, output", [
+    ("300k summaries of support tickets, vLLM, batch ~128 across 4x A100, Llama 3.1 8B.", 128, None),
+    ("Nightly job: 2M product blurbs with Qwen2.5-7B, about 60 output tokens each.", None, 60),
+])
+def test_a_count_of_items_is_not_a_length_and_a_loose_batch_is_read(read, text, batch, output):
+    found = read(text)
+    assert found.values.get("batch") == batch
+    assert found.values.get("output_tokens") == output
