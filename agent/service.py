@@ -228,6 +228,12 @@ class Answerer:
                 "top of it." if t in w.stack else
                 f"{self.catalog.techniques[t].name} is already part of the assumed baseline "
                 f"({' + '.join(baseline_names)}); the gains shown are on top of it." for t in sorted(named & baseline)]
+        framework = self.catalog.frameworks.get(w.framework or "")
+        if framework is not None:
+            # a default of the framework's current release that the question asks about: assumed off, and said so
+            out += [f"{self.catalog.techniques[t].name} is on by default in {framework.name} {framework.version}; the "
+                    "numbers assume your deployment runs without it, as the question suggests."
+                    for t in sorted(named) if t in framework.defaults and t not in w.stack and t not in excluded]
         if w.unknown_gpu and w.origins["gpu"].note.startswith("no specs for"):
             out.append(f"I have no specs for '{w.unknown_gpu}': {w.origins['gpu'].note}.")
         if not w.stack and baseline_names:

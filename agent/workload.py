@@ -292,8 +292,11 @@ def _stack(w: Workload, found: Found, catalog: Any, previous: Workload | None) -
     out: dict[str, str] = {}
     framework = catalog.frameworks.get(w.framework or "")
     if framework is not None:
-        for tech in framework.defaults:
-            out[tech] = f"{framework.name} {framework.version} default"
+        version, defaults = framework.release(found.framework_version)
+        for tech in defaults:
+            # a default the question proposes or asks about ("is prefix caching worth turning on?") is not known to run
+            if tech not in found.proposed:
+                out[tech] = f"{framework.name} {version} default"
     for tech in found.stack:
         out[tech] = "stated"
     for tech in found.absent:

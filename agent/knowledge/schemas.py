@@ -8,6 +8,7 @@ fails the data test instead of silently dropping a value.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -254,6 +255,25 @@ class Technique(Strict):
 
 # ---------------------------------------------------------------- frameworks
 
+class FrameworkRelease(Strict):
+    """Older releases of a framework whose defaults differ from the listed version's."""
+
+    before: str = Field(description="Releases below this version (e.g. '0.8') run these defaults.")
+    version: str = Field(description="How to name those releases ('0.4 to 0.7 (V0 engine)').")
+    defaults: list[str]
+    source: str
+
+    _lists = field_validator("defaults", mode="before")(as_str_list)
+
+    def covers(self, version: str) -> bool:
+        """Whether a release written as ``version`` ("0.5.4") is older than ``before``."""
+        return _version_key(version) < _version_key(self.before)
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", version)[:3])
+
+
 class Framework(Strict):
     """A serving or training framework (data/frameworks/<id>.yaml) and the techniques it runs by default."""
 
@@ -266,8 +286,17 @@ class Framework(Strict):
     kind: Literal["serving", "training", "both"]
     version: str = Field(description="The version whose defaults are listed.")
     defaults: list[str] = Field(description="Technique ids this version runs without being asked.")
+    older: list[FrameworkRelease] = Field(default=[], description="Older releases with other defaults, newest first.")
     sources: dict[str, str]
     notes: str = ""
+
+    def release(self, version: str) -> tuple[str, list[str]]:
+        """(the version named, its defaults) for a release the user wrote; the listed version when none or newer."""
+        if version:
+            for older in self.older:
+                if older.covers(version):
+                    return older.version, older.defaults
+        return self.version, self.defaults
 
     _lists = field_validator("aliases", "signatures", "defaults", mode="before")(as_str_list)
 

@@ -27,6 +27,10 @@ class Found:
     # techniques the user says they run (id -> words read) and say they do not run
     stack: dict[str, str] = field(default_factory=dict)
     absent: set[str] = field(default_factory=set)
+    # techniques the question proposes or asks about ("is prefix caching worth turning on?"): not known to run
+    proposed: set[str] = field(default_factory=set)
+    # the version written after the framework's name ("vLLM 0.4.2"), when one is
+    framework_version: str = ""
     # character spans already read as a model's name: a framework word inside one ("Mistral-NeMo") names the model
     name_spans: list[tuple[int, int]] = field(default_factory=list)
 

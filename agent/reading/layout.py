@@ -81,10 +81,18 @@ _BOX_RULE = re.compile(r"^[\s─━═┏┓┗┛┡┩╇┼┃│║┌┐└
 _ENDED = (".", "!", "?", ":", ";")
 
 
+# a time in words after a word that takes a duration: "in under half a second", "within a second"
+_SPOKEN_TIME = re.compile(r"\b(under|within|in|below|than|about|around|over|takes?|took|after|to)\s+"
+                          r"(half a|a|one|two|three|four|five|ten) seconds?\b", re.I)
+_SPOKEN_SECONDS = {"half a": "0.5", "a": "1", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "ten": "10"}
+
+
 def rewrite_layout(text: str) -> str:
     """The question with pasted layout rewritten as plain clauses; ordinary prose is returned unchanged."""
     if not text.isascii():
         text = text.translate(_UNICODE_TABLE)
+    if "second" in text:
+        text = _SPOKEN_TIME.sub(lambda m: f"{m.group(1)} {_SPOKEN_SECONDS[m.group(2).lower()]} s", text)
     if _BOX_BAR.search(text):
         text = _box_table(text)
     if "," in text and "\n" in text:

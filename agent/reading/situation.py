@@ -266,6 +266,12 @@ _NOT_BEFORE = re.compile(r"\b(?:not|never|no longer|hardly|barely)\s+(?:\w+\s+)?
 _WANTED_BEFORE = re.compile(r"\b(?:want|need|must|should|has to|have to|make|get|keep)\b", re.I)
 
 
+# words that make a stated target something to keep rather than what to improve
+_KEPT = re.compile(r"\b(?:subject to|while (?:meeting|keeping|holding|staying)|meeting (?:both|all|the|our|its)|"
+                   r"promis\w*|guarantee\w*|meets? (?:its|the|our|both)|within (?:its|the|our)|stay(?:ing)? (?:under|within)|"
+                   r"targets?\s*:|slos?\s*:)", re.I)
+
+
 def _content(text: str, m: re.Match[str], scope: Scope | None = None) -> bool:
     """Whether the user says this metric is fine as it is."""
     if _CONTENT_AFTER.match(text, m.end()) or _CONTENT_BEFORE.search(text[max(0, m.start() - 40):m.start()]):
@@ -314,6 +320,11 @@ def _read_objective(masked: str, text: str, scope: Scope, found: Found) -> bool:
             lo = max(clause.start, m.start() - 40)
             strong = [s for s in _STRONG.finditer(masked, lo, min(clause.end, m.end() + 24))]
             level = 0 if strong else 1 if _WANT.search(words) else 2
+            if objective in _SLO_OBJECTIVES and f"slo_{_SLO_OBJECTIVES[objective]}" in found.values and \
+                    objective not in missed and _KEPT.search(text, max(0, clause.start - 40), clause.end):
+                # a target to keep ("while meeting sub-second TTFT", "we promise 100 ms to first token") is a
+                # constraint: any other wanted metric is the objective
+                level = 3
             # several cues near a strong word ("the best quality that fits in 16GB"): the closest one is singled out
             # ...and among wanted cues, the one nearest the wanting word ("need 2x that throughput with the memory left")
             near = strong or (list(_WANT.finditer(text, clause.start, clause.end)) if level == 1 else [])

@@ -27,6 +27,8 @@ _MOVED = re.compile(r"\b(?:moved|switched|migrated|ported|went|changed|swapped|t
 _REQUEST = re.compile(r"^\s*(?:please\s+)?(?:serve|run|use|deploy|enable|add|apply|try|make|get|speed|quantize|switch)\b(?![=_])|"
                       r"\bfor (?:more|better|higher|lower|faster|less|max\w*)\b", re.I)
 _NOW = re.compile(r"\b(?:already|currently|today|right now|at the moment|in production)\b", re.I)
+# a clause this short around a mention labels what follows rather than describing the setup
+_LABEL_WORDS = 3
 # a mention followed by "or Y?" / "vs Y": an option under comparison
 _OPTION_AFTER = re.compile(r"^\s*(?:or|vs\.?|versus)\s", re.I)
 
@@ -86,7 +88,12 @@ def _role(text: str, scope: Scope, m: Mention, hedges_before_only: bool = False)
     if scope.stated(m.start) and (not scope.proposed(m.start, hedges_before_only) or _NOW.search(text[clause.start:clause.end])):
         return "current"
     words = text[clause.start:clause.end]
-    asked = text[clause.end:clause.end + 1] == "?" or words.rstrip().endswith("?")
+    # the clause is a question, or it is only a label for the question that follows ("self-drafting: can the model
+    # draft for itself?", "are fused kernels (DeepSpeed-Inference style) worth it?")
+    sentence_end = re.search(r"[.?!\n]", text[m.end:])
+    label = len(re.findall(r"\w+", text[clause.start:m.start] + " " + text[m.end:clause.end])) <= _LABEL_WORDS
+    asked = (text[clause.end:clause.end + 1] == "?" or words.rstrip().endswith("?")
+             or (label and sentence_end is not None and sentence_end.group(0) == "?"))
     if scope.proposed(m.start, hedges_before_only) or _REQUEST.search(words):
         return "proposed"
     return "asked" if asked else "neutral"
@@ -106,6 +113,18 @@ def read_framework(text: str, scope: Scope, index: NameIndex, found: Found) -> N
         current = neutral[0] if neutral else (asked[0] if len({m.item_id for _, m in roles}) == 1 and asked else None)
     if current is not None:
         found.put("framework", current.item_id, current.text)
+        version = _VERSION.match(text, current.end)
+        if version:
+            found.framework_version = version.group(1)
+
+
+# a version written right after a framework's name: "vLLM 0.4.2", "vllm==0.5.4", "TGI v2.0", "sglang version 0.3"
+_VERSION = re.compile(r"\s*(?:==|@|\bv(?:ersion)?\s*|\bversion\s+)?\s*v?(\d+\.\d+(?:\.\d+)?)\b", re.I)
+
+
+# switching a technique on: what is proposed that way does not run today
+_ENABLE = re.compile(r"\b(?:turn(?:ing)? on|switch(?:ing)? on|enabl\w*|activat\w*|add(?:ing)?|introduc\w*)\b|"
+                     r"\s*(?:\w+\s+){0,3}?(?:turn(?:ing)?|switch(?:ing)?) (?:it )?on\b", re.I)
 
 
 _DEGREE_TECHNIQUE = {"tp": "tensor-parallel", "ep": "expert-parallel", "pp": "pipeline-1f1b", "sp": "sequence-parallel"}
@@ -138,3 +157,6 @@ def read_techniques(text: str, scope: Scope, index: NameIndex, found: Found, swi
             found.stack.setdefault(m.item_id, m.text)
         elif role == "negated" and not scope.proposed(m.start):
             found.absent.add(m.item_id)
+        elif role in ("proposed", "asked") and (_ENABLE.search(text, max(0, m.start - 40), m.end)
+                                                or _ENABLE.match(text, m.end)):
+            found.proposed.add(m.item_id)  # "is prefix caching worth turning on?": the user runs without it

@@ -17,7 +17,8 @@ _BOUND = (r"(?:under|below|<=?|≤|less than|at most|within|max(?:imum)?(?: of)?
           r"has to be|sub[\s-]?)")
 _PCT = r"(?:p\d{2,3}|median|mean|average|avg|tail)?"
 _TTFT = (r"(?:ttft|time[\s-]to[\s-]first[\s-]token|first[\s-]token(?: latency| time| arrives(?: after)?| shows up(?: after)?)?|"
-         r"first (?:suggestion|word|chunk)(?: must)?(?: show up| appear| arrive)?|prefill latency)")
+         r"first (?:suggestion|word|chunk|characters?|output)(?: must)?(?: show up| shows?| appears?| arrives?)?|prefill latency|"
+         r"(?:start|begin)s? (?:answering|replying|responding|streaming|typing))")
 _TPOT = (r"(?:tpot|itl|inter[\s-]token(?: latency)?|time per (?:output )?token|per[\s-]token (?:latency|time)|token latency|"
          r"decode latency|tbt|(?:time )?between tokens)")
 _E2E = r"(?:end[\s-]to[\s-]end(?: latency| time)?|e2e latency|e2e|total latency|request latency|response time|latency)"
@@ -95,7 +96,10 @@ _TARGET_WORDS = re.compile(r"(?:<|≤|\bsub[\s-]?|\b(?:under|below|less than|at 
                            r"budget|cap|limit|need|needs|want|must|should|has to|have to|required|aim|max(?:imum)?)\b)"
                            r"(?:\W+[^\W\d]\w*){0,3}\W*$", re.I)  # a figure in between is the earlier metric's
 # a figure before the metric: "~30s TTFT", "takes 40s to first token"
-_BEFORE = {"ttft": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:to (?:the )?first token|(?:of\s+)?" + _PCT + r"\s*"
+# a bound right after a figure makes it a target: "100 ms max to first token", "2 s tops for the first token"
+_BOUND_AFTER = r"(?:(max(?:imum)?|at most|or less|tops|or better)\s+(?:for\s+)?)?"
+_BEFORE = {"ttft": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*" + _BOUND_AFTER + r"(?:to (?:the )?first token|(?:of\s+)?"
+                              + _PCT + r"\s*"
                               + _TTFT + r")", re.I),
            "tpot": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:of\s+)?" + _PCT + r"\s*" + _TPOT, re.I),
            "latency": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:of\s+)?" + _PCT + r"\s*" + _E2E, re.I)}
@@ -109,7 +113,8 @@ _REQUEST_TIME = re.compile(r"(?:takes?|taking|took|needs?|needed|requires?)\s*(?
                            r"|for\s+(?:about\s+|~)?\d+\s*(?:output\s+)?tokens\b)", re.I)
 _PREFILL_TIME = re.compile(r"prefill\b[^.;?!]{0,40}?(?:takes?|took|is|of)\s*(?:about|around|~)?\s*" + _NUMBER + r"\s*"
                            + _TIME_UNIT, re.I)
-_FIGURE_THEN = re.compile(r"\d[ \t]*" + _TIME_UNIT + r"[ \t]*(?:of[ \t]+)?" + _PCT + r"[ \t]*\Z", re.I)
+_FIGURE_THEN = re.compile(r"\d[ \t]*" + _TIME_UNIT + r"[ \t]*" + _BOUND_AFTER + r"(?:to[ \t]+(?:the[ \t]+)?)?(?:of[ \t]+)?"
+                          + _PCT + r"[ \t]*\Z", re.I)
 # a name that is a key ("tpot_avg=", "tpot:"): the figure after it is its own
 _KEY_AFTER = re.compile(r"\w*\s*[:=]")
 # a metric's name right after a figure: the figure is that metric's
@@ -293,8 +298,12 @@ def _latency_targets(text: str, found: Found) -> None:
         if row:
             found.measure(f"{name}_ms", round(_ms(row.group(2), row.group(1)), 3), row.group(0))
         for m in _BEFORE[name].finditer(text):
-            if not re.search(_BOUND + r"\s*$", text[max(0, m.start() - 14):m.start()], re.I) and not _follows_metric(
+            if re.search(_BOUND + r"\s*$", text[max(0, m.start() - 14):m.start()], re.I) or _follows_metric(
                     text, m.start()):
+                continue
+            if name == "ttft" and m.group(3):  # "100 ms max to first token"
+                found.put("slo_ttft_ms", round(_ms(m.group(1), m.group(2)), 3), m.group(0))
+            else:
                 found.measure(f"{name}_ms", round(_ms(m.group(1), m.group(2)), 3), m.group(0))
     _later_wishes(text, found)
     _bare_bounds(text, found)
@@ -446,3 +455,33 @@ def find_targets(text: str, found: Found) -> None:
     _latency_targets(text, found)
     _rates(text, found)
     _mfu(text, found)
+    _promised_figures(text, found)
+
+
+# a sentence that states what is promised or required: its figures are targets ("Targets: sub-second TTFT and 40 ms
+# between tokens", "we promise 100 ms to first token and 15 ms per output token", "the product spec says ...")
+_PROMISE = re.compile(r"\b(?:targets?|slos?|slas?|goals?|promis\w*|spec(?:ification)?|requirements?|required|must|"
+                      r"has to|have to|needs? to|guarantee\w*|tolerate\w*|allowed|threshold|aim(?:s|ing)? (?:at|for))\b",
+                      re.I)
+# ...unless words of today's state come between the promise and the figure ("the target is 1 s and we see 1.6 s")
+_STATE = re.compile(r"\b(?:now|currently|today|we see|we get|we're at|we are at|observed|measured|actual\w*|gives?|"
+                    r"getting|seeing|sits?|hovers?|at the moment|right now|is at|are at)\b", re.I)
+
+
+def _promised_figures(text: str, found: Found) -> None:
+    """Turn a figure read as today's into the metric's target when its sentence states a promise before it."""
+    for name in ("ttft", "tpot", "latency"):
+        key = f"{name}_ms"
+        evidence = found.measured_evidence.get(key)
+        if key not in found.measured or f"slo_{key}" in found.values or not evidence:
+            continue
+        at = text.find(evidence)
+        if at < 0:
+            continue
+        start = max(text.rfind(".", 0, at), text.rfind("\n", 0, at), text.rfind("?", 0, at), text.rfind("!", 0, at)) + 1
+        promise = None
+        for promise in _PROMISE.finditer(text, start, at + len(evidence)):
+            pass
+        if promise is None or _STATE.search(text, promise.end(), at + len(evidence)):
+            continue
+        found.put(f"slo_{key}", found.measured.pop(key), found.measured_evidence.pop(key))
