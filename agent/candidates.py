@@ -77,10 +77,17 @@ def vendor_problem(technique: Any, vendor: str | None) -> str | None:
     return f"has no {_VENDOR_NAMES.get(vendor, vendor)} implementation, and you run on {_VENDOR_NAMES.get(vendor, vendor)}"
 
 
-def model_problem(technique: Any, model: Any) -> str | None:
-    """Why the model's architecture rules the technique out (expert methods need a mixture-of-experts model)."""
+# the question says the model has experts, whatever model was assumed for the numbers
+_SAYS_MOE = re.compile(r"\bmoes?\b|mixture[\s-]of[\s-]experts|\bexperts?\b|\bep\s*=?\s*\d", re.I)
+
+
+def model_problem(technique: Any, model: Any, question: str = "", model_assumed: bool = False) -> str | None:
+    """Why the model's architecture rules the technique out (expert methods need a mixture-of-experts model); an
+    assumed dense model does not rule them out when the question talks about experts."""
     moe_only = technique.family == "moe" or technique.cost_model.transform == "expert_parallel"
     if moe_only and model is not None and not getattr(model, "is_moe", False):
+        if model_assumed and _SAYS_MOE.search(question):
+            return None
         return f"needs a mixture-of-experts model; {model.name} is dense"
     return None
 
@@ -247,6 +254,8 @@ def select_candidates(workload: Workload, catalog: Any, question: str, hits: lis
     """
     gpu = catalog.gpus.get(workload.gpu)
     model = workload.model_shape(catalog)
+    # a model the question did not name, or named only by its size: its architecture is a guess
+    model_assumed = workload.origin("model") == "assumed" or str(workload.model or "").startswith("assumed-")
     ranks = paper_ranks(hits)
     named = named_techniques(question, catalog)
     refusals = read_refusals(question, {t.family for t in catalog.techniques.values()})
@@ -260,7 +269,8 @@ def select_candidates(workload: Workload, catalog: Any, question: str, hits: lis
         if not (match or tech_id in named or tech_id in asked or retrieved is not None):
             continue
         problem = ((hardware_problem(tech, gpu, workload.gpu_count) if gpu else None) or constraint_problem(tech, workload)
-                   or vendor_problem(tech, vendor) or lacked_problem(tech, refusals) or model_problem(tech, model))
+                   or vendor_problem(tech, vendor) or lacked_problem(tech, refusals)
+                   or model_problem(tech, model, question, model_assumed))
         if problem:
             excluded[tech_id] = problem
             continue

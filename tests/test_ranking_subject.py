@@ -63,3 +63,10 @@ def test_the_fitting_stack_leads_a_question_that_asks_about_its_own_family(catal
     ranked = fit_first(fit, prior, [same_family])
     assert [s.technique.id for s in ranked] == ["awq", "fp6-llm"]
     assert [s.score for s in ranked] == sorted((s.score for s in ranked), reverse=True)
+
+
+def test_experts_in_the_question_keep_expert_methods_for_a_model_known_only_by_size(answerer):
+    answer = answerer.answer("Training a ~150B MoE on 512 H100s; the all-to-all for token dispatch is a third of the "
+                             "step. What reduces it?")
+    assert not any("mixture-of-experts" in why for why in answer.excluded.values())
+    assert any(r.family == "moe" for r in answer.recommendations)

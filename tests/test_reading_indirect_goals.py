@@ -92,3 +92,14 @@ def test_a_count_of_items_is_not_a_length_and_a_loose_batch_is_read(read, text, 
     found = read(text)
     assert found.values.get("batch") == batch
     assert found.values.get("output_tokens") == output
+
+
+@pytest.mark.parametrize("text, count, single", [
+    ("Qwen3-235B-A22B with EP=8 on H200s: one GPU is always the straggler when a few experts run hot.", 8, None),
+    ("DeepSeek-V3 on H800s with tp8 ep16, decode is slow.", 16, None),
+    ("One GPU is all we have: an RTX 4090 for Llama 3.1 8B.", 1, True),
+])
+def test_expert_parallel_degree_counts_gpus_and_one_gpu_among_many_is_not_the_setup(read, text, count, single):
+    found = read(text)
+    assert found.values.get("gpu_count") == count
+    assert found.values.get("single_gpu") is single

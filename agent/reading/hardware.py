@@ -57,6 +57,11 @@ _NOW_COUNT = re.compile(r"\b(?:so|now)\b[^?!;\n]{0,40}?\b(?:use|using|run|runs|r
 # "single GPU", "one card", "only one 4090": one device as a stated constraint
 _SINGLE = re.compile(r"\b(?:single|only one|just one|one)[\s-]+(?:" + _MODIFIER + r"[\s-]+){0,2}" + _GPU_NOUN
                      + r"\b|\bsingle[\s-]+gpu\b", re.I)
+# "one GPU is always the straggler", "one GPU sits idle": one device among several, said of what it does
+_ONE_OF_MANY = re.compile(r"\s*(?:is|was|becomes|became|ends up|stays)\s+(?:always\s+|often\s+|usually\s+|constantly\s+)?"
+                          r"(?:the\s+)?(?:straggler|slowest|idle|bottleneck|busy|hot|hotter|pegged|behind|waiting|"
+                          r"overloaded|saturated)\b|\s*(?:sits|sat|waits|waited|stalls|lags|runs hotter|finishes last|"
+                          r"always)\b", re.I)
 # "can't use more than one GPU", "no way we get a second card": one device, said as the limit it is
 _NO_MORE = re.compile(r"\b(?:more than|beyond|over) (?:one|a single|1) " + _GPU_NOUN + r"|\b(?:a |any )?(?:second|another|2nd|"
                       r"extra|additional) " + _GPU_NOUN, re.I)
@@ -174,7 +179,7 @@ def _read_count(text: str, scope: Scope, mentions: list[Any], main: Any, found: 
             counts.append((*near, text[min(near[1], m.start):max(m.end, near[1] + 1)]))
     if not counts:
         generic = next((g for g in _GPU_COUNT_GENERIC.finditer(text)
-                        if not scope.contrasted(g.start())), None)
+                        if not scope.contrasted(g.start()) and not _ONE_OF_MANY.match(text, g.end())), None)
         if generic:
             counts.append((word_number(generic.group(1)) or 1, generic.start(), False, generic.group(0)))
     layout = _node_layout(text, scope, counts[0][:3] if counts else None, name_spans)
@@ -319,6 +324,7 @@ def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, s
     # "one GPU each" counts per machine, and a rule said in the past ("we used to insist on one GPU") is not today's
     single = next((m for m in singles if not scope.contrasted(m.start()) and not scope.past(m.start())
                    and not re.match(r"\s*(?:each|apiece|a piece)\b", text[m.end():], re.I)
+                   and not _ONE_OF_MANY.match(text, m.end())
                    and not re.search(r"\bthan\b[^,.;]{0,16}$", text[max(0, m.start() - 24):m.start()], re.I)), None)
     if single is None and (found.values.get("gpu_count") or 1) <= 1:  # "no other GPU" beside 2x 3090 keeps two
         # the negation is the rule here, so a negated scope does not discount it
@@ -337,13 +343,15 @@ def _names_gpu_after(text: str, end: int, mentions: list[Any]) -> bool:
 
 
 def count_from_parallel_degrees(text: str, found: Found) -> None:
-    """With no GPU count stated, a tensor- and pipeline-parallel layout says how many GPUs one replica uses."""
-    if "gpu_count" in found.values or found.values.get("single_gpu"):
-        return
+    """With no GPU count stated, a tensor-, expert- and pipeline-parallel layout says how many GPUs one replica uses."""
+    if "gpu_count" in found.values or found.values.get("single_gpu") or "gpu_count" in found.hinted:
+        return  # a count, one GPU, or whole nodes said ("two HGX servers") say more than a layout's degrees
     first: dict[str, Degree] = {}
     for d in parallel_degrees(text):
-        if d.kind in ("tp", "pp") and d.value is not None:
+        if d.kind in ("tp", "pp", "ep") and d.value is not None and 1 < d.value <= 64:
             first.setdefault(d.kind, d)
-    used = [d for d in first.values() if 1 < d.value <= 64]
+    # experts are spread over the tensor-parallel group or beside it: a replica spans the wider of the two
+    wide = max((first[k] for k in ("tp", "ep") if k in first), key=lambda d: d.value, default=None)
+    used = [d for d in (wide, first.get("pp")) if d is not None]
     if used:
         found.put("gpu_count", math.prod(d.value for d in used), " ".join(d.words for d in used))
