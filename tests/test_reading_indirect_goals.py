@@ -103,3 +103,32 @@ def test_expert_parallel_degree_counts_gpus_and_one_gpu_among_many_is_not_the_se
     found = read(text)
     assert found.values.get("gpu_count") == count
     assert found.values.get("single_gpu") is single
+
+
+@pytest.mark.parametrize("text, field, value", [
+    # outputs fixed by an audit, a certification or a gate
+    ("We are an insurer; every answer is audited against the approved model's outputs. Llama 3.1 8B on an L4.",
+     "lossless", True),
+    ("The Phi-3-mini build was certified as-is for the device. It runs on a Jetson AGX Orin and replies too slowly.",
+     "lossless", True),
+    ("Generations must reproduce the signed-off regression set exactly. Mistral 7B on an A10G with TGI.",
+     "lossless", True),
+    ("Our release gate blocks anything that moves the eval score. Qwen2.5-7B on an H100 with SGLang.", "lossless", True),
+    # weights fixed by someone else
+    ("Compliance froze the weights after the review; all we can touch is how it's served. Llama 3.1 70B on 4x H100.",
+     "no_retraining", True),
+    ("Any change that needs a training run takes a quarter of reviews, so it's not an option. Gemma 2 27B, 2x A100.",
+     "no_retraining", True),
+    # a training option or someone else's job is not what the user does now
+    ("We serve Mistral Small 24B on 8x A100 with vLLM; we're free to fine-tune a smaller model if it gets close.",
+     "phase", "serving"),
+    ("Half of each H100 is ours, the other half runs another team's training job. We serve Llama 3.1 8B in ours.",
+     "phase", "serving"),
+    # generated lengths named with what is generated
+    ("A 3k-token report takes 50 s per request on one A10G with Llama 3.1 8B.", "output_tokens", 3072),
+    ("It produces ~120 tokens of JSON per call on an L4 with Qwen2.5-7B.", "output_tokens", 120),
+    ("The robot waits for the full 40-token plan; Qwen2.5-3B on a Jetson AGX Orin.", "output_tokens", 40),
+    ("Each summary is ~200 tokens from a ~2k-token transcript, Llama 3.2 3B on an L4.", "output_tokens", 200),
+])
+def test_constraints_phase_and_lengths_said_indirectly(read, text, field, value):
+    assert read(text).values.get(field) == value

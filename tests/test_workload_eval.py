@@ -18,7 +18,7 @@ DATA = Path(__file__).resolve().parents[1] / "data"
 # workloads_dev2.yaml and workloads_dev3.yaml are later dev parts, each written from the README and catalog listings
 # only and aimed at the hard fields (objectives said indirectly, memory caps, permissions, targets beside measurements);
 # dev3 also has long Slack threads, tickets and pasted configs
-FLOORS = {"workloads.yaml": (0.97, 0.95), "workloads_dev2.yaml": (0.95, 0.80), "workloads_dev3.yaml": (0.87, 0.40),
+FLOORS = {"workloads.yaml": (0.97, 0.95), "workloads_dev2.yaml": (0.95, 0.80), "workloads_dev3.yaml": (0.90, 0.50),
           "workloads_heldout.yaml": (0.94, 0.75)}
 
 

@@ -95,6 +95,15 @@ _OUTPUT_PATTERNS = [
                r"thinking|summary|gen|generat\w*)\b(?:[^.;?!\d]|\b(?:ca|approx)\.){0,28}?" + _NUM + _NOT_TOKENS, re.I),
     re.compile(_NUM + r"\s*" + _UNIT + r"\s*(?:per|each|an?|of)\s*(?:answer|response|output|completion|reply|generation)",
                re.I),
+    # what is generated, named after its length: "a 2k-token report", "the full 60-token plan", "~150 tokens of JSON",
+    # "a 100-token reply"
+    re.compile(_NUM + r"[\s-]*(?:tokens?|toks?)[\s-]+(?:[\w-]+[\s-]+)?(?:reports?|repl(?:y|ies)|answers?|plans?|lines?|"
+               r"memos?|summar(?:y|ies)|responses?|completions?|outputs?|paragraphs?|emails?|messages?|drafts?|stories|"
+               r"story|verdicts?)\b(?!\s*(?:per|/)\s*(?:s|sec|second)\b)", re.I),
+    re.compile(r"\b(?:producing|produces?|generat\w*|writ(?:es?|ing)|emit\w*|returns?|returning)\s+(?:about |around |~|"
+               r"roughly )?" + _NUM + r"\s*(?:tokens?|toks?)\b", re.I),
+    re.compile(_NUM + r"\s*(?:tokens?|toks?)\s+of\s+(?:json|text|output|code|summary|markdown|prose)\b", re.I),
+    re.compile(_NUM + r"\s*(?:tokens?|toks?)\s+from\s+(?:an?|the|each)\s+[~≈]?\s?\d", re.I),
     # "about 20 seconds for 400 tokens": a time for that many generated tokens
     re.compile(r"\b(?:seconds?|secs?|s|ms|minutes?)\s+for\s+(?:about\s+|~)?" + _NUM + r"\s*" + _UNIT, re.I),
 ]

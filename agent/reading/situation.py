@@ -46,8 +46,10 @@ PHASE_CUES: list[tuple[str, re.Pattern[str]]] = [
 ]
 # An ability or option, not the activity: "we can fine-tune if needed", "we could train a draft".
 _OPTION_BEFORE = re.compile(r"\b(?:could|might|would|maybe|perhaps|done|finished|no more|willing to|open to|happy to|"
-                            r"able to|(?:we|i) can|allowed to|forbid\w*|prohibit\w*|may not|nobody|no one)\b", re.I)
-_OPTION_AFTER = re.compile(r"\b(?:if (?:needed|necessary|required|it helps)|later|eventually|done|finished|out of scope|"
+                            r"able to|(?:we|i) can|allowed to|forbid\w*|prohibit\w*|may not|nobody|no one|free to|"
+                            r"budget|another team'?s|other team'?s|(?:any|a) change that needs)\b", re.I)
+_OPTION_AFTER = re.compile(r"\b(?:if (?:needed|necessary|required|it helps|it gets|it pays|that|training|the)|later|eventually|"
+                           r"done|finished|out of scope|goes through|review|"
                            r"in the future|some ?day|(?:is|are) an option|on the table|(?:is|are) (?:absolutely |totally |"
                            r"perfectly )?(?:fine|ok|okay|acceptable|possible|allowed))\b", re.I)
 # "a fine-tuned model", "our LoRA adapters in production": the words describe the model being served
@@ -163,7 +165,13 @@ LOSSLESS = re.compile(
     r"(?:outputs?|results?|answers?|logits)|quanti[sz]\w* (?:is |are )?(?:not (?:allowed|an option|acceptable)|off the table|"
     r"forbidden|banned|a no[\s-]go)|(?:not allowed|can(?:no|')t|cannot) (?:to )?quanti[sz]\w*|"
     r"(?:match|matches|matching) (?:the )?(?:fp16|bf16|fp32|reference|original) (?:outputs?|results?|exactly)|"
-    r"(?:regulated|compliance)[^.]{0,40}(?:exact|identical)", re.I)
+    r"(?:regulated|compliance)[^.]{0,40}(?:exact|identical)|"
+    # said through the process that checks outputs: "nothing that changes what the model says", "certified as-is,
+    # weights and outputs", "reproduce the golden set exactly", "blocks anything that moves the eval score"
+    r"(?:nothing|anything) that (?:changes|alters|moves|shifts) what (?:the model|it) (?:says|outputs|produces|answers)|"
+    r"certified as[\s-]is|reproduc\w* [^.;]{0,50}?\bexactly\b|"
+    r"(?:blocks?|rejects?|fails?) (?:anything|any change) that (?:moves|changes|shifts|alters) (?:the )?(?:eval|outputs?|"
+    r"scores?|answers?)|(?:outputs?|answers?|generations?) (?:is |are )?(?:audited|checked|compared|diffed) against", re.I)
 # lossy compression named as ruled out: "no quantisation is allowed", "anything but quantization", "no int4 tricks"
 _LOSSY_WORD = re.compile(r"quanti[sz]\w*|\b(?:fp4|nvfp4|int4|int8|int3|nf4|[2-8][\s-]?bits?)\b", re.I)
 _RULED_OUT_AFTER = re.compile(r"^[^.;?!]{0,40}?\b(?:not (?:approved|allowed|permitted|acceptable|an option)|forbidden|banned|"
@@ -195,7 +203,12 @@ NO_RETRAIN = re.compile(r"no (?:more )?(?:re-?)?training|without (?:any )?(?:re-
                         r"no (?:gpus?|compute|budget|time|data|people|team|one) (?:for|to) (?:do )?(?:re-?)?(?:train\w*|fine[\s-]?tun\w*)|"
                         r"(?:budget|compute|gpus?) for (?:re-?)?training is (?:zero|nil|none|gone|0)\b|"
                         r"(?:nobody|no one)(?: here)? (?:can|knows how to|is able to) (?:re-?)?(?:train|fine[\s-]?tune)|"
-                        r"nothing (?:may|can|will|is allowed to|gets to) be (?:re-?)?(?:trained|fine[\s-]?tuned)", re.I)
+                        r"nothing (?:may|can|will|is allowed to|gets to) be (?:re-?)?(?:trained|fine[\s-]?tuned)|"
+                        # the weights are fixed by someone else: "legal froze the weights", "all we can touch is how
+                        # it's served", "any change that needs a training run ... not an option"
+                        r"froze (?:the |our |its )?weights|(?:weights|model) (?:is |are )?(?:locked|frozen)|"
+                        r"all (?:we|i) can (?:touch|change) is (?:how it'?s |how the model is |the )?serv\w*|"
+                        r"(?:needs?|requires?) a (?:training|fine[\s-]?tuning) run[^.]{0,80}?not an option", re.I)
 CAN_RETRAIN = re.compile(r"(?:we|i) (?:can|could|are able to|have (?:the )?(?:budget|data|compute) to) (?:re-?train|train|"
                          r"fine[\s-]?tune|distill)|(?:fine[\s-]?tuning|training|retraining) is (?:ok|okay|fine|allowed|possible|"
                          r"an option)|willing to (?:fine[\s-]?tune|train|retrain)|open to (?:fine[\s-]?tuning|training)", re.I)
