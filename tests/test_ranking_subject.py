@@ -70,3 +70,12 @@ def test_experts_in_the_question_keep_expert_methods_for_a_model_known_only_by_s
                              "step. What reduces it?")
     assert not any("mixture-of-experts" in why for why in answer.excluded.values())
     assert any(r.family == "moe" for r in answer.recommendations)
+
+
+def test_a_bare_fp8_names_the_fp8_technique_of_the_phase(answerer):
+    answer = answerer.answer("Qwen2.5-32B in bf16 on an L40S barely fits and leaves no room for the KV cache. Is fp8 "
+                             "supported on this card, or do we need 4-bit?")
+    assert "fp8-inference" in _ids(answer, 2) and "fp8-inference" not in answer.excluded
+    on_amd = answerer.answer("Our cluster is MI250X. Can we use fp8 for Llama 2 70B inference like people do on H100?")
+    assert "fp8-inference" in on_amd.excluded
+    assert "fp8-inference" not in _ids(on_amd)

@@ -132,3 +132,12 @@ def test_expert_parallel_degree_counts_gpus_and_one_gpu_among_many_is_not_the_se
 ])
 def test_constraints_phase_and_lengths_said_indirectly(read, text, field, value):
     assert read(text).values.get(field) == value
+
+
+@pytest.mark.parametrize("text, gpu", [
+    ("Our cluster is MI250X. Can we use FP8 for Llama 2 70B the way people do on H100?", "mi250x"),
+    ("We serve on L40S; is decode faster than on an A100?", "l40s"),
+    ("We moved our chat service from A100 to H100 last month.", "h100-sxm"),
+])
+def test_a_gpu_named_for_comparison_is_not_the_users(read, text, gpu):
+    assert read(text).values.get("gpu") == gpu

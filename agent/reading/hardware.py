@@ -150,6 +150,16 @@ _CORRECTION = re.compile(r"\b(?:no|nope|sorry|correction|actually|wait|scratch t
                          r"\s*(?:[,—–:!]|-{1,2}\s|\.{3})", re.I)
 
 
+# a GPU named as a point of comparison: "like people do on H100", "compared with the A100", "than on an L4"
+_COMPARED = re.compile(r"\b(?:like|as|than|versus|vs\.?|compared (?:to|with)|similar to|people|others|everyone|folks|"
+                       r"blogs?|benchmarks?)\b[^.;?!]{0,24}$", re.I)
+
+
+# a move already made: "we moved our service from A100 to H100 last month" runs on the H100 now
+_MOVED_TO = re.compile(r"\b(?:moved|switched|migrated|upgraded|went|changed)\b[^.;?!]{0,60}\bto\s+(?:an?\s+|the\s+)?"
+                       r"(?:\d+\s*x?\s*)?$", re.I)
+
+
 def _main_mention(text: str, mentions: list[Any], scope: Scope) -> Any:
     """The GPU the user runs: an asserted mention; with several kinds, the one named after a correction ("M2 Ultra?
     no — M3 Max") or the one moved to ("from A100 to H100")."""
@@ -161,7 +171,9 @@ def _main_mention(text: str, mentions: list[Any], scope: Scope) -> Any:
                 return later[0]
         last = mentions[-1]
         if re.search(r"\b(?:on|to|instead|switch)\b", text[max(0, last.start - 12):last.start]) \
-                and not scope.proposed(last.start) and not scope.past(last.start) \
+                and not scope.proposed(last.start) and (not scope.past(last.start) or _MOVED_TO.search(
+                    text[max(0, last.start - 80):last.start])) \
+                and not _COMPARED.search(text[max(0, last.start - 40):last.start]) \
                 and not re.search(r"\b(?:old|older|previous|former|earlier)\s+$", text[max(0, last.start - 12):last.start], re.I):
             return last
         asserted = [m for m in mentions if not scope.negated(m.start, m.end)]
