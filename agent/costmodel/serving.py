@@ -74,7 +74,9 @@ def _continuous(s: Setup, w: InferenceWorkload, seqs: int, context: float):
         prefill_rate = k.prefill_fraction * w.output_len / pooled
         return prefill, step, prefill.total_s + transfer, tpot, min(decode_rate, prefill_rate)
     if k.chunk_tokens:
-        need = seqs * w.prompt_len * (1 - k.prefix_hit_rate) / w.output_len  # prompt tokens per decode step
+        # prompt tokens per decode step: each step yields per_step tokens a sequence, so sequences (and the prompts
+        # that replace them) turn over per_step times as fast under speculation
+        need = seqs * per_step * w.prompt_len * (1 - k.prefix_hit_rate) / w.output_len
         # the token budget covers the step's decode tokens too (vLLM schedules decodes first, as the simulator does)
         budget = max(k.chunk_tokens - seqs, 1)
         chunk = min(budget, need)
@@ -85,7 +87,8 @@ def _continuous(s: Setup, w: InferenceWorkload, seqs: int, context: float):
         tpot = (step.total_s + marginal) / per_step
         ttft = math.ceil(w.prompt_len * (1 - k.prefix_hit_rate) / budget) * mixed.total_s
         return prefill, mixed, ttft, tpot, seqs / tpot
-    tpot = (step.total_s + seqs / w.output_len * prefill.total_s) / per_step
+    # a step yields per_step tokens a sequence; every output_len tokens a sequence leaves and a prompt is prefilled
+    tpot = step.total_s / per_step + seqs / w.output_len * prefill.total_s
     return prefill, step, prefill.total_s, tpot, seqs / tpot
 
 
