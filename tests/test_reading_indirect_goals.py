@@ -141,3 +141,22 @@ def test_constraints_phase_and_lengths_said_indirectly(read, text, field, value)
 ])
 def test_a_gpu_named_for_comparison_is_not_the_users(read, text, gpu):
     assert read(text).values.get("gpu") == gpu
+
+
+@pytest.mark.parametrize("text, slos, measured", [
+    # today's figure at the target's percentile, and "p99" itself is not a figure
+    ("p50 TTFT on the 70B is 900ms, p99 4.2s. target is p99 < 1.5s", {"slo_ttft_ms": 1500}, {"ttft_ms": 4200}),
+    ("slo: ttft <= 2s at p95. we measure 3.1s p95 with gemma-3-27b on 2x L40S.", {"slo_ttft_ms": 2000},
+     {"ttft_ms": 3100}),
+    ("SLA is p95 within 5 s end to end; currently p95 = 7.5 s. Mistral 7B on an L40S.", {"slo_latency_ms": 5000},
+     {"latency_ms": 7500}),
+])
+def test_todays_figure_at_the_targets_percentile(read, text, slos, measured):
+    found = read(text)
+    assert {k: found.values.get(k) for k in slos} == slos
+    assert {k: found.measured.get(k) for k in measured} == measured
+
+
+def test_an_aggregate_rate_with_its_kind_before_the_unit(read):
+    found = read("On 8x B200 with TRT-LLM, DeepSeek-V3 gives us 18k output tok/s total at 256 concurrency.")
+    assert found.measured.get("throughput_tok_s") == 18000

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from agent.reading.findings import Found
 
-_NUMBER = r"~?\s?(\d+(?:[.,]\d+)?)"
+_NUMBER = r"~?\s?(?<![pP\d.,])(\d+(?:[.,]\d+)?)"  # "p99" is a percentile, not a figure
 _TIME_UNIT = r"(ms|milliseconds?|msec|s|secs?|seconds?)\b"
 _BOUND = (r"(?:under|below|<=?|≤|less than|at most|within|max(?:imum)?(?: of)?|no more than|not (?:more|higher) than|"
           r"target(?:ing)?(?: of| is)?|slo(?: of| is)?|sla(?: of| is)?|budget(?: of| is)?|should be|must be|needs? to be|"
@@ -62,7 +62,8 @@ _STREAM_BEFORE = re.compile(r"(?:\b(?:each|every|per|a single|one)\s+(?:user|str
 # "Output token throughput (tok/s): 2511.3", "gen throughput (token/s): 6124.55": a log row with the unit first
 _RATE_UNIT_FIRST = re.compile(r"throughput\s*\(\s*" + _RATE + r"\s*\)\s*:?\s*(\d+(?:[.,]\d+)?)", re.I)
 # a rate unit followed by ":" or "=" is a key that labels the figure after it ("loss: 3.1  tps: 2,100")
-_RATE_FIGURE = re.compile(_NUMBER + r"\s*([kK])?\s*" + _RATE + r"(?!\s*[:=])(?:\s*" + _PER_USER + r")?", re.I)
+_RATE_FIGURE = re.compile(_NUMBER + r"\s*([kK])?\s*(?:(?:output|generated|generation|total|aggregate|decode)\s+)?"
+                          + _RATE + r"(?!\s*[:=])(?:\s*" + _PER_USER + r")?", re.I)
 _PREFILL_RATE = re.compile(r"\b(?:prompt|prefill|pp\d*)\b[^,;.\n]{0,30}$", re.I)
 # "output_throughput: 1290.3", "generation throughput = 1410": a key that names generated tokens per second
 _GEN_THROUGHPUT_KEY = re.compile(r"\b(?:output|generation|gen|decode)[_ ]throughput\s*[:=]\s*(\d+(?:\.\d+)?)", re.I)
@@ -152,7 +153,7 @@ def _sentence_after(text: str, end: int) -> str:
 # "want under 20", "we would like to descend under 1 second"
 _WISH = re.compile(r"\b(?:slo|sla|target|goal|budget|requires?|required|requirement|expect\w*|needs?|wants?|would like|"
                    r"aim\w*|must|should|has to|have to|"
-                   r"get (?:it )?(?:back )?(?:to|down to))\b[^.;?!\d]{0,32}?~?\s?(\d+(?:[.,]\d+)?)"
+                   r"get (?:it )?(?:back )?(?:to|down to))\b(?:[^.;?!\d]|\bp\d{2,3}\b){0,32}?~?\s?(?<![pP\d])(\d+(?:[.,]\d+)?)"
                    r"\s*(ms|milliseconds?|msec|s|secs?|seconds?|sec)?\b", re.I)
 _WISH_REACH = 220
 # a wished figure that is a speed ("at least 20 tok/s per user") is read by _rates, not as a time
@@ -320,7 +321,7 @@ def _latency_targets(text: str, found: Found) -> None:
 # today's time said on its own, after the target or the metric: "Currently ~1.4 s.", "currently eats 1.3 s",
 # "we're at 38", "~600 ms total today"
 _NOW_ANY = re.compile(r"\b(?:we(?:'re| are)(?: currently| now)? at|currently|today(?: it's| it is)?|right now|"
-                      r"(?:observed|measured|actual|obs)\s*[:=]?)\s+(?:\w+\s+){0,2}?"
+                      r"we (?:measure|see|get|observe)|(?:observed|measured|actual|obs)\s*[:=]?)\s+(?:\w+\s*[:=]?\s+){0,2}?"
                       r"(?:about |around |~|roughly )?(\d+(?:[.,]\d+)?)(?:\s*" + _TIME_UNIT + r"|(?!\s*(?:\d|\.\d|%|[a-z/])))"
                       r"|(\d+(?:[.,]\d+)?)\s*" + _TIME_UNIT + r"\s*(total\s+)?(?:today|now|currently|at the moment)\b", re.I)
 
@@ -456,6 +457,32 @@ def find_targets(text: str, found: Found) -> None:
     _rates(text, found)
     _mfu(text, found)
     _promised_figures(text, found)
+    _same_percentile(text, found)
+
+
+def _same_percentile(text: str, found: Found) -> None:
+    """Today's figure at the percentile the target names: "p50 TTFT 900 ms, p99 4.2 s; target is p99 < 1.5 s"
+    measures 4.2 s, the figure the target is judged on."""
+    for name in ("ttft", "tpot", "latency"):
+        key = f"{name}_ms"
+        target = found.evidence.get(f"slo_{key}", "")
+        wanted = _PERCENTILE.search(target)
+        if key not in found.measured or not wanted or wanted.group(0).lower() in found.measured_evidence[key].lower():
+            continue
+        figure = re.compile(r"\b" + wanted.group(0) + r"\b([^.;\d]{0,24}?)" + _NUMBER + r"\s*" + _TIME_UNIT, re.I)
+        for m in figure.finditer(text):
+            if _TARGET_WORDS.search(m.group(1) + " ") or re.search(r"\b(?:target|slo|sla|goal)\b", m.group(1), re.I):
+                continue  # the target's own figure
+            # the metric named last before the percentile (or right after it) is the one it measures
+            named = [n for start, end, n in _mentions(text) if end <= m.start() and m.start() - end <= 60
+                     or m.start() <= start < m.start() + len(wanted.group(0)) + 12]
+            if named and named[-1] == name:
+                found.measured[key] = round(_ms(m.group(2), m.group(3)), 3)
+                found.measured_evidence[key] = m.group(0)
+                break
+
+
+_PERCENTILE = re.compile(r"\bp\d{2,3}\b", re.I)
 
 
 # a sentence that states what is promised or required: its figures are targets ("Targets: sub-second TTFT and 40 ms
