@@ -160,3 +160,20 @@ def test_todays_figure_at_the_targets_percentile(read, text, slos, measured):
 def test_an_aggregate_rate_with_its_kind_before_the_unit(read):
     found = read("On 8x B200 with TRT-LLM, DeepSeek-V3 gives us 18k output tok/s total at 256 concurrency.")
     assert found.measured.get("throughput_tok_s") == 18000
+
+
+@pytest.mark.parametrize("text, objective, batch", [
+    # one stream's tokens per second is its per-token speed
+    ("Llama 3.3 70B Q4 runs on my M3 Max; generation crawls at 5 tok/s. Anything to make it faster?", "tpot", None),
+    ("gpt-oss-20b on a 4080 with Ollama for my own use, ~45 tok/s; could it reach 60?", "tpot", None),
+    ("Qwen2.5-7B on 2x L40S with vLLM for 50 users: we need more tok/s in total.", "throughput", 50),
+    # loads said as counts of people, keys, or one at a time
+    ("we have 8 H800 and about 150 people use the chat in same time. how to make it faster for each person?", "tpot", 150),
+    ("Setup: 1 x RTX A6000 | model qwen2.5 32b awq | users: 4 | problem: slow ttft", "ttft", 4),
+    ("Each report takes 7 s and one analyst at a time uses it. Phi-3-medium on an L40S.", None, 1),
+])
+def test_one_streams_speed_and_loads_said_as_people(read, text, objective, batch):
+    found = read(text)
+    if objective:
+        assert found.values.get("objective") == objective
+    assert found.values.get("batch") == batch

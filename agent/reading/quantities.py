@@ -164,11 +164,14 @@ _BATCH_PATTERNS = [
                r"in[\s-]flight)\s*(?:of|=|:|is|at|level)?\s*" + _COUNT + r"\b", re.I),
     # "about 30 analysts using it concurrently", "when 5 people use it at the same time"
     re.compile(r"\b" + _COUNT + r"\s+(?:people|persons|analysts|engineers|developers|colleagues|students|agents|employees|"
-               r"users|members)\b[^.;?!]{0,30}?\b(?:concurrently|simultaneously|at the same time|at once|in parallel)\b", re.I),
+               r"users|members|students|agents)\b[^.;?!]{0,30}?\b(?:concurrently|simultaneously|at the same time|at once|"
+               r"in parallel|in (?:the )?same time)\b", re.I),
+    # a key and its count: "users: 3", "concurrent_users=12"
+    re.compile(r"\b(?:concurrent[_ ]?)?users\s*[:=]\s*(\d+)\b", re.I),
     re.compile(r"\b" + _COUNT + r"\s*(?:concur\w*|in[\s-]flight|at a time|at once|parallel)\b", re.I),
     re.compile(r"\bc\s*=\s*(\d+)\b", re.I),
     # no number at all, but the load is one request at a time
-    re.compile(r"\b(?:no|without) batching\b|\bunbatched\b|\bone at a time\b|\bjust (?:for )?(?:me|myself)\b|"
+    re.compile(r"\b(?:no|without) batching\b|\bunbatched\b|\bone (?:\w+ )?at a time\b|\bjust (?:for )?(?:me|myself)\b|"
                r"\bfor myself\b|\bsingle[\s-](?:user|stream)\b|\bonly me\b",
                re.I),
 ]

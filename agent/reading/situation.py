@@ -121,7 +121,8 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                         r"tokens? (?:come|appear|arrive|trickle|show up)\w* (?:out )?(?:too |so |very )?slow\w*|"
                         r"\b(?:sec(?:ond)?s?|s) per token|tok(?:en)?s?/s(?:ec)? (?:per|for each|for every|each) "
                         r"(?:user|person|chat|stream|session|conversation)|\b(?:each|every|per) (?:user|person) (?:sees?|gets?)\b|"
-                        r"responses? stop coming|decode (?:feels|is|looks|seems) (?:\w+ )?slow|while streaming|streaming rate",
+                        r"responses? stop coming|decode (?:feels|is|looks|seems) (?:\w+ )?slow|while streaming|streaming rate|"
+                        r"(?:faster|quicker|speed\w*|slow\w*)\b[^.?!]{0,24}\b(?:for|to) (?:each|every) (?:person|user|one)\b",
                         re.I)),
     ("latency", re.compile(r"\b(?:full|whole|entire|complete) (?:answer|response|reply|plan|text|report|completion|output)|"
                            r"answer time|\b(?:task|request|call|reply|answer|response) takes|"
@@ -143,6 +144,7 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
 ]
 # Words that single out one objective among several ("only tokens/sec per GPU", "latency matters most").
 _STRONG = re.compile(r"\b(?:only|most(?! of\b| \w+ (?:are|is|were|do|don't)\b)|main|primary|priority|kpi|goal|the (?:one )?thing|above all|best|care (?:about|for)|"
+                     r"purely|all about|only about|"
                      r"all (?:we|i) care|matters|is king|critical|crucial|paramount|what counts|cheapest|fastest|lowest|highest|"
                      r"smallest|fewest|what (?:i|we) (?:really )?(?:need|want)(?: to \w+)? is|what hurts)\b", re.I)
 # Words that make a cue what the user wants rather than a number they report.
@@ -281,8 +283,24 @@ _WANTED_BEFORE = re.compile(r"\b(?:want|need|must|should|has to|have to|make|get
 
 # words that make a stated target something to keep rather than what to improve
 _KEPT = re.compile(r"\b(?:subject to|while (?:meeting|keeping|holding|staying)|meeting (?:both|all|the|our|its)|"
+                   r"(?:still )?keep (?:\w+ ){0,3}?(?:under|below|within)|"
                    r"promis\w*|guarantee\w*|meets? (?:its|the|our|both)|within (?:its|the|our)|stay(?:ing)? (?:under|within)|"
                    r"targets?\s*:|slos?\s*:)", re.I)
+
+
+_RATE_WORDS = re.compile(r"tok(?:en)?s?\s*/\s*s|tokens? (?:per|a) second|\bt/s\b|\btps\b|tokens?/sec", re.I)
+# one stream at a time: a person's own device or chat, a single user, batch 1
+_ONE_USER = re.compile(r"single[\s-]user|\bone user\b|only me|just me|for myself|for my own|my own use|one chat|"
+                       r"one request at a time|single[\s-]stream|\bbatch(?: size)?(?: of)? 1\b|\bbs\s*=?\s*1\b|"
+                       r"\bmy (?:m\d|mac|macbook|laptop|phone|pc|desktop|rig|4090|3090|4080|4070|3060|5090)", re.I)
+
+
+def _one_stream(text: str, found: Found) -> bool:
+    """Whether the load is one stream: a stated batch of 1, a single user, a personal device, or an edge phase."""
+    if found.values.get("batch") == 1 or found.values.get("phase") == "edge":
+        return True
+    batch = found.values.get("batch")
+    return (batch is None or batch <= 1) and bool(_ONE_USER.search(text))
 
 
 def _content(text: str, m: re.Match[str], scope: Scope | None = None) -> bool:
@@ -346,7 +364,10 @@ def _read_objective(masked: str, text: str, scope: Scope, found: Found) -> bool:
             if best is None or key[:3] < best[:3] and best[4] != _MISSED:
                 best = key
     if best:
-        found.put("objective", best[3], best[4])
+        objective = best[3]
+        if objective == "throughput" and _RATE_WORDS.search(best[4]) and _one_stream(text, found):
+            objective = "tpot"  # one stream's tokens per second is how fast its tokens come, not a total
+        found.put("objective", objective, best[4])
     elif found.values.get("phase") in ("pre-training", "fine-tuning") and _SPEED.search(masked):
         found.put("objective", "throughput", _SPEED.search(masked).group(0))
     else:
