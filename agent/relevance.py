@@ -24,8 +24,8 @@ import numpy as np
 COSINE_FLOOR = 0.20
 COSINE_FULL = 0.65
 # dense similarity carries most of the weight; BM25 rewards shared distinctive words
-W_DENSE = 0.75
-W_LEXICAL = 0.25
+W_DENSE = 0.6
+W_LEXICAL = 0.4
 BM25_K1, BM25_B = 1.2, 0.75
 _STOP = frozenset("a an and are as at be by can do does for from how i in is it its my of on or our so that the this "
                   "to use using we what when which with without you your".split())
