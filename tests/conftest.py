@@ -14,4 +14,4 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from api_helpers import bundled_state  # noqa: E402,F401  (registers the session fixture)
-from reading_fixtures import catalog, indexes  # noqa: E402,F401  (the catalog and its name indexes, once per session)
+from reading_fixtures import catalog, indexes, read  # noqa: E402,F401  (catalog, name indexes and reader, once per session)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agent.knowledge.catalog import Catalog
-from agent.workload import build_indexes
+from agent.workload import build_indexes, extract
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 
@@ -20,3 +20,9 @@ def catalog() -> Catalog:
 @pytest.fixture(scope="session")
 def indexes(catalog):
     return build_indexes(catalog)
+
+
+@pytest.fixture(scope="session")
+def read(catalog, indexes):
+    """What the rules read from a text (``agent.workload.extract``), with the session's catalog and indexes."""
+    return lambda text: extract(text, catalog, indexes)

@@ -12,17 +12,7 @@ from __future__ import annotations
 import pytest
 
 from agent.knowledge.catalog import Catalog
-from agent.workload import build_indexes, extract
 
-
-@pytest.fixture(scope="module")
-def read(catalog):
-    indexes = build_indexes(catalog)
-
-    def reader(text: str):
-        return extract(text, catalog, indexes)
-
-    return reader
 
 
 def _card_gb(catalog: Catalog, gpu_id: str) -> float:

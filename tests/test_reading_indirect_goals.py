@@ -11,17 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from agent.workload import build_indexes, extract
 
-
-@pytest.fixture(scope="module")
-def read(catalog):
-    indexes = build_indexes(catalog)
-
-    def reader(text: str):
-        return extract(text, catalog, indexes)
-
-    return reader
 
 
 @pytest.mark.parametrize("text, objective", [
