@@ -167,3 +167,15 @@ def test_one_streams_speed_and_loads_said_as_people(read, text, objective, batch
     if objective:
         assert found.values.get("objective") == objective
     assert found.values.get("batch") == batch
+
+
+@pytest.mark.parametrize("text, gpu, count", [
+    ("DeepSeek-R1 on a GB200 NVL72 rack: how do we split prefill and decode?", "gb200", 72),
+    ("our H200 runs Llama 3.1 70B in FP8 and TTFT is slow", "h200", 1),
+    ("my 4090 can't fit Qwen2.5-32B in bf16", "rtx-4090", 1),
+    ("our H100s run Llama 3.1 70B under vLLM", "h100-sxm", None),
+    ("our H100 cluster is busy with Llama 3.1 70B", "h100-sxm", None),
+])
+def test_a_system_name_or_ones_own_card_gives_the_count(read, text, gpu, count):
+    found = read(text)
+    assert (found.values.get("gpu"), found.values.get("gpu_count")) == (gpu, count)

@@ -213,6 +213,18 @@ def _read_count(text: str, scope: Scope, mentions: list[Any], main: Any, found: 
                    f"{GPUS_PER_NODE} GPUs ({nodes * GPUS_PER_NODE} in all); say how many GPUs if not")
     elif counts:
         found.put("gpu_count", counts[0][0], counts[0][3])
+    elif main is not None and _ONE_OWNED.search(text[max(0, main.start - 8):main.start]) \
+            and not _MANY_AFTER.match(text, main.end) and not re.search(r"(?<!40)s$", main.text, re.I) \
+            and len({m.item_id for m in mentions}) == 1:
+        # "my 4090", "our H200": one card of one's own, said in the singular
+        found.put("gpu_count", 1, text[max(0, main.start - 8):main.end].strip())
+
+
+# "my 4090", "our H200 runs ...": a possessive before a GPU named in the singular
+_ONE_OWNED = re.compile(r"\b(?:my|our)\s+$", re.I)
+# ...unless it names a group: "our H100s", "our H100 cluster", "our A100 nodes"
+_MANY_AFTER = re.compile(r"(?:\s*\d+\s?gb)?(?:s\b|'s\b|\s+(?:cluster|clusters|nodes?|fleet|pool|pods?|servers?|boxes|"
+                         r"machines|cards|gpus|instances|racks?|farm)\b)", re.I)
 
 
 def build_instance_index(catalog: Any) -> NameIndex:
@@ -294,6 +306,9 @@ def _instances(text: str, catalog: Any, index: NameIndex | None, scope: Scope, f
         gpu = _system_gpu(text, m.end, entry, catalog)
         if main is not None and main.item_id and m.start <= main.start and main.end <= m.end:
             found.values.pop("gpu", None)
+            # "a GB200 NVL72 rack": the article counted the GPU name inside the system's name; the system says how many
+            if re.fullmatch(r"(?:an?|one)\s+" + re.escape(main.text), found.evidence.get("gpu_count", ""), re.I):
+                found.values.pop("gpu_count", None)
         found.put("gpu", gpu, m.text)
         found.put("gpu_count", count, m.text)
         return
