@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from agent.names import VENDOR_WORDS, normalise
+from agent.reading.stack import fp8_mentions
 from agent.workload import TRAINING_PHASES, Workload
 
 _INFERENCE_PHASES = {"prefill", "decode", "serving"}
@@ -224,18 +225,6 @@ def _label_keys(catalog: Any) -> list[tuple[str, tuple[str, ...]]]:
     return keys
 
 
-_FP8_WORD = re.compile(r"\bfp8\b", re.I)
-
-
-def precision_named(text: str, workload: Workload, catalog: Any) -> set[str]:
-    """The FP8 technique of the workload's phase when the question says "fp8" on its own ("is fp8 supported on the
-    L40?"): the bare format names FP8 inference when serving and FP8 training when training."""
-    if not _FP8_WORD.search(text):
-        return set()
-    tech = "fp8-training" if workload.phase in TRAINING_PHASES else "fp8-inference"
-    return {tech} if tech in catalog.techniques else set()
-
-
 def named_techniques(text: str, catalog: Any) -> set[str]:
     """Technique ids whose id, name or an alias appears as words in the text."""
     words = " " + " ".join(normalise(w) for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9.+-]*", text)) + " "
@@ -269,7 +258,9 @@ def select_candidates(workload: Workload, catalog: Any, question: str, hits: lis
     # a model the question did not name, or named only by its size: its architecture is a guess
     model_assumed = workload.origin("model") == "assumed" or str(workload.model or "").startswith("assumed-")
     ranks = paper_ranks(hits)
-    named = named_techniques(question, catalog) | precision_named(question, workload, catalog)
+    # a bare "fp8" names the FP8 technique of the phase ("is fp8 supported on the L40?")
+    named = named_techniques(question, catalog) | {
+        m.item_id for m in fp8_mentions(question, workload.phase in TRAINING_PHASES) if m.item_id in catalog.techniques}
     refusals = read_refusals(question, {t.family for t in catalog.techniques.values()})
     # a GPU the reader had to assume must still be of the vendor the question names
     vendor = stated_vendor(question) if workload.origin("gpu") == "assumed" else None

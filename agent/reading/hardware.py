@@ -16,6 +16,7 @@ from agent.reading.accelerators import nearest_gpu, other_accelerators, other_ru
 from agent.reading.degrees import Degree, parallel_degrees
 from agent.reading.findings import Found
 from agent.reading.scope import Scope
+from agent.reading.stack import moved_to
 
 GPUS_PER_NODE = 8  # a typical server ("an H200 node", "a DGX H100") holds eight GPUs
 
@@ -155,11 +156,6 @@ _COMPARED = re.compile(r"\b(?:like|as|than|versus|vs\.?|compared (?:to|with)|sim
                        r"blogs?|benchmarks?)\b[^.;?!]{0,24}$", re.I)
 
 
-# a move already made: "we moved our service from A100 to H100 last month" runs on the H100 now
-_MOVED_TO = re.compile(r"\b(?:moved|switched|migrated|upgraded|went|changed)\b[^.;?!]{0,60}\bto\s+(?:an?\s+|the\s+)?"
-                       r"(?:\d+\s*x?\s*)?$", re.I)
-
-
 def _main_mention(text: str, mentions: list[Any], scope: Scope) -> Any:
     """The GPU the user runs: an asserted mention; with several kinds, the one named after a correction ("M2 Ultra?
     no — M3 Max") or the one moved to ("from A100 to H100")."""
@@ -171,8 +167,7 @@ def _main_mention(text: str, mentions: list[Any], scope: Scope) -> Any:
                 return later[0]
         last = mentions[-1]
         if re.search(r"\b(?:on|to|instead|switch)\b", text[max(0, last.start - 12):last.start]) \
-                and not scope.proposed(last.start) and (not scope.past(last.start) or _MOVED_TO.search(
-                    text[max(0, last.start - 80):last.start])) \
+                and not scope.proposed(last.start) and (not scope.past(last.start) or moved_to(text, last.start)) \
                 and not _COMPARED.search(text[max(0, last.start - 40):last.start]) \
                 and not re.search(r"\b(?:old|older|previous|former|earlier)\s+$", text[max(0, last.start - 12):last.start], re.I):
             return last

@@ -11,6 +11,7 @@ from typing import Any
 
 from agent.reading.findings import Found
 from agent.reading.scope import Scope
+from agent.reading.targets import ONE_STREAM, RATE
 
 # Phase cues in priority order: a specific activity beats the generic words of serving.
 PHASE_CUES: list[tuple[str, re.Pattern[str]]] = [
@@ -288,11 +289,7 @@ _KEPT = re.compile(r"\b(?:subject to|while (?:meeting|keeping|holding|staying)|m
                    r"targets?\s*:|slos?\s*:)", re.I)
 
 
-_RATE_WORDS = re.compile(r"tok(?:en)?s?\s*/\s*s|tokens? (?:per|a) second|\bt/s\b|\btps\b|tokens?/sec", re.I)
-# one stream at a time: a person's own device or chat, a single user, batch 1
-_ONE_USER = re.compile(r"single[\s-]user|\bone user\b|only me|just me|for myself|for my own|my own use|one chat|"
-                       r"one request at a time|single[\s-]stream|\bbatch(?: size)?(?: of)? 1\b|\bbs\s*=?\s*1\b|"
-                       r"\bmy (?:m\d|mac|macbook|laptop|phone|pc|desktop|rig|4090|3090|4080|4070|3060|5090)", re.I)
+_RATE_WORDS = re.compile(RATE, re.I)
 
 
 def _one_stream(text: str, found: Found) -> bool:
@@ -300,7 +297,12 @@ def _one_stream(text: str, found: Found) -> bool:
     if found.values.get("batch") == 1 or found.values.get("phase") == "edge":
         return True
     batch = found.values.get("batch")
-    return (batch is None or batch <= 1) and bool(_ONE_USER.search(text))
+    # "decode" says one stream's speed when a figure is read, not that the load is one stream; a rate per GPU is a total
+    return ((batch is None or batch <= 1) and not _PER_GPU.search(text)
+            and any(m.group(0).lower() != "decode" for m in ONE_STREAM.finditer(text)))
+
+
+_PER_GPU = re.compile(r"(?:per|/)\s*(?:gpu|card|device|node)\b", re.I)
 
 
 def _content(text: str, m: re.Match[str], scope: Scope | None = None) -> bool:

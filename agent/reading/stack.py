@@ -33,6 +33,11 @@ _LABEL_WORDS = 3
 _OPTION_AFTER = re.compile(r"^\s*(?:or|vs\.?|versus)\s", re.I)
 
 
+def moved_to(text: str, at: int) -> bool:
+    """Whether the name at ``at`` is where a move already made ended: "we switched from TGI to vLLM last month"."""
+    return bool(_MOVED.search(text[max(0, at - 80):at]) and _TO.search(text[max(0, at - 30):at]))
+
+
 class FrameworkIndex(NameIndex):
     """Framework names and signatures; ``signature_keys`` tells a signature match from a name match."""
 
@@ -75,10 +80,9 @@ def _role(text: str, scope: Scope, m: Mention, hedges_before_only: bool = False)
     serve in vLLM?"): a framework named that way is still the one the question is about.
     """
     before = text[max(0, m.start - 30):m.start]
-    moved = _MOVED.search(text[max(0, m.start - 80):m.start])
     if _FROM.search(before):
-        return "past" if moved else "current"
-    if moved and _TO.search(before):
+        return "past" if _MOVED.search(text[max(0, m.start - 80):m.start]) else "current"
+    if moved_to(text, m.start):
         return "current"
     if scope.negated(m.start, m.end):
         return "negated"
@@ -143,10 +147,14 @@ def technique_mentions(text: str, index: NameIndex, found: Found, switches: Swit
         if tech in index.exact.values():
             out.append(Mention(tech, d.words, d.start, d.end))
     training = found.values.get("phase") in ("pre-training", "fine-tuning")
-    for m in _FP8.finditer(text):
-        if not any(x.start <= m.start() < x.end for x in out):
-            out.append(Mention("fp8-training" if training else "fp8-inference", m.group(0), m.start(), m.end()))
+    out += [m for m in fp8_mentions(text, training) if not any(x.start <= m.start < x.end for x in out)]
     return sorted(out, key=lambda x: x.start)
+
+
+def fp8_mentions(text: str, training: bool) -> list[Mention]:
+    """A bare "fp8" names the FP8 technique of the phase: FP8 training when training, FP8 inference otherwise."""
+    tech = "fp8-training" if training else "fp8-inference"
+    return [Mention(tech, m.group(0), m.start(), m.end()) for m in _FP8.finditer(text)]
 
 
 def read_techniques(text: str, scope: Scope, index: NameIndex, found: Found, switches: SwitchIndex | None = None) -> None:

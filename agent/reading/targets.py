@@ -46,11 +46,11 @@ _LATER_TARGET = re.compile(r"(?:(?!ttft|tpot|itl|latency)[^?!]){0,50}?\b(?:targe
 
 _LATENCIES = {"ttft": _latency(_TTFT), "tpot": _latency(_TPOT), "latency": _latency(_E2E)}
 _SUB_SECOND = re.compile(r"sub[\s-]second\s+" + _TTFT, re.I)
-_RATE = r"(?:tok(?:en)?s?/s(?:ec)?|tokens? per second|t/s|tps)"
+RATE = r"(?:tok(?:en)?s?/s(?:ec)?|tokens? per second|t/s|tps)"  # a tokens-per-second unit
 _PER_USER = r"(?:(?:per|/)\s*(?:user|request|stream|sequence|session)\b|each\b|for (?:a|one|each) user|single[\s-]user)"
 _RATE_TARGET = re.compile(r"(?:at least|>=?|≥|minimum(?: of)?|min\.?|above|over|more than|need|want|"
                           r"target(?: of)?|(?:i|we)'d like|would like(?: to (?:see|get|hit|reach))?)\s*"
-                          + _NUMBER + r"\+?\s*" + _RATE + r"\s*" + _PER_USER + "?", re.I)
+                          + _NUMBER + r"\+?\s*" + RATE + r"\s*" + _PER_USER + "?", re.I)
 _MS_PER_TOKEN = re.compile(r"(?:(" + _BOUND + r")\s*)?" + _NUMBER + r"\s*(ms|s)\s*(?:/|per)\s*(?:output\s+|generated\s+)?"
                            r"tok(?:en)?\b(\s*(?:slo|sla|target|budget|goal|(?:would be|is|are) (?:fine|ok|okay|acceptable)|"
                            r"or (?:less|better|lower|below)))?", re.I)
@@ -60,25 +60,25 @@ _FORMER = re.compile(r"\b(?:before|previously|used to|originally|earlier|last (?
 _STREAM_BEFORE = re.compile(r"(?:\b(?:each|every|per|a single|one)\s+(?:user|stream|request|session)\b|\beval rate\b|"
                             r"\btoken generation\b|\btg\d*\b|\bgeneration speed\b|\bdecode speed\b)[^.;\n]{0,24}$", re.I)
 # "Output token throughput (tok/s): 2511.3", "gen throughput (token/s): 6124.55": a log row with the unit first
-_RATE_UNIT_FIRST = re.compile(r"throughput\s*\(\s*" + _RATE + r"\s*\)\s*:?\s*(\d+(?:[.,]\d+)?)", re.I)
+_RATE_UNIT_FIRST = re.compile(r"throughput\s*\(\s*" + RATE + r"\s*\)\s*:?\s*(\d+(?:[.,]\d+)?)", re.I)
 # a rate unit followed by ":" or "=" is a key that labels the figure after it ("loss: 3.1  tps: 2,100")
 _RATE_FIGURE = re.compile(_NUMBER + r"\s*([kK])?\s*(?:(?:output|generated|generation|total|aggregate|decode)\s+)?"
-                          + _RATE + r"(?!\s*[:=])(?:\s*" + _PER_USER + r")?", re.I)
+                          + RATE + r"(?!\s*[:=])(?:\s*" + _PER_USER + r")?", re.I)
 _PREFILL_RATE = re.compile(r"\b(?:prompt|prefill|pp\d*)\b[^,;.\n]{0,30}$", re.I)
 # "output_throughput: 1290.3", "generation throughput = 1410": a key that names generated tokens per second
 _GEN_THROUGHPUT_KEY = re.compile(r"\b(?:output|generation|gen|decode)[_ ]throughput\s*[:=]\s*(\d+(?:\.\d+)?)", re.I)
-_RATE_KEY = re.compile(_RATE + r"\s*[:=]", re.I)
+_RATE_KEY = re.compile(RATE + r"\s*[:=]", re.I)
 # "tokens/s plateaus at 61k": the figure after the unit; "tok/s: 2511", "tokens/s (total) 412k": the unit labels the
 # figure (a key and its value, a table's header and its cell)
-_RATE_THEN_FIGURE = re.compile(_RATE + r"(?:(?:\s+\w+){0,3}?\s+(?:at|of|is|=|~|around|about)|[ \t]*\([\w ]{1,20}\))?[ \t]*[:=]?"
+_RATE_THEN_FIGURE = re.compile(RATE + r"(?:(?:\s+\w+){0,3}?\s+(?:at|of|is|=|~|around|about)|[ \t]*\([\w ]{1,20}\))?[ \t]*[:=]?"
                                + r"[ \t]*" + _NUMBER + r"\s*([kK])?\b", re.I)
 # a number right before a rate unit: the unit belongs to it ("30 tok/s 4 users"), it does not label what follows
 _FIGURE_BEFORE = re.compile(r"\d\s*[kK]?\s*$")
 # one stream: a tokens/s figure is the per-token speed of that stream
 # (Ollama answers one request at a time unless the text says it runs several)
-_ONE_STREAM = re.compile(r"single[\s-]user|\bollama\b(?![^.\n]{0,40}(?:parallel|concurren|users))|one user|only me|just me|"
+ONE_STREAM = re.compile(r"single[\s-]user|\bollama\b(?![^.\n]{0,40}(?:parallel|concurren|users))|one user|only me|just me|"
                          r"for myself|for my own|my own use|one request at a time|single stream|one chat|"
-                         r"\bmy (?:m\d|mac|macbook|laptop|phone|pc|desktop|rig)\b|"
+                         r"\bmy (?:m\d|mac|macbook|laptop|phone|pc|desktop|rig|rtx|\d{4})\b|"
                          r"\bbatch(?: size)?(?: of)? 1\b|\bbs\s*=?\s*1\b|\bdecode\b", re.I)
 _PERCENT = r"(%|\s*percent\b)"
 # "MFU 0.43", "MFU lies by 29 percent", "0.37 MFU", "31% MFU"; a figure above 1 without a percent sign is not an MFU;
@@ -138,7 +138,7 @@ _THRESHOLD = {name: re.compile(r"\b(?:before|until|till|without)\s+(?:the\s+)?(?
               for name, kind in (("ttft", _TTFT), ("tpot", _TPOT), ("latency", _E2E))}
 # today's speed said after a per-user target, its unit left out: "need 30+ tok/s per user, currently 18"
 _NOW_RATE = re.compile(r"\b(?:we(?:'re| are)(?: currently| now)? at|currently(?: at)?|today(?: it's| it is)?|right now|"
-                       r"now (?:at|it's))\s*(?:about |around |~)?" + _NUMBER + r"(?:\s*" + _RATE + r")?"
+                       r"now (?:at|it's))\s*(?:about |around |~)?" + _NUMBER + r"(?:\s*" + RATE + r")?"
                        r"(?!\s*[\d.]|\s*(?:ms|s|sec|seconds?)\b)", re.I)
 _ARROW = re.compile(r"\s*(?:->|→|=>)\s*" + _NUMBER + r"\s*" + _TIME_UNIT)
 
@@ -158,7 +158,7 @@ _WISH = re.compile(r"\b(?:slo|sla|target|goal|budget|requires?|required|requirem
                    r"\s*(ms|milliseconds?|msec|s|secs?|seconds?|sec)?\b", re.I)
 _WISH_REACH = 220
 # a wished figure that is a speed ("at least 20 tok/s per user") is read by _rates, not as a time
-_RATE_AFTER = re.compile(r"\s*" + _RATE, re.I)
+_RATE_AFTER = re.compile(r"\s*" + RATE, re.I)
 # a bare wished number that stands alone ("can I get to 60?"), not a count of something ("expect 200 users")
 _ALONE = re.compile(r"\s*\+?\s*(?:[?.!,;)]|$)")
 
@@ -383,7 +383,7 @@ def _ms_per_token(text: str, found: Found) -> None:
 def _rates(text: str, found: Found) -> None:
     """Speeds in tokens/s: a per-user target, one stream's speed (a time per token) and a total throughput."""
     read = _rate_target(text, found)
-    one_stream = bool(_ONE_STREAM.search(text))
+    one_stream = bool(ONE_STREAM.search(text))
     stream_end, stream_rate = None, 0.0
     figures = [(m, m.group(1), m.group(2)) for m in _RATE_FIGURE.finditer(text)]
     figures += [(m, m.group(1), m.group(2)) for m in _RATE_THEN_FIGURE.finditer(text)
