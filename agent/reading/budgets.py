@@ -45,12 +45,8 @@ _ANY_GB = re.compile(r"\d\s*" + _GB, re.I)
 # memory the user keeps back for something else: what is left of the card is the budget ("keep 10 GB free")
 _RESERVE = re.compile(r"\b(?:keep|keeping|leave|leaving|reserves?|reserved|reserving|set(?:ting)? aside|hold(?:s|ing)? back)"
                       r"\s+(?:(?:about|around|~|at least|roughly)\s*)?" + _NUMBER + r"\s*" + _GB, re.I)
-# another tenant's use said before "gets whatever is left": "the game already uses ~5 GB VRAM so the LLM gets the rest"
-_OTHERS_USE = re.compile(r"\b(?:uses?|using|takes?|taking|eats?|eating|needs?|occup\w+|pinned|holds?|consum\w+)\s+"
-                         r"(?:about |around |~|roughly |up to )?" + _NUMBER + r"\s*" + _GB
-                         + r"[^.;?!]{0,60}?\b(?:whatever is left|what(?:'s| is) left|the rest|the remainder|remaining)\b", re.I)
-# what is left of the card for the model, said anywhere: then every other tenant's use counts ("Whisper takes 6 GB and
-# the ROS stack another 10 GB; the LLM gets what's left")
+# what is left of the card for the model: every other tenant's use said before it counts ("the game already uses ~5 GB
+# so the LLM gets the rest", "Whisper takes 6 GB and the ROS stack another 10 GB; the LLM gets what's left")
 _REMAINDER = re.compile(r"\b(?:whatever is left|what(?:'s| is) left|the rest\b|the remainder|remaining|left over|leftover)",
                         re.I)
 _USED = re.compile(r"\b(?:uses?|using|takes?|taking|eats?|eating|needs?|occup\w+|pinned|holds?|consum\w+|grabs?|"
@@ -135,14 +131,10 @@ def settle_memory_budget(text: str, found: Found, catalog: object) -> None:
             continue  # "uses 90% of VRAM" is a measurement
         found.put("memory_budget_gb", round(card_gb * fraction, 1), share.group(0))
         return
-    kept = _RESERVE.search(text) or _OTHERS_USE.search(text)
-    if kept:
-        others_gb = float(kept.group(1).replace(",", "."))
-        if 0 < others_gb < card_gb:
-            found.put("memory_budget_gb", round(card_gb - others_gb, 1), kept.group(0))
-        return
+    kept = _RESERVE.search(text)
     left = _REMAINDER.search(text)
-    used = [m for m in _USED.finditer(text) if not left or m.start() < left.start()] if left else []
+    # kept back ("keep 10 GB free"), or what every other tenant uses before the model "gets the rest"
+    used = [kept] if kept else [m for m in _USED.finditer(text, 0, left.start())] if left else []
     others_gb = sum(float(m.group(1).replace(",", ".")) for m in used)
     if used and 0 < others_gb < card_gb:
         found.put("memory_budget_gb", round(card_gb - others_gb, 1), " + ".join(m.group(0) for m in used))
