@@ -2,13 +2,12 @@
 each derived from the model shape and the layout."""
 
 import dataclasses
-from pathlib import Path
 
 import pytest
+from test_costmodel_training_terms import CATALOG, TINY  # the same small GPT-style shape and catalog
 
 from agent.costmodel import TrainingWorkload, estimate_training
 from agent.costmodel.roofline import rates_for
-from agent.costmodel.specs import shape_from_spec
 from agent.costmodel.training_kernels import kernel_boundary_s, kernels_per_micro_batch
 from agent.costmodel.training_loss import (
     CROSS_ENTROPY_BACKWARD_BYTES,
@@ -16,13 +15,6 @@ from agent.costmodel.training_loss import (
     cross_entropy_bytes_per_gpu,
     grad_clip_bytes_per_gpu,
 )
-from agent.knowledge.catalog import Catalog
-
-DATA = Path(__file__).resolve().parents[1] / "data"
-CATALOG = Catalog.load(DATA)
-TINY = shape_from_spec({"id": "tiny", "params_total": 1e9, "hidden_size": 1024, "intermediate_size": 4096,
-                        "num_hidden_layers": 2, "num_attention_heads": 8, "head_dim": 128, "vocab_size": 1000,
-                        "gated_mlp": False})
 
 
 def run(gpu="h100", model="llama-3.1-8b", peak_only=False, **kw):
