@@ -71,7 +71,12 @@ _MEMORY_FIGURE = re.compile(r"(?:uses?|using|takes?|taking|eats?|consum\w+|occup
                             r"(?:says|shows|reports|reads)|"
                             r"peak (?:memory|vram|usage)(?: is| of| at)?\s*[:=]?|current(?:ly)?\s*[:=]|"
                             r"usage (?:is|of)|footprint (?:is|of)|memory (?:is|of))\s*(?:about |around |~|over |almost )?"
-                            + _NUMBER + r"\s*" + _GB + r"|" + _NUMBER + r"\s*" + _GB + r"\s*(?:used|in use|allocated|peak)",
+                            + _NUMBER + r"\s*" + _GB + r"|" + _NUMBER + r"\s*" + _GB + r"\s*(?:used|in use|allocated|peak)|"
+                            # a share of the card: "we sit at 78 of 80 GB", "memory has headroom (52/80 GB)"
+                            + _NUMBER + r"\s*(?:of|/)\s*\d+(?:\.\d+)?\s*" + _GB + r"|"
+                            # the memory word, then its figure: "mem 71.2GB", "memory isn't a concern (~40 GB/GPU)"
+                            r"\b(?:mem(?:ory)?|vram)\b[^.;?!\d]{0,30}?(?:~|about |around )?" + _NUMBER + r"\s*" + _GB
+                            + r"(?=\s*(?:/|per)\s*(?:gpu|rank|card|device)|\s*(?:\)|,|\.|$|so\b|and\b))",
                             re.I)
 
 
@@ -79,8 +84,9 @@ def read_memory(text: str, found: Found) -> None:
     """Put a memory budget stated in GB and a measured memory figure into ``found``."""
     budget = _memory_budget(text, found)
     memory = _MEMORY_FIGURE.search(text)
-    if memory and not (budget and budget.start() <= memory.start() < budget.end()):
-        found.measure("memory_gb", float((memory.group(1) or memory.group(2)).replace(",", ".")), memory.group(0))
+    if memory and not (budget and budget.start() < memory.end() and memory.start() < budget.end()):
+        figure = next(g for g in memory.groups() if g)
+        found.measure("memory_gb", float(figure.replace(",", ".")), memory.group(0))
 
 
 def _memory_budget(text: str, found: Found) -> re.Match[str] | None:

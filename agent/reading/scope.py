@@ -37,6 +37,8 @@ _NEGATION_AFTER = re.compile(r"^[\w\s/-]{0,24}?\b(?:is|are)(?: really| just)? (?
                              r"^\s*(?:not allowed|forbidden|banned|is a no[\s-]go)\b|"
                              r"^\s*(?:is |are )?(?:irrelevant|unimportant|not important|secondary|not a (?:concern|priority|problem)|"
                              r"doesn['’]?t matter|does not matter|don['’]?t matter)\b", re.I)
+# where the part of a sentence that asks ends: its closing mark, a semicolon or colon, or a line break
+_SENTENCE_END = re.compile(r"[.!?;:]+(?=\s|$)|\n|$")
 # A clause that proposes or asks rather than states what runs today.
 _PROPOSAL = re.compile(r"\b(?:should (?:we|i)|could|might|would|maybe|perhaps|consider\w*|worth|if (?:needed|necessary|"
                        r"required|it helps)|or (?:should|would|is)|vs\.?|versus|switch\w* to|mov\w* to|migrat\w* to|"
@@ -131,6 +133,12 @@ class Scope:
         """Whether the mention's clause reports something done before ("we fine-tuned it last month")."""
         clause = self.clause_at(start)
         return bool(_PAST.search(self.text[clause.start:clause.end]))
+
+    def in_question(self, pos: int) -> bool:
+        """Whether the sentence part holding ``pos`` ends with a question mark: "What would cut the GPU bill?" (in
+        "we moved to AWQ to fit; how do we get quality back?" only the part after the semicolon asks)."""
+        end = _SENTENCE_END.search(self.text, pos)
+        return bool(end) and "?" in end.group(0)
 
     def asserted(self, start: int, end: int | None = None) -> bool:
         """Neither negated nor proposed nor past: a fact about what the user does now."""

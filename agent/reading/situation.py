@@ -38,7 +38,10 @@ PHASE_CUES: list[tuple[str, re.Pattern[str]]] = [
                                  r"problems)\b|\d+(?:\.\d+)?\s?[mM]\s+(?:prompts|responses|queries|questions|conversations)\b|"
                                  r"\b\d{1,3}(?:,\d{3})+(?![\s-]*tok)\s+(?:[\w-]+\s+){0,3}?(?:problems|questions|prompts|documents|"
                                  r"samples|examples|items|records|test cases)\b|eval(?:uation)? "
-                                 r"sweeps?|weekend job|around the clock|nobody waits|no (?:one|user) waits|annotation (?:study|job)|"
+                                 r"sweeps?|weekend job|around the clock|(?:nobody|no (?:one|user)) (?:is )?wait(?:s|ing)\b|annotation (?:study|job)|"
+                                 r"\b\d+(?:\.\d+)?\s?(?:million|billion)\s+(?:[\w-]+\s+){0,2}?(?:descriptions|documents|docs|"
+                                 r"pages|records|rows|items|reviews|tickets|files|articles|transcripts|emails|products|listings|"
+                                 r"summaries|captions|posts|comments|messages|pairs|samples|examples)\b|"
                                  r"generat\w* (?:synthetic|training|teacher)|\brun(?:ning)? (?:my |our |an? |the )?(?:\w+ )?eval\w*\b", re.I)),
     ("serving", re.compile(r"serv(?:e|es|ing|er)\b|deploy|\bhost(?:s|ing)?\b|users|chat|\bqps\b|requests?|production|endpoint|\bapi\b|inference|"
                            r"decode|generat|latency|ttft|tpot|prompts?\b", re.I)),
@@ -47,11 +50,12 @@ PHASE_CUES: list[tuple[str, re.Pattern[str]]] = [
 ]
 # An ability or option, not the activity: "we can fine-tune if needed", "we could train a draft".
 _OPTION_BEFORE = re.compile(r"\b(?:could|might|would|maybe|perhaps|done|finished|no more|willing to|open to|happy to|"
-                            r"able to|(?:we|i) can|allowed to|forbid\w*|prohibit\w*|may not|nobody|no one|free to|"
+                            r"able to|(?:we|i|and) can|allowed to|forbid\w*|prohibit\w*|may not|nobody|no one|free to|"
                             r"budget|another team'?s|other team'?s|(?:any|a) change that needs)\b", re.I)
 _OPTION_AFTER = re.compile(r"\b(?:if (?:needed|necessary|required|it helps|it gets|it pays|that|training|the)|later|eventually|"
                            r"done|finished|out of scope|goes through|review|"
-                           r"in the future|some ?day|(?:is|are) an option|on the table|(?:is|are) (?:absolutely |totally |"
+                           r"in the future|some ?day|next (?:week|month|quarter|year|sprint)|sitting idle|"
+                           r"(?:is|are) an option|on the table|(?:is|are) (?:absolutely |totally |"
                            r"perfectly )?(?:fine|ok|okay|acceptable|possible|allowed))\b", re.I)
 # "a fine-tuned model", "our LoRA adapters in production": the words describe the model being served
 _DESCRIBES_MODEL = re.compile(r"\b(?:serv\w*|deploy\w*|inference|host\w*|production|prod)\b|"
@@ -123,7 +127,9 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                         r"\b(?:sec(?:ond)?s?|s) per token|tok(?:en)?s?/s(?:ec)? (?:per|for each|for every|each) "
                         r"(?:user|person|chat|stream|session|conversation)|\b(?:each|every|per) (?:user|person) (?:sees?|gets?)\b|"
                         r"responses? stop coming|decode (?:feels|is|looks|seems) (?:\w+ )?slow|while streaming|streaming rate|"
-                        r"(?:faster|quicker|speed\w*|slow\w*)\b[^.?!]{0,24}\b(?:for|to) (?:each|every) (?:person|user|one)\b",
+                        r"(?:faster|quicker|more fast|speed\w*|slow\w*)\b[^.?!]{0,24}\b(?:for|to) (?:each|every) (?:person|user|one)\b|"
+                        r"tokens? (?:come|comes|coming) out (?:\w+ )?faster|stream\w* as fast as|"
+                        r"(?:thinking|reasoning|generation) (?:go|run|goes|runs) faster|fast\w* (?:can |does )?(?:the )?decod\w*",
                         re.I)),
     ("latency", re.compile(r"\b(?:full|whole|entire|complete) (?:answer|response|reply|plan|text|report|completion|output)|"
                            r"answer time|\b(?:task|request|call|reply|answer|response) takes|"
@@ -135,11 +141,15 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                               r"how many (?:concurrent |simultaneous )?(?:users|sessions|chats|requests|streams|agents)|"
                               r"as many (?:concurrent |simultaneous )?(?:chats|users|requests|sessions|streams) as possible|"
                               r"token budget|tokens? per gpu|get(?:ting)? through|miss(?:es)? the deadline|deadline|"
-                              r"reservation ends", re.I)),
+                              r"reservation ends|raises? the ceiling|how much (?:more )?(?:load|traffic)|keeps? up with|"
+                              r"(?:max(?:imum)?|most) (?:number of )?(?:concurrent |simultaneous )?(?:users|sessions|sequences|"
+                              r"requests|streams|chats|conversations)\b|\bmax(?:imum)? (?:requests|req|qps|rps)\b", re.I)),
     ("cost", re.compile(r"gpu bill|\b(?:halve|halved|cut|reduce)\w* (?:\w+ ){0,3}?(?:gpus|nodes|cards|hardware|instances)\b|"
                         r"how many (?:\w+ ){0,2}?\w+s do (?:we|i) (?:actually |really )?need|least hardware|\bjustify|"
                         r"expensive|\brenew\w*|\bquote\b|\bone (?:gpu|card|node) instead of|\binstead of (?:two|three|\d+)\b|"
-                        r"cutting how many", re.I)),
+                        r"cutting how many|halve\w* the (?:number|count) of|\b(?:number|count)\b[^.?!]{0,12}\bhalved|"
+                        r"how many (?:\w+ )?(?:gpus|cards|nodes|[a-z]{1,3}\d{1,3}\w*s)\b(?=\s*\?)|"
+                        r"saves? (?:real |a lot of |some )?money", re.I)),
     ("quality", re.compile(r"(?:answers|outputs|responses) (?:\w+ ){0,4}?(?:wrong|incorrect)|(?:answers|outputs) better|"
                            r"more accurate|hallucinat\w*", re.I)),
 ]
@@ -277,7 +287,11 @@ _SATISFIED = re.compile(r"\b(?:fine(?![\s-]?tun)|ok(?:ay)?|good|great|healthy|ir
                         r"more than enough|(?:isn't|is not|aren't|are not|wasn't|not) (?:the|an?|our|my) (?:issue|problem|"
                         r"concern|bottleneck|priority|focus|complaint)|not it\b|(?:doesn't|does not|don't|do not) matter|"
                         r"well within|within (?:its|the|our) (?:target|slo|sla|budget)|meets? (?:its|the|our)|on target|"
-                        r"no (?:ooms?|complaints?)|nobody (?:has )?complain\w*|(?:no one|nobody) cares)\b", re.I)
+                        r"no (?:ooms?|complaints?)|nobody (?:has )?complain\w*|(?:no one|nobody) cares|"
+                        r"(?:can|could|may|might) (?:\w+ )?live with|(?:don't|do not|doesn't|does not) (?:really )?(?:mind|care)|"
+                        r"(?:can|could|may|is allowed to) (?:get|be|go|grow|rise) (?:a (?:bit|little) |slightly |somewhat )?"
+                        r"(?:worse|higher|longer|slower|up)|not (?:part|in scope) of|out of scope|got better|improved|"
+                        r"within what)\b", re.I)
 _NOT_BEFORE = re.compile(r"\b(?:not|never|no longer|hardly|barely)\s+(?:\w+\s+)?$|n't\s+(?:\w+\s+)?$", re.I)
 _WANTED_BEFORE = re.compile(r"\b(?:want|need|must|should|has to|have to|make|get|keep)\b", re.I)
 
@@ -335,10 +349,10 @@ def _slo_verdicts(found: Found) -> tuple[set[str], set[str]]:
 
 
 def _read_objective(masked: str, text: str, scope: Scope, found: Found) -> bool:
-    best: tuple[int, int, str, str] | None = None
+    best: tuple[int, int, int, int, str, str] | None = None
     missed, met = _slo_verdicts(found)
     if len(missed) == 1:  # a target the user's own figure misses: "SLO ITL p90 < 45 ms, observed 62 ms"
-        best = (0, 0, -1, next(iter(missed)), _MISSED)
+        best = (0, 0, 0, -1, next(iter(missed)), _MISSED)
     taken: list[tuple[int, int]] = []  # spans of cues already seen: "latency" in "inter-token latency" is that phrase
     for rank, (objective, pattern) in enumerate(OBJECTIVE_CUES):
         for m in pattern.finditer(masked):
@@ -362,14 +376,17 @@ def _read_objective(masked: str, text: str, scope: Scope, found: Found) -> bool:
             # ...and among wanted cues, the one nearest the wanting word ("need 2x that throughput with the memory left")
             near = strong or (list(_WANT.finditer(text, clause.start, clause.end)) if level == 1 else [])
             gap = min((max(s.start() - m.end(), m.start() - s.end(), 0) for s in near), default=0)
-            key = (level, gap, rank, objective, m.group(0))
-            if best is None or key[:3] < best[:3] and best[4] != _MISSED:
+            # what the question sentence asks about is wanted ("What would cut the GPU bill?"), and among cues of
+            # one level the asked one wins over one only reported
+            asked = 0 if scope.in_question(m.start()) else 1
+            key = (min(level, 1) if not asked else level, asked, gap, rank, objective, m.group(0))
+            if best is None or key[:4] < best[:4] and best[5] != _MISSED:
                 best = key
     if best:
-        objective = best[3]
-        if objective == "throughput" and _RATE_WORDS.search(best[4]) and _one_stream(text, found):
+        objective = best[4]
+        if objective == "throughput" and _RATE_WORDS.search(best[5]) and _one_stream(text, found):
             objective = "tpot"  # one stream's tokens per second is how fast its tokens come, not a total
-        found.put("objective", objective, best[4])
+        found.put("objective", objective, best[5])
     elif found.values.get("phase") in ("pre-training", "fine-tuning") and _SPEED.search(masked):
         found.put("objective", "throughput", _SPEED.search(masked).group(0))
     else:

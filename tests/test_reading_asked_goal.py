@@ -1,0 +1,61 @@
+"""The goal is what the question asks, read in its own sentence and in plain words.
+
+A question sentence ("What would cut the GPU bill?") carries the goal even when a figure for another metric sits
+earlier in the text; a metric the user tolerates ("latency can get a bit worse", "the 7 tok/s I can live with") is
+set aside; goals said as work to finish ("raise the ceiling", "halve the number of T4s") are read; a count in
+millions of items is a batch job; a training cluster that sits idle or a fine-tune planned for next quarter is not
+today's phase; memory today is read from "78 of 80 GB" and "mem 71.2GB". Phrasings are written for the mechanism.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+
+@pytest.mark.parametrize("text, objective", [
+    # the asked sentence wins over a figure only reported
+    ("Our Llama 3.1 8B endpoint on 2x L4 holds p95 TTFT under 2 s. Which change would cut the GPU bill?", "cost"),
+    ("Qwen2.5-14B on one A100 at 6 req/s, 1k prompts. Could a single L4 carry it instead of two of them?", "cost"),
+    # a tolerated metric is not the goal
+    ("Mistral 7B on 4x A10G, and the CFO wants the number of cards halved. Latency can get a bit worse, nobody minds.",
+     "cost"),
+    ("Gemma 2 27B on an M2 Ultra. The first reply takes a minute to start; 8 tok/s while it writes I can live with. "
+     "How do I shorten that wait before the first token?", "ttft"),
+    ("Phi-3-medium on an L40S. Users don't mind waiting a moment for the reply to start, but the text streams slower "
+     "than people read.", "tpot"),
+    # goals said as the work to get through
+    ("Llama 3.1 8B, vLLM on 2x A100: queues build at the evening peak. What raises the ceiling?", "throughput"),
+    ("Qwen3-8B on one H100 with SGLang. How much more load can this card take before we add another?", "throughput"),
+    ("Phi-3-mini on T4s for tagging tickets; we want to halve the number of T4s we pay for.", "cost"),
+    ("Llama 3.2 3B chatbot on one L4, single user at a time. Make the tokens come out faster.", "tpot"),
+    ("DeepSeek-R1-Distill-Qwen-14B on one H100: how do we make the reasoning go faster for each user?", "tpot"),
+])
+def test_asked_and_tolerated_goals(read, text, objective):
+    assert read(text).values.get("objective") == objective
+
+
+@pytest.mark.parametrize("text", [
+    "Summarise 3 million support transcripts with Llama 3.1 8B on 8x L40S by Friday; each is ~1k tokens in, 100 out.",
+    "Mistral 7B rewriting 12 million listings on 4x H100; no one is waiting for any single answer.",
+])
+def test_item_counts_in_millions_are_batch_jobs(read, text):
+    assert read(text).values.get("phase") == "offline-batch"
+
+
+@pytest.mark.parametrize("text", [
+    "We'll fine-tune next quarter; right now we serve stock Qwen3-14B on one L40S with vLLM for 30 users.",
+    "We own the weights and can fine-tune if we like. Llama 3.1 70B on 8x H100 serves our chat at 50 users.",
+])
+def test_training_later_or_allowed_is_not_the_phase(read, text):
+    assert read(text).values.get("phase") == "serving"
+
+
+@pytest.mark.parametrize("text, gb", [
+    ("Pre-training a 3B model on 32x H100: we sit at 74 of 80 GB per GPU and OOM at longer sequences.", 74.0),
+    ("Full fine-tune of Mistral 7B on 8x A100 80GB, memory has headroom (47/80 GB), but MFU is 24%.", 47.0),
+    ("step 800 | loss 2.1 | MFU 31% | mem 66.5GB, torchtitan on 16x H100, 8B model from scratch.", 66.5),
+    ("Megatron on 24 H100, memory isn't a concern (~38 GB/GPU), can we raise tokens/s?", 38.0),
+])
+def test_memory_in_use_read_from_shares_and_logs(read, text, gb):
+    assert read(text).measured.get("memory_gb") == gb
