@@ -15,7 +15,7 @@ from agent.candidates import named_techniques
 from agent.citations import cite_technique
 from agent.hardware_papers import paper_covers_gpu
 from agent.compare import build_options, question_form, verdict
-from agent.ranking import Scored, why_text
+from agent.ranking import Scored, knob_of, why_text
 from agent.stacking import FitPlan
 from agent.workload import Workload
 
@@ -67,8 +67,15 @@ def _settings(tech: Any, w: Workload, catalog: Any) -> str | None:
 
 
 def answer_the_form(answer: Answer, text: str, w: Workload, model: Any, excluded: dict[str, str],
-                    effects: dict[str, Any], recs: list[Recommendation], technique_index: Any) -> None:
-    """For "X or Y?" and "is X worth it?": the named options side by side, and a verdict said first."""
+                    effects: dict[str, Any], recs: list[Recommendation], technique_index: Any,
+                    fit: FitPlan | None = None, unfitted: Any = None) -> None:
+    """For "X or Y?" and "is X worth it?": the named options side by side, and a verdict said first.
+
+    Args:
+        fit, unfitted: the stack that made the setup fit and the model before it. An option that would take the
+            place of a fit technique (AWQ for GPTQ: one weight format) is measured in that place, the fit stack
+            with it swapped in, so both sides of a comparison are measured the same way.
+    """
     from agent.reading.findings import Found  # noqa: PLC0415
     from agent.reading.stack import technique_mentions  # noqa: PLC0415
 
@@ -79,7 +86,12 @@ def answer_the_form(answer: Answer, text: str, w: Workload, model: Any, excluded
         return
     effects = dict(effects)
     for tech_id in named:
-        if tech_id not in effects and tech_id not in excluded:
+        if tech_id in excluded:
+            continue
+        swapped = _in_place_of_fit(model.catalog.techniques[tech_id], fit, unfitted)
+        if swapped is not None:
+            effects[tech_id] = swapped
+        elif tech_id not in effects:
             effects[tech_id] = model.effect([model.catalog.techniques[tech_id]])
     answer.options = build_options(named, {r.technique: r for r in recs}, effects, excluded, w.stack, model.catalog)
     answer.verdict = verdict(form, answer.options, answer.diagnosis)
@@ -89,6 +101,17 @@ def answer_the_form(answer: Answer, text: str, w: Workload, model: Any, excluded
         answer.recommendations = [r for r in answer.recommendations if r.technique != named[0]]
         for rank, rec in enumerate(answer.recommendations, 1):
             rec.rank = rank
+
+
+def _in_place_of_fit(tech: Any, fit: FitPlan | None, unfitted: Any) -> Any:
+    """The option's effect in the fit stack in place of the technique that sets the same knob; None when there is
+    no fit stack or the option replaces nothing in it."""
+    if not fit or not fit.techniques or unfitted is None or knob_of(tech) is None:
+        return None
+    rest = [t for t in fit.techniques if knob_of(t) != knob_of(tech)]
+    if len(rest) == len(fit.techniques):
+        return None
+    return unfitted.effect([tech, *rest])
 
 
 def mentioned_techniques(text: str, catalog: Any) -> set[str]:

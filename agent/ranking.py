@@ -195,7 +195,7 @@ def score_candidate(cand: Candidate, workload: Workload, intents: dict[str, floa
         parts["fit"] = FITS_WHEN_BASELINE_DOES_NOT
     if effect is not None and effect.feasible_before is False and effect.feasible_after:
         parts["feasible"] = FEASIBLE
-    if is_architecture_change(tech) and not asked:
+    if is_architecture_change(tech) and not (asked and (cand.named or tech.id in explicit)):
         # a differently built model is no option for this one: its modelled gain does not count
         parts["architecture"] = round(ARCHITECTURE_CHANGE - max(0.0, parts["effect"]) - parts.get("gain", 0.0), 4)
     # asked for by id (named, "shrink the KV cache" -> eviction) softens the quality penalty
@@ -210,6 +210,13 @@ def rank_candidates(cands: list[Candidate], workload: Workload, intents: dict[st
     """Score and sort candidates; a technique superseded by a better-placed one, or a second one setting the
     same cost-model knob (an alternative), is marked down."""
     relative = relative_relevance(relevance or {}, [c.technique.id for c in cands])
+    named = {c.technique.id for c in cands if c.named}
+    if named:
+        # techniques named in the question are what it asks about: a profile match elsewhere is a hint, not the
+        # question ("is FA3 worth the switch?" asks about FlashAttention-3, not whatever profile reads closest)
+        # ...and an unversioned name ("flash attention") names its later versions too
+        explicit = {x for x in explicit if x not in (relevance or {}) or any(x == n or x.startswith(n + "-")
+                                                                             for n in named)}
     scored = [score_candidate(c, workload, intents, effects.get(c.technique.id), bottlenecks, explicit,
                               relative.get(c.technique.id, 0.0)) for c in cands]
     scored.sort(key=lambda s: (-s.score, s.technique.id))

@@ -205,7 +205,8 @@ class Answerer:
         if conversation is not None and answer.clarify:
             answer.follow_up = answer.clarify[0]
         answer.answer = summary_text(answer)
-        answer_the_form(answer, text, w, model, selection.excluded, effects, recs, self._indexes.techniques)
+        answer_the_form(answer, text, w, model, selection.excluded, effects, recs, self._indexes.techniques, fit,
+                        effects_model)
         return answer
 
     def _read(self, text: str, overrides: dict[str, Any] | None, conversation: Conversation | None,

@@ -55,8 +55,10 @@ def _total_gb(effect: Effect | None) -> float | None:
 def _representatives(pool: list[Scored], effects_model: Any, singles: dict[str, Effect]) -> tuple[list[Any], dict[str, Effect]]:
     """One technique per distinct cost-model effect (AWQ stands for every 4-bit g128 method), with its effect alone.
 
-    Among equals the lowest quality risk wins, then the widest framework support, then the ranking.
+    Among equals one the question names wins ("AWQ or GPTQ?"), then the lowest quality risk, then the widest
+    framework support, then the ranking.
     """
+    named = _named(pool)
     by_effect: dict[tuple, list[Any]] = {}
     for order, s in enumerate(pool):
         effect = singles.get(s.technique.id) or effects_model.effect([s.technique])
@@ -65,9 +67,15 @@ def _representatives(pool: list[Scored], effects_model: Any, singles: dict[str, 
             continue
         singles[s.technique.id] = effect
         by_effect.setdefault(tuple(sorted((k, str(v)) for k, v in effect.after.items())), []).append((order, s.technique))
-    reps = [min(group, key=lambda x: (quality_tier(x[1]), -len(x[1].frameworks), x[0]))[1] for group in by_effect.values()]
+    reps = [min(group, key=lambda x: (x[1].id not in named, quality_tier(x[1]), -len(x[1].frameworks), x[0]))[1]
+            for group in by_effect.values()]
     reps.sort(key=lambda t: (quality_tier(t), _total_gb(singles[t.id])))
     return reps[:FIT_POOL], singles
+
+
+def _named(pool: list[Scored]) -> set[str]:
+    """Ids of the techniques the question names and does not refuse."""
+    return {s.technique.id for s in pool if s.candidate.named and "refused" not in s.parts}
 
 
 def _objective_value(effect: Effect, workload: Workload, effects_model: Any) -> float:
@@ -99,7 +107,7 @@ def find_fit_stack(ranked: list[Scored], workload: Workload, effects_model: Any)
     singles: dict[str, Effect] = {}
     for stage in stages:
         reps, _ = _representatives(stage, effects_model, singles)
-        best = _smallest_fit(reps, singles, base, workload, effects_model)
+        best = _smallest_fit(reps, singles, base, workload, effects_model, _named(stage))
         if best is not None:
             # said in order of what each does for the objective alone (FP8 weights before an FP8 KV cache)
             ordered = sorted(best[0], key=lambda t: (_objective_value(singles[t.id], workload, effects_model), quality_tier(t)))
@@ -108,7 +116,9 @@ def find_fit_stack(ranked: list[Scored], workload: Workload, effects_model: Any)
 
 
 def _smallest_fit(reps: list[Any], singles: dict[str, Effect], base: dict, workload: Workload,
-                  effects_model: Any) -> tuple[list[Any], Effect] | None:
+                  effects_model: Any, named: set[str] = frozenset()) -> tuple[list[Any], Effect] | None:
+    """The best fitting combination of at most MAX_FIT representatives; one holding a technique the question names
+    beats the others of its quality class (the answer to "AWQ or GPTQ?" is measured with one of them)."""
     need = (lookup(base, "memory.total_gb") or 0) - (lookup(base, "memory.capacity_gb") or 0)
     saving = {t.id: (lookup(base, "memory.total_gb") or 0) - _total_gb(singles[t.id]) for t in reps}
     memory_first = workload.objective == "memory"
@@ -125,7 +135,8 @@ def _smallest_fit(reps: list[Any], singles: dict[str, Effect], base: dict, workl
                 continue
             tiers = [quality_tier(t) for t in combo]
             shipped = -sum(min(2, len(t.frameworks)) for t in combo)
-            key = ((size, max(tiers)) if memory_first else (max(tiers) >= 3, size, max(tiers))) + (
+            unnamed = not any(t.id in named for t in combo)
+            key = ((size, max(tiers)) if memory_first else (max(tiers) >= 3, unnamed, size, max(tiers))) + (
                 sum(tiers), shipped, _objective_value(effect, workload, effects_model))
             if best is None or key < best[0]:
                 best = (key, list(combo), effect)

@@ -172,7 +172,7 @@ _BATCH_PATTERNS = [
     re.compile(r"\bc\s*=\s*(\d+)\b", re.I),
     # no number at all, but the load is one request at a time
     re.compile(r"\b(?:no|without) batching\b|\bunbatched\b|\bone (?:\w+ )?at a time\b|\bjust (?:for )?(?:me|myself)\b|"
-               r"\bfor myself\b|\bsingle[\s-](?:user|stream)\b|\bonly me\b",
+               r"\bfor myself\b|\bsingle[\s-](?:user|stream)\b|\bonly me\b|\b(?:for )?me alone\b|\bby myself\b|\bthe only user\b",
                re.I),
 ]
 # the writer and a few others: "only me and one colleague", "me plus 3 teammates" (the count leaves the writer out)

@@ -77,7 +77,7 @@ _FIGURE_BEFORE = re.compile(r"\d\s*[kK]?\s*$")
 # one stream: a tokens/s figure is the per-token speed of that stream
 # (Ollama answers one request at a time unless the text says it runs several)
 ONE_STREAM = re.compile(r"single[\s-]user|\bollama\b(?![^.\n]{0,40}(?:parallel|concurren|users))|one user|only me|just me|"
-                         r"for myself|for my own|my own use|one request at a time|single stream|one chat|"
+                         r"for myself|for my own|my own use|(?:for )?me alone|by myself|the only user|one request at a time|single stream|one chat|"
                          r"\bmy (?:m\d|mac|macbook|laptop|phone|pc|desktop|rig|rtx|\d{4})\b|"
                          r"\bbatch(?: size)?(?: of)? 1\b|\bbs\s*=?\s*1\b|\bdecode\b", re.I)
 _PERCENT = r"(%|\s*percent\b)"
