@@ -341,10 +341,12 @@ def describe_fit(effects_model: EffectModel, fit: list[Any], fit_effect: Effect 
         text += "; the other recommendations are measured on top of it"
     else:
         text += ". No stack of catalog techniques within your constraints makes it fit"
-    more = gpus_that_fit(effects_model)
+    # training state shards across many nodes: look that far before saying no GPU count holds it
+    more = gpus_that_fit(effects_model, limit=TRAINING_GPU_LIMIT if effects_model.training else 64)
     if more:
         gpu_name = getattr(effects_model.catalog.gpus.get(w.gpu), "name", w.gpu)
-        text += (f". {'Use' if on_more_gpus else 'Alternatively use'} {more}× {gpu_name} (tensor parallel {min(more, 8)}), "
+        layout = f"sharded as {ref}" if effects_model.training and ref else f"tensor parallel {min(more, 8)}"
+        text += (f". {'Use' if on_more_gpus else 'Alternatively use'} {more}× {gpu_name} ({layout}), "
                  "which fits with the baseline alone")
         text += "; the recommendations below are measured on that setup." if on_more_gpus else "."
     else:
@@ -364,6 +366,10 @@ def _objective_note(effects_model: EffectModel, fit_effect: Effect) -> str:
     if abs(a / b - 1) < 0.02:
         return ""
     return f"{'improves' if better else 'worsens'} {change_text(key, float(b), float(a), unit)}"
+
+
+# the most GPUs the "how many would hold it" search tries for training (power-of-two multiples of the stated count)
+TRAINING_GPU_LIMIT = 1024
 
 
 def gpus_that_fit(effects_model: EffectModel, limit: int = 64, start: int | None = None) -> int | None:
