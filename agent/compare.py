@@ -102,23 +102,38 @@ def _effect_words(option: Option) -> str:
     return effect_words(option.estimate)
 
 
-def verdict(form: str, options: list[Option], diagnosis: str | None) -> str:
-    """The first sentence of the answer for a choice or a yes/no question, from the options' numbers."""
+def verdict(form: str, options: list[Option], diagnosis: str | None, instead: Recommendation | None = None) -> str:
+    """The first sentence of the answer for a choice or a yes/no question, from the options' numbers.
+
+    Args:
+        instead: for a yes/no question, the other recommendation with the largest modelled gain on the objective,
+            said right after a no or an unclear verdict.
+    """
     why = f" {diagnosis}" if diagnosis else ""
-    if form == "yes-no":
-        option = options[0]
-        if option.ruled_out:
-            return f"No: {option.name} {option.ruled_out}.{why}"
-        if _gain(option) >= NO_GAIN:
-            return f"Yes: {option.name} gives {_effect_words(option)} by the cost model ({option.quality}).{why}"
-        if option.estimate is None or not option.estimate.speedup:
-            return (f"Likely, but unquantified: the cost model has no figure for {option.name} on this workload, so it "
-                    f"is judged on what it addresses ({option.quality}).{why}")
-        if _gain(option) <= WORSE:
-            return (f"Not for this workload: the cost model gives {option.name} {_effect_words(option)} on your "
-                    f"objective here, a loss.{why}")
-        return (f"Unclear from the cost model: it shows no change on your objective from {option.name} here; what it "
-                f"relieves may not be what limits this workload ({option.quality}).{why}")
+    if form != "yes-no":
+        return _choice(options, why)
+    said = _yes_no(options[0])
+    if instead is not None and not said.startswith("Yes"):
+        said += f" The largest modelled gain here is {instead.name}: {effect_words(instead.estimate)}."
+    return said + why
+
+
+def _yes_no(option: Option) -> str:
+    if option.ruled_out:
+        return f"No: {option.name} {option.ruled_out}."
+    if _gain(option) >= NO_GAIN:
+        return f"Yes: {option.name} gives {_effect_words(option)} by the cost model ({option.quality})."
+    if option.estimate is None or not option.estimate.speedup:
+        return (f"Likely, but unquantified: the cost model has no figure for {option.name} on this workload, so it "
+                f"is judged on what it addresses ({option.quality}).")
+    if _gain(option) <= WORSE:
+        return (f"Not for this workload: the cost model gives {option.name} {_effect_words(option)} on your "
+                f"objective here, a loss.")
+    return (f"Unclear from the cost model: it shows no change on your objective from {option.name} here; what it "
+            f"relieves may not be what limits this workload ({option.quality}).")
+
+
+def _choice(options: list[Option], why: str) -> str:
     usable = [o for o in options if not o.ruled_out]
     if not usable:
         return "Neither fits here: " + "; ".join(f"{o.name} {o.ruled_out}" for o in options) + "."

@@ -14,7 +14,7 @@ from agent.answer import NO_CHANGE, Answer, PaperRef, Recommendation, change_tex
 from agent.candidates import named_techniques
 from agent.citations import cite_technique
 from agent.hardware_papers import paper_covers_gpu
-from agent.compare import build_options, question_form, verdict
+from agent.compare import NO_GAIN, build_options, question_form, verdict
 from agent.ranking import Scored, knob_of, why_text
 from agent.stacking import FitPlan
 from agent.workload import Workload
@@ -94,13 +94,21 @@ def answer_the_form(answer: Answer, text: str, w: Workload, model: Any, excluded
         elif tech_id not in effects:
             effects[tech_id] = model.effect([model.catalog.techniques[tech_id]])
     answer.options = build_options(named, {r.technique: r for r in recs}, effects, excluded, w.stack, model.catalog)
-    answer.verdict = verdict(form, answer.options, answer.diagnosis)
-    answer.answer = f"{answer.verdict} {answer.answer}"
+    instead = _largest_gain(answer.recommendations, named)
+    answer.verdict = verdict(form, answer.options, answer.diagnosis, instead)
     if form == "yes-no" and answer.verdict.startswith(("No:", "Not for this workload")):
         # the answer is no: what was asked about is not the first thing to do
         answer.recommendations = [r for r in answer.recommendations if r.technique != named[0]]
-        for rank, rec in enumerate(answer.recommendations, 1):
-            rec.rank = rank
+    for rank, rec in enumerate(answer.recommendations, 1):
+        rec.rank = rank
+    answer.answer = f"{answer.verdict} {summary_text(answer)}"
+
+
+def _largest_gain(recs: list[Recommendation], named: list[str]) -> Recommendation | None:
+    """The recommendation not asked about with the largest material modelled gain, if any."""
+    gains = [r for r in recs if r.technique not in named and r.estimate is not None
+             and (r.estimate.speedup or 0.0) >= NO_GAIN]
+    return max(gains, key=lambda r: r.estimate.speedup, default=None)
 
 
 def _in_place_of_fit(tech: Any, fit: FitPlan | None, unfitted: Any) -> Any:
