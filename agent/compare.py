@@ -19,6 +19,10 @@ _YES_NO = re.compile(r"\b(?:worth|do (?:i|we) need|should (?:i|we)|is it|does it
 # below this the cost model sees no real change on the objective; below WORSE it makes it worse
 NO_GAIN = 1.02
 WORSE = 0.98
+# a yes/no about a change with a modelled gain under MARGINAL is answered "marginal" when another change's gain is at
+# least OUTWEIGHS times as large
+MARGINAL = 1.2
+OUTWEIGHS = 1.15
 QUALITY_WORDS = {0: "lossless", 1: "near-lossless", 2: "small quality loss", 3: "notable quality loss",
                  4: "drops information"}
 
@@ -113,9 +117,20 @@ def verdict(form: str, options: list[Option], diagnosis: str | None, instead: Re
     if form != "yes-no":
         return _choice(options, why)
     said = _yes_no(options[0])
-    if instead is not None and not said.startswith("Yes"):
+    if outweighed(options[0], instead):
+        said = (f"Marginal: {options[0].name} gives {_effect_words(options[0])} by the cost model, while "
+                f"{instead.name} gives {effect_words(instead.estimate)}; do that first.")
+    elif instead is not None and not said.startswith("Yes"):
         said += f" The largest modelled gain here is {instead.name}: {effect_words(instead.estimate)}."
     return said + why
+
+
+def outweighed(option: Option, instead: Recommendation | None) -> bool:
+    """Whether a small modelled gain from what was asked about is clearly beaten by another change's."""
+    if instead is None or instead.estimate is None or not instead.estimate.speedup or option.ruled_out:
+        return False
+    gain = _gain(option)
+    return NO_GAIN <= gain < MARGINAL and instead.estimate.speedup >= OUTWEIGHS * gain
 
 
 def _yes_no(option: Option) -> str:

@@ -14,7 +14,7 @@ from agent.answer import NO_CHANGE, Answer, PaperRef, Recommendation, change_tex
 from agent.candidates import named_techniques
 from agent.citations import cite_technique
 from agent.hardware_papers import paper_covers_gpu
-from agent.compare import NO_GAIN, build_options, question_form, verdict
+from agent.compare import NO_GAIN, build_options, outweighed, question_form, verdict
 from agent.ranking import Scored, knob_of, why_text
 from agent.stacking import FitPlan
 from agent.workload import Workload
@@ -99,6 +99,9 @@ def answer_the_form(answer: Answer, text: str, w: Workload, model: Any, excluded
     if form == "yes-no" and answer.verdict.startswith(("No:", "Not for this workload")):
         # the answer is no: what was asked about is not the first thing to do
         answer.recommendations = [r for r in answer.recommendations if r.technique != named[0]]
+    elif form == "yes-no" and outweighed(answer.options[0], instead):
+        # a marginal gain beaten by another change's: that change leads
+        answer.recommendations = [instead] + [r for r in answer.recommendations if r is not instead]
     for rank, rec in enumerate(answer.recommendations, 1):
         rec.rank = rank
     answer.answer = f"{answer.verdict} {summary_text(answer)}"

@@ -1,5 +1,6 @@
 """A yes/no question answered other than yes names, right after the verdict, the change the cost model does see
-gaining on the user's objective, so the reader learns what to do instead of only that the asked one is unclear."""
+gaining on the user's objective, so the reader learns what to do instead of only that the asked one is unclear; a
+small gain clearly beaten by another change's is answered "marginal" and that change leads."""
 
 from __future__ import annotations
 
@@ -34,3 +35,14 @@ def test_a_no_names_the_alternative():
     asked = Option(technique="flash-attention-3", name="FlashAttention-3", ruled_out="needs Hopper")
     said = verdict("yes-no", [asked], None, _rec("flash-attention-2", "FlashAttention-2", 1.2))
     assert said.startswith("No:") and "FlashAttention-2: ×1.20" in said
+
+
+def test_a_small_gain_beaten_by_another_change_is_marginal():
+    asked = Option(technique="speculative-decoding", name="Speculative decoding", estimate=_estimate(1.08),
+                   quality="lossless")
+    said = verdict("yes-no", [asked], None, _rec("fp8-inference", "FP8 inference", 1.4))
+    assert said.startswith("Marginal: Speculative decoding gives ×1.08")
+    assert "FP8 inference gives ×1.40" in said
+    # a gain of its own that is not beaten stays a yes
+    said = verdict("yes-no", [asked], None, _rec("fp8-inference", "FP8 inference", 1.1))
+    assert said.startswith("Yes")
