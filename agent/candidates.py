@@ -219,7 +219,8 @@ def _label_keys(catalog: Any) -> list[tuple[str, tuple[str, ...]]]:
     if keys is None:
         keys = []
         for tech_id, tech in catalog.techniques.items():
-            labels = {normalise(str(label)) for label in (tech_id, tech.name, *tech.aliases)}
+            # a label with a non-ASCII letter loses it when normalised ("μGraphs" would read as "graphs"): skipped
+            labels = {normalise(str(label)) for label in (tech_id, tech.name, *tech.aliases) if str(label).isascii()}
             keys.append((tech_id, tuple(k for k in labels if len(k) >= 3)))
         _LABEL_KEYS[id(catalog)] = keys
     return keys

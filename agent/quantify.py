@@ -146,13 +146,21 @@ def fit_is_advice(w: Workload, fit: FitPlan) -> bool:
     return bool(fit.techniques) and (w.phase not in TRAINING_PHASES or w.objective == "memory")
 
 
-def fit_first(fit: FitPlan, prior: list[Scored], ranked: list[Scored]) -> list[Scored]:
+def fit_first(fit: FitPlan, prior: list[Scored], ranked: list[Scored],
+              asked_families: set[str] | None = None) -> list[Scored]:
     """The ranking with the fitting stack's techniques (each with its own memory effect) ahead of everything else,
     except another way to fit that the question asks about ("how do we offload?", "how do we split the sequence?"),
-    which stays first. An asked family the stack already draws on is answered by the stack's technique."""
+    which stays first. An asked family the stack already draws on is answered by the stack's technique.
+
+    Args:
+        asked_families: when the question is not about fitting (memory is not its objective), the families it
+            names: only a way to fit that it names, or of a family it names, leads; one whose profile merely reads
+            close does not ("the biggest win" for an offline job is not host offload). None: any asked one leads.
+    """
     families = {t.family for t in fit.techniques}
     lead = [s for s in ranked if s.technique.family not in families and "memory-capacity" in s.technique.bottlenecks and (
-        s.parts.get("named") or s.parts.get("asked") and s.parts.get("relevance", 0.0) >= LEADS_FIT * W_RELEVANCE)]
+        s.parts.get("named") or s.parts.get("asked") and s.parts.get("relevance", 0.0) >= LEADS_FIT * W_RELEVANCE
+        and (asked_families is None or s.technique.family in asked_families))]
     rest = [s for s in ranked if s not in lead]
     top = max((s.score for s in rest), default=0.0)
     stack = []

@@ -33,7 +33,7 @@ from agent.quantify import (
     without_baseline,
 )
 from agent.ranking import rank_candidates, shown_picks
-from agent.relevance import clear_subject, intents_from_relevance
+from agent.relevance import clear_subject, intents_from_relevance, named_families
 from agent.stacking import build_stack, find_fit_stack
 from agent.workload import TRAINING_PHASES, Workload, build_indexes, clarify_questions, plan_workload
 from index.errors import AccelsageError, NotFound
@@ -176,7 +176,8 @@ class Answerer:
         ranked = rank_candidates([s.candidate for s in rest], w, intents, effects, model.bottlenecks() | limits,
                                  explicit, relevance)
         if fit_is_advice(w, fit):
-            ranked = fit_first(fit, prior, ranked)
+            ranked = fit_first(fit, prior, ranked,
+                               None if w.objective == "memory" else named_families(context, self.catalog))
         elif fit.techniques:
             # training that does not fit as assumed: the usual memory savers are taken as part of the stack
             w.stack.update({t.id: "assumed to make it fit" for t in fit.techniques})

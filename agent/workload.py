@@ -18,7 +18,7 @@ from agent.reading.findings import Found
 from agent.reading.hardware import GPUS_PER_NODE, build_instance_index, count_from_parallel_degrees, find_hardware
 from agent.reading.layout import rewrite_layout
 from agent.reading.models import ModelIndex, find_model
-from agent.reading.quantities import find_quantities, parse_count
+from agent.reading.quantities import find_quantities, parse_count, prompts_beyond_context
 from agent.reading.scope import Scope
 from agent.reading.situation import phase_from_framework, read_constraints, read_objective, read_phase
 from agent.reading.switches import SwitchIndex, build_switch_index
@@ -142,6 +142,7 @@ def extract(text: str, catalog: Any, indexes: Indexes | None = None) -> Found:
     find_model(text, catalog, ix.models, found, scope)
     read_phase(text, scope, found)
     find_quantities(text, found)
+    prompts_beyond_context(catalog, found)  # needs the model read above
     find_targets(text, found)
     read_memory(text, found)
     read_constraints(text, scope, found)

@@ -1,5 +1,6 @@
 """A technique the question names is its subject: it leads over a profile match that only reads close, and a
-comparison of two ways to fit ("AWQ or GPTQ?") fits with one of them and measures both in the same place.
+comparison of two ways to fit ("AWQ or GPTQ?") fits with one of them and measures both in the same place; a label
+that loses a non-ASCII letter when normalised names nothing.
 Phrasings here are written for the mechanism they test."""
 
 from __future__ import annotations
@@ -7,7 +8,7 @@ from __future__ import annotations
 import pytest
 from agent_helpers import small_answerer
 
-from agent.candidates import Candidate
+from agent.candidates import Candidate, named_techniques
 from agent.ranking import ASKED, ASKED_BY_ID, rank_candidates
 from agent.workload import Workload
 
@@ -54,3 +55,9 @@ def test_a_comparison_of_two_ways_to_fit_fits_with_one_of_them(answerer):
     # each is measured in the fit stack's place, not one on top of the other
     assert options["gptq"].estimate.speedup == pytest.approx(options["awq"].estimate.speedup, rel=0.05)
     assert options["awq"].estimate.speedup > 1.5
+
+
+def test_a_label_that_loses_a_non_ascii_letter_names_nothing(catalog):
+    # Mirage's alias "μGraphs" would read as the plain word "graphs"
+    assert "mirage" not in named_techniques("it has to play well with cuda graphs on the H100", catalog)
+    assert "mirage" in named_techniques("would Mirage find better fused kernels?", catalog)

@@ -79,3 +79,13 @@ def test_a_bare_fp8_names_the_fp8_technique_of_the_phase(answerer):
     on_amd = answerer.answer("Our cluster is MI250X. Can we use fp8 for Llama 2 70B inference like people do on H100?")
     assert "fp8-inference" in on_amd.excluded
     assert "fp8-inference" not in _ids(on_amd)
+
+
+def test_a_way_to_fit_only_read_close_does_not_lead_when_fitting_is_not_asked(catalog):
+    fit = FitPlan([catalog.techniques["fp8-inference"]])
+    prior = [_scored(catalog, "fp8-inference", 5.0)]
+    offload = _scored(catalog, "flexgen", 20.0, asked=10.0, relevance=W_RELEVANCE)
+    # "what is the biggest win?" for an offline job: no family named, memory not the objective
+    assert [s.technique.id for s in fit_first(fit, prior, [offload], set())][0] == "fp8-inference"
+    # "offload to CPU and disk?": the family is named
+    assert [s.technique.id for s in fit_first(fit, prior, [offload], {offload.technique.family})][0] == "flexgen"

@@ -59,3 +59,14 @@ def test_training_later_or_allowed_is_not_the_phase(read, text):
 ])
 def test_memory_in_use_read_from_shares_and_logs(read, text, gb):
     assert read(text).measured.get("memory_gb") == gb
+
+
+@pytest.mark.parametrize("text, prompt_tokens", [
+    ("Llama-3.1-70B on 2x H100: an offline job of 2M prompts overnight, throughput only.", None),
+    ("nightly scoring of 100k prompts with opt-66b on one RTX A6000", None),
+    # within the model's window a figure before "prompts" stays a length, as people write it
+    ("Llama 3.1 8B on one H100 with 128k prompts, what decode speed?", 131072),
+    ("opt-66b on one RTX A6000, 100k-token prompts", 102400),
+])
+def test_a_count_of_prompts_beyond_the_models_window_is_not_a_length(read, text, prompt_tokens):
+    assert read(text).values.get("prompt_tokens") == prompt_tokens

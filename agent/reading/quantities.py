@@ -9,6 +9,7 @@ documents", "50k users") is not a length. Settings pasted from configs, launch f
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from agent.names import NUM_WORDS, word_number
 from agent.reading.findings import Found
@@ -206,6 +207,19 @@ def _search_int(patterns: list[re.Pattern[str]], text: str) -> tuple[int | None,
 # no answer runs this long: a larger figure with no token unit counts items ("500k summaries")
 MAX_OUTPUT_TOKENS = 65536
 _TOKEN_WORD = re.compile(r"\btok(?:en)?s?\b", re.I)
+# a figure before a plural of these with no token unit may count the job's items ("2M prompts overnight")
+_COUNTED_ITEMS = re.compile(r"\b(?:prompts|inputs|sequences|requests)\s*$", re.I)
+
+
+def prompts_beyond_context(catalog: Any, found: Found) -> None:
+    """Drop a prompt length read from "<N> prompts" (no token unit) that the named model could not take: longer than
+    its context window, the figure counts prompts ("nightly scoring of 100k prompts with OPT-66B")."""
+    value, ev = found.values.get("prompt_tokens"), found.evidence.get("prompt_tokens", "")
+    model = catalog.models.get(found.values.get("model") or "")
+    window = getattr(model, "max_position_embeddings", None)
+    if value and window and value > window and not _TOKEN_WORD.search(ev) and _COUNTED_ITEMS.search(ev):
+        del found.values["prompt_tokens"]
+        found.evidence.pop("prompt_tokens", None)
 
 
 def find_quantities(text: str, found: Found) -> None:
