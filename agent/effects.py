@@ -74,7 +74,7 @@ TRAINING_REFERENCE = ("zero", "recompute")
 # transforms the other kind of estimate ignores (running them would only cost time), and "none"
 # offload is costed for inference too (estimate-inference), but the answer leaves it out there: it makes anything
 # fit at PCIe speed, so the fit search (agent/stacking.py) would pick it before quantisation or a smaller batch
-TRAINING_ONLY_TRANSFORMS = frozenset({"none", "zero", "recompute", "pipeline_schedule", "mixed_precision", "offload",
+TRAINING_ONLY_TRANSFORMS = frozenset({"none", "zero", "recompute", "pipeline_schedule", "mixed_precision", "offload", "adapter",
                                       "tensor_parallel", "pipeline_parallel", "expert_parallel", "sequence_parallel",
                                       "context_parallel", "grad_compression"})
 INFERENCE_ONLY_TRANSFORMS = frozenset({"none", "pipeline_schedule", "tensor_parallel", "pipeline_parallel",
@@ -302,7 +302,22 @@ def training_layout(w: Workload, model: Any, training_cls: Any, techniques: list
             kwargs["cp"] = max(d for d in range(1, min(dp, want) + 1) if dp % d == 0)
         elif transform == "distillation":
             kwargs["teacher_params"] = model.params_total
+        elif transform == "adapter":
+            kwargs["trainable_fraction"] = adapter_fraction(model, int(params.get("rank", 16)))
+            kwargs["frozen_weight_bits"] = float(params.get("frozen_weight_bits", 16))
     return training_cls(**kwargs)
+
+
+def adapter_fraction(model: Any, rank: int) -> float:
+    """The share of the parameters that rank-``rank`` adapters on every linear layer of the blocks add (LoRA: an
+    r x in and an out x r matrix beside each weight), capped at 1."""
+    h = model.hidden_size
+    heads, kv_heads = model.num_attention_heads or 1, model.num_key_value_heads or model.num_attention_heads or 1
+    head_dim = model.head_dim or h // heads
+    q, kv = heads * head_dim, kv_heads * head_dim
+    mlp = (3 if model.gated_mlp else 2) * (h + model.intermediate_size)
+    per_layer = (h + q) + 2 * (h + kv) + (q + h) + mlp
+    return min(1.0, rank * per_layer * model.num_hidden_layers / model.params_total)
 
 
 def _student_fraction(techniques: list[Any]) -> float:
@@ -345,7 +360,8 @@ def describe_fit(effects_model: EffectModel, fit: list[Any], fit_effect: Effect 
     more = gpus_that_fit(effects_model, limit=TRAINING_GPU_LIMIT if effects_model.training else 64)
     if more:
         gpu_name = getattr(effects_model.catalog.gpus.get(w.gpu), "name", w.gpu)
-        layout = f"sharded as {ref}" if effects_model.training and ref else f"tensor parallel {min(more, 8)}"
+        sharding = " + ".join(t.name for t in effects_model.reference if t.cost_model.transform == "zero")
+        layout = f"sharded as {sharding}" if effects_model.training and sharding else f"tensor parallel {min(more, 8)}"
         text += (f". {'Use' if on_more_gpus else 'Alternatively use'} {more}× {gpu_name} ({layout}), "
                  "which fits with the baseline alone")
         text += "; the recommendations below are measured on that setup." if on_more_gpus else "."

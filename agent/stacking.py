@@ -20,7 +20,7 @@ FIT_POOL = 8
 # transforms that can lower memory per GPU, by phase kind
 _MEMORY_TRANSFORMS = frozenset({"weight_quant", "fp8_compute", "int8_compute", "kv_quant", "kv_eviction", "pruning",
                                 "offload"})
-_TRAINING_MEMORY_TRANSFORMS = frozenset({"zero", "offload", "recompute", "mixed_precision", "weight_quant"})
+_TRAINING_MEMORY_TRANSFORMS = frozenset({"zero", "offload", "recompute", "mixed_precision", "weight_quant", "adapter"})
 
 
 @dataclass

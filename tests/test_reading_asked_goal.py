@@ -30,6 +30,9 @@ import pytest
     ("Phi-3-mini on T4s for tagging tickets; we want to halve the number of T4s we pay for.", "cost"),
     ("Llama 3.2 3B chatbot on one L4, single user at a time. Make the tokens come out faster.", "tpot"),
     ("DeepSeek-R1-Distill-Qwen-14B on one H100: how do we make the reasoning go faster for each user?", "tpot"),
+    # "is it possible" asks whether it fits, unless a time limit is what has to be possible
+    ("Is it possible to fine-tune Mistral 7B with LoRA on one 24GB card? Budget is this card.", "memory"),
+    ("Qwen2.5-32B on 2x L4. Is it possible for a 1.2k-token answer to come back within 20 s?", "latency"),
 ])
 def test_asked_and_tolerated_goals(read, text, objective):
     assert read(text).values.get("objective") == objective

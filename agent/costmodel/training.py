@@ -91,7 +91,8 @@ class StepFlops:
 
 
 def step_flops(shape: ModelShape, w: TrainingWorkload) -> StepFlops:
-    """Forward x 3 (forward + backward) plus the recomputed forward, split by the format each part runs in."""
+    """Forward x 3 (forward + backward) plus the recomputed forward, split by the format each part runs in; with
+    adapters the frozen weights skip their weight-gradient GEMMs."""
     split = param_split(shape)
     tokens = w.global_batch * w.seq_len
     attn_layers = layer_counts(shape).attention
@@ -101,9 +102,12 @@ def step_flops(shape: ModelShape, w: TrainingWorkload) -> StepFlops:
     redo_dense = 1 if w.recompute == "full" else 0
     redo_attn = 1 if w.recompute in ("selective", "full") else 0
     teacher = 2 * w.teacher_params * tokens  # distillation: the teacher's forward pass, no backward
-    return StepFlops(linear=(3 + redo_dense) * linear_fwd, lm_head=(3 + redo_dense) * head_fwd,
+    # the backward pass is the input gradient (one forward's FLOPs) plus the weight gradient (another), and frozen
+    # weights (adapter training) need no weight gradient; the small adapter GEMMs are left out
+    passes = 2 + w.trainable_fraction
+    return StepFlops(linear=(passes + redo_dense) * linear_fwd, lm_head=(passes + redo_dense) * head_fwd,
                      attention=(3 + redo_attn) * attn_fwd, teacher=teacher,
-                     model=3 * (linear_fwd + head_fwd + attn_fwd) + teacher)
+                     model=passes * (linear_fwd + head_fwd) + 3 * attn_fwd + teacher)
 
 
 def compute_s(flops: StepFlops, w: TrainingWorkload, rates: Rates, linear_dtype: str) -> float:

@@ -116,12 +116,14 @@ def cp_comm_s(shape: ModelShape, w: TrainingWorkload, link_gb_s: float) -> float
 def dp_comm_s(shape: ModelShape, w: TrainingWorkload, link: float | GroupLink) -> tuple[float, float]:
     """(gradient reduction seconds, ZeRO-3 parameter all-gather seconds) per step over dp x cp ranks."""
     group = link if isinstance(link, GroupLink) else GroupLink(link)
-    grad_bytes = GRAD_BYTES * shape.params_total / (w.tp * w.pp)
+    grad_bytes = GRAD_BYTES * shape.params_total / (w.tp * w.pp) * w.trainable_fraction  # adapters: theirs only
+    gathered = shape.params_total / (w.tp * w.pp) * (GRAD_BYTES * w.trainable_fraction
+                                                     + w.frozen_weight_bits / 8 * (1 - w.trainable_fraction))
     sent = grad_bytes / w.grad_compression  # compressed / sparsified gradients (QSGD, DGC, PowerSGD)
     ranks = w.dp * w.cp  # gradients are reduced over the data- and context-parallel ranks
     if w.zero_stage >= 3:
         # parameters gathered for forward and backward (uncompressed), gradients reduce-scattered
-        return group.allgather_s(sent, ranks), 2 * group.allgather_s(grad_bytes, ranks)
+        return group.allgather_s(sent, ranks), 2 * group.allgather_s(gathered, ranks)
     return group.allreduce_s(sent, ranks), 0.0
 
 
@@ -164,7 +166,7 @@ def comm_times_s(shape: ModelShape, w: TrainingWorkload, hw: Hardware, rates: Ra
     grad_s, gather_s = dp_comm_s(shape, w, dp_link)
     offload_s = 0.0
     if w.offload:
-        shard = shape.params_total / (w.tp * w.pp) / (w.dp * w.cp if w.zero_stage else 1)
+        shard = shape.params_total / (w.tp * w.pp) / (w.dp * w.cp if w.zero_stage else 1) * w.trainable_fraction
         offload_s = 2 * 2 * shard / (max(hw.pcie_gb_s, 1.0) * 1e9)  # grads down, bf16 params up
     out = {"tp_comm_s": tp, "pp_comm_s": pp, "dp_comm_s": grad_s + gather_s, "offload_s": offload_s}
     if w.cp > 1:

@@ -1,4 +1,7 @@
-"""Per-GPU memory of a training run: weights, gradients, Adam states (ZeRO-sharded) and stored activations."""
+"""Per-GPU memory of a training run: weights, gradients, Adam states (ZeRO-sharded) and stored activations.
+
+With adapters (LoRA, QLoRA) only the trained share of the parameters has gradients and Adam states; the frozen base
+is stored at its own width (4 bits for QLoRA's NF4)."""
 
 from __future__ import annotations
 
@@ -50,9 +53,12 @@ def training_memory_gb(shape: ModelShape, w: TrainingWorkload, capacity_gb: floa
     """Per-GPU memory: params, grads, Adam states (ZeRO-sharded, optionally offloaded), activations, overhead."""
     n_gpu = shape.params_total / (w.tp * w.pp)
     dp = (w.dp or 1) * w.cp  # context-parallel ranks hold the same weights: ZeRO shards over dp x cp (Megatron)
-    params = PARAM_BYTES * n_gpu / (dp if w.zero_stage >= 3 else 1)
-    grads = GRAD_BYTES * n_gpu / (dp if w.zero_stage >= 2 else 1)
-    optim = ADAM_BYTES_PER_PARAM * n_gpu / (dp if w.zero_stage >= 1 else 1)
+    # adapters: the frozen base keeps its own width and has no gradients or optimizer states
+    trained = w.trainable_fraction
+    weight_bytes = PARAM_BYTES * trained + w.frozen_weight_bits / 8 * (1 - trained)
+    params = weight_bytes * n_gpu / (dp if w.zero_stage >= 3 else 1)
+    grads = GRAD_BYTES * trained * n_gpu / (dp if w.zero_stage >= 2 else 1)
+    optim = ADAM_BYTES_PER_PARAM * trained * n_gpu / (dp if w.zero_stage >= 1 else 1)
     if w.offload:
         grads, optim = 0.0, 0.0  # ZeRO-Offload keeps gradients and optimizer states in CPU memory
     layers = shape.num_hidden_layers / w.pp

@@ -146,7 +146,7 @@ def optimizer_bytes_per_gpu(shape: ModelShape, w: TrainingWorkload) -> float:
     if w.offload:
         return 0.0  # ZeRO-Offload runs the step on the CPU
     shard = shape.params_total / (w.tp * w.pp) / (w.dp * w.cp if w.zero_stage >= 1 else 1)
-    return shard * ADAM_STEP_BYTES_PER_PARAM
+    return shard * w.trainable_fraction * ADAM_STEP_BYTES_PER_PARAM  # adapters: only the trained share steps
 
 
 def memory_bound_times_s(shape: ModelShape, w: TrainingWorkload, memory_gb_s: float, fp8: bool,

@@ -12,7 +12,7 @@ from agent.costmodel.workload import ParallelConfig
 
 LAYOUT_TRANSFORMS = ("tensor_parallel", "pipeline_parallel", "expert_parallel", "sequence_parallel",
                      "context_parallel")
-TRAINING_TRANSFORMS = ("zero", "recompute", "pipeline_schedule", "mixed_precision", "grad_compression")
+TRAINING_TRANSFORMS = ("zero", "recompute", "pipeline_schedule", "mixed_precision", "grad_compression", "adapter")
 OFFLOAD_TARGETS = ("cpu", "nvme")
 
 

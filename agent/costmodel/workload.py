@@ -113,6 +113,8 @@ class TrainingWorkload:
     flash_attention: bool = True        # fused attention kernel: no S x S scores stored or written to memory
     overlap_grad_reduce: bool = True    # data-parallel gradient reduction runs during backward (Megatron default)
     fp8_scaling: str = "delayed"        # FP8 scale factors: delayed (from the amax history) or current (per tensor)
+    trainable_fraction: float = 1.0     # adapters (LoRA, QLoRA): the share of parameters trained; the rest is frozen
+    frozen_weight_bits: float = 16.0    # adapters: bits per frozen base weight (4 for QLoRA's NF4)
 
     def __post_init__(self) -> None:
         if min(self.gpus, self.tp, self.pp, self.cp, self.interleave, self.micro_batch, self.seq_len,
@@ -120,6 +122,8 @@ class TrainingWorkload:
             raise AccelsageError("gpus, tp, pp, cp, dp, interleave, micro_batch and seq_len must be at least 1")
         if self.grad_compression < 1:
             raise AccelsageError("grad_compression must be at least 1")
+        if not 0 < self.trainable_fraction <= 1:
+            raise AccelsageError("trainable_fraction must be above 0 and at most 1")
         model_parallel = self.tp * self.pp * self.cp
         if self.dp is None and self.gpus % model_parallel:
             raise AccelsageError(f"gpus ({self.gpus}) must be a multiple of tp x pp x cp "

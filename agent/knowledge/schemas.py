@@ -68,6 +68,7 @@ TRANSFORM_PARAMS: dict[str, frozenset[str]] = {
     "context_extension": frozenset({"trained_context", "extension_factor", "needs_training"}),
     "grad_compression": frozenset({"compression_ratio"}),
     "distillation": frozenset({"student_fraction"}),
+    "adapter": frozenset({"rank", "frozen_weight_bits"}),
     "none": frozenset(),
 }
 ROLES = ("core", "supporting", "background", "off-topic")
@@ -131,6 +132,7 @@ PARAM_RANGES: dict[str, dict[str, ParamRange]] = {
                           "needs_training": _BOOL},
     "grad_compression": {"compression_ratio": _f(1, 1000)},
     "distillation": {"student_fraction": _f(0.01, 1)},
+    "adapter": {"rank": _i(1, 1024), "frozen_weight_bits": _f(1, 16)},
 }
 
 

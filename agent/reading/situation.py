@@ -91,7 +91,8 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                           r"(?!\s+(?:in(?:to)?\s+)?(?:the |our |a )?(?:[\w-]+\s+){0,2}?(?:window|deadline|schedule|"
                           r"time|slot|sla))|out of memory|"
                           r"\bcan (?:we|i|it|one \w+|a single \w+) (?:even )?(?:run|deploy|host|serve|load|hold)\b|"
-                          r"\b(?:is|are) (?:that|it|this|they) enough\b|enough (?:memory|vram)|\boom\w*|\bvram\b|\bkv[\s-]?cache (?:size|grows)|too big|"
+                          r"\b(?:is|are) (?:that|it|this|they) enough\b|\b(?:is it|would it be|is that|will it be) (?:even )?"
+                          r"(?:possible|feasible|doable)\b(?!(?:[^.?!]|\.\d){0,60}\b\d+(?:\.\d+)?\s?(?:s|sec|seconds|ms|min\w*)\b)|enough (?:memory|vram)|\boom\w*|\bvram\b|\bkv[\s-]?cache (?:size|grows)|too big|"
                           r"doesn'?t fit|won'?t fit|memory (?:usage|footprint|budget|limit|pressure)|(?<![-_])\bmemory\b(?![-_])", re.I)),
     ("throughput", re.compile(r"throughput|thr?o?u?ghput|projected (?:at|to)|\b\d+\s*(?:days|weeks)\b|"
                               r"push (?:\w+ ){0,4}through|tokens?/s(?:ec)?\b|tok/s\b|tokens per second|more requests|"
