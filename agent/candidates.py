@@ -123,6 +123,10 @@ _FULL_MODEL = re.compile(r"\bfull(?:[\s-]+(?:parameter|weight|model))?[\s-]+fine
                          r"\bfull[\s-]+(?:parameter|weight)s?\b[^.;?!]{0,20}\btrain\w*|\bnot (?:a |with |using )?(?:q?lora|adapters?)\b|"
                          r"\b(?:no|without) (?:q?lora|adapters?)\b", re.I)
 _ADAPTERS = re.compile(r"\b(?:q?lora|adapters?)\b", re.I)
+# words after "full fine-tune" that report it failing rather than ask for it
+_FAILED_AFTER = re.compile(r"[\s,]*(?:\w+\s+){0,2}?(?:ooms?\b|oom'?s\b|oomed|fails?|failed|crash\w*|runs? out|ran out|"
+                           r"(?:does|did|wo|would)n'?t fit|(?:does|did|will|would) not fit|is (?:way )?too (?:big|large)|"
+                           r"blows? up)", re.I)
 
 
 def _in_question(text: str, at: int) -> bool:
@@ -158,7 +162,8 @@ def read_refusals(text: str, families: Iterable[str]) -> Refusals:
         m = re.search(_REFUSE_BEFORE + fam + r"\b", text, re.I) or next(after, None)
         if m:
             refused[family] = m.group(0).strip()
-    full = _FULL_MODEL.search(text)
+    # "full finetune OOMs" reports what failed; only a full fine-tune wanted rules adapters out
+    full = next((m for m in _FULL_MODEL.finditer(text) if not _FAILED_AFTER.match(text, m.end())), None)
     return Refusals(tuple(dict.fromkeys(lacked)), refused, full.group(0) if full else "")
 
 
@@ -191,6 +196,8 @@ def constraint_problem(technique: Any, workload: Workload) -> str | None:
         return "needs (re)training or fine-tuning; you ruled that out"
     if workload.single_gpu and technique.requires.multi_gpu:
         return "needs several GPUs; you asked for a single GPU"
+    if technique.cost_model.transform == "adapter" and workload.phase == "pre-training":
+        return "trains adapters on a frozen pre-trained model, so it cannot pre-train one"
     return None
 
 

@@ -62,9 +62,11 @@ def test_bad_inputs_get_safe_replies(report):
 HELDOUT = load_eval_set(DATA / "eval" / "questions_heldout.yaml")[0]
 # a second dev part, written later from the README and catalog listings only (tuned on after its first score)
 DEV2 = load_eval_set(DATA / "eval" / "questions_dev2.yaml")[0]
+# a third dev part, written the same way (first score hit@5 0.833, first pick 0.547, 11 violations, before tuning)
+DEV3 = load_eval_set(DATA / "eval" / "questions_dev3.yaml")[0]
 # floors a little below the scores measured when they were set (dev: tuned on; held-out: never tuned on)
 FLOORS = {"dev": {"hit5": 0.88, "first": 0.62, "violations": 5}, "dev2": {"hit5": 0.82, "first": 0.48, "violations": 6},
-          "held-out": {"hit5": 0.82, "first": 0.40, "violations": 8}}
+          "dev3": {"hit5": 0.78, "first": 0.48, "violations": 14}, "held-out": {"hit5": 0.82, "first": 0.40, "violations": 8}}
 
 
 @pytest.fixture(scope="session")
@@ -77,8 +79,13 @@ def dev2_report(bundled_answerer):
     return evaluate(bundled_answerer, DEV2)
 
 
-def test_dev_and_held_out_scores_side_by_side(report, dev2_report, heldout_report):
-    for name, rep in (("dev", report), ("dev2", dev2_report), ("held-out", heldout_report)):
+@pytest.fixture(scope="session")
+def dev3_report(bundled_answerer):
+    return evaluate(bundled_answerer, DEV3)
+
+
+def test_dev_and_held_out_scores_side_by_side(report, dev2_report, dev3_report, heldout_report):
+    for name, rep in (("dev", report), ("dev2", dev2_report), ("dev3", dev3_report), ("held-out", heldout_report)):
         print(f"\n{name}: {rep.questions} questions, family hit@5 {rep.family_hit[5]:.3f}, first pick "
               f"{rep.first_pick:.3f}, must-not-first violations {rep.must_not_first_violations}")
         floor = FLOORS[name]

@@ -6,10 +6,11 @@ from __future__ import annotations
 import pytest
 from agent_helpers import small_answerer
 
-from agent.candidates import Candidate
+from agent.candidates import Candidate, constraint_problem, read_refusals
 from agent.quantify import fit_first
 from agent.ranking import W_RELEVANCE, Scored
 from agent.stacking import FitPlan
+from agent.workload import Workload
 
 
 @pytest.fixture(scope="module")
@@ -89,3 +90,15 @@ def test_a_way_to_fit_only_read_close_does_not_lead_when_fitting_is_not_asked(ca
     assert [s.technique.id for s in fit_first(fit, prior, [offload], set())][0] == "fp8-inference"
     # "offload to CPU and disk?": the family is named
     assert [s.technique.id for s in fit_first(fit, prior, [offload], {offload.technique.family})][0] == "flexgen"
+
+
+def test_a_full_fine_tune_that_failed_does_not_rule_out_adapters():
+    assert read_refusals("Llama 3.1 8B on one RTX 3090: full finetune OOMs obviously", set()).full_model == ""
+    assert read_refusals("the client wants a full fine-tune of every weight", set()).full_model == "full fine-tune"
+
+
+def test_adapters_cannot_pre_train(catalog):
+    w = Workload(gpu="h100-sxm", model="llama-3.1-8b", phase="pre-training")
+    assert "cannot pre-train" in constraint_problem(catalog.techniques["qlora"], w)
+    assert constraint_problem(catalog.techniques["qlora"], Workload(gpu="h100-sxm", model="llama-3.1-8b",
+                                                                      phase="fine-tuning")) is None
