@@ -62,8 +62,8 @@ def fit_at_smaller_batch(prior: list[Scored], w: Workload, effects_model: Effect
     return effects_model, fit
 
 
-def without_baseline(cands: list[Candidate], effects_model: EffectModel,
-                     subject: str | None = None) -> tuple[list[Candidate], set[str]]:
+def without_baseline(cands: list[Candidate], effects_model: EffectModel, subject: str | None = None,
+                     best_match: str | None = None) -> tuple[list[Candidate], set[str]]:
     """Drop the reference stack's techniques (and ones they replace with the same effect): they are assumed in
     use. One stays when the question names it, or when no framework was stated and the question is plainly about it
     (``subject``: "the server waits for the longest request in a batch" is about continuous batching, so the user
@@ -72,8 +72,11 @@ def without_baseline(cands: list[Candidate], effects_model: EffectModel,
     same = {t.id for t in ref} | {old for t in ref for old in t.relations.supersedes
                                   if old in effects_model.catalog.techniques
                                   and _same_effect(effects_model.catalog.techniques[old], t)}
-    # what the user's stack already runs is never recommended, even when the question names it
-    running = set(effects_model.workload.stack)
+    # what the user's stack already runs is never recommended, even when the question names it; a framework default
+    # the estimate leaves out because its gain rests on the traffic (a prefix cache) is the exception when it is the
+    # question's best profile match (``best_match``): the symptom says it is not doing its job
+    stack = effects_model.workload.stack
+    running = {t for t, origin in stack.items() if not (t == best_match and t not in same and origin != "stated")}
     assumed = not effects_model.workload.framework
     keep = [c for c in cands if c.technique.id not in running and (
         c.technique.id not in same or c.named or (assumed and c.technique.id == subject))]

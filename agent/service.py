@@ -164,7 +164,8 @@ class Answerer:
         # techniques the profiles point at join the candidates across phases only when the phase was a guess
         asked = explicit & set(self.catalog.techniques) if w.origin("phase") == "assumed" else set()
         selection = select_candidates(w, self.catalog, context, hits, asked)
-        cands, baseline = without_baseline(selection.candidates, effects_model, clear_subject(relevance))
+        cands, baseline = without_baseline(selection.candidates, effects_model, clear_subject(relevance),
+                                           max(relevance, key=relevance.get, default=None))
         limits = effects_model.bottlenecks() | (diagnosis.relieved_by if diagnosis else frozenset())
         prior = rank_candidates(cands, w, intents, {}, limits, explicit, relevance)
         fit = find_fit_stack(prior, w, effects_model)

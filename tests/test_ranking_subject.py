@@ -102,3 +102,17 @@ def test_adapters_cannot_pre_train(catalog):
     assert "cannot pre-train" in constraint_problem(catalog.techniques["qlora"], w)
     assert constraint_problem(catalog.techniques["qlora"], Workload(gpu="h100-sxm", model="llama-3.1-8b",
                                                                       phase="fine-tuning")) is None
+
+
+def test_a_framework_default_prefix_cache_is_recommended_when_the_shared_prefix_is_the_subject(answerer):
+    # vLLM turns prefix caching on by default, yet a long shared prefix with a slow first token says it is not hitting
+    answer = answerer.answer("Every request opens with the same 5k-token system prompt and tool list, then ~150 "
+                             "tokens of user text. TTFT is 800 ms on an L40S with vLLM. What can we do?")
+    assert answer.workload.framework == "vllm"
+    assert "prefix-caching" in _ids(answer, 2)
+
+
+def test_anything_cheap_asks_for_little_effort_not_a_lower_bill(read):
+    assert read("TTFT is 900 ms for Llama 3.1 8B on an L40S with vLLM. anything cheap?").values.get("objective") == "ttft"
+    assert read("Llama 3.1 8B on an L40S: which GPU would be cheaper for the same traffic?").values.get(
+        "objective") == "cost"

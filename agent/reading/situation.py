@@ -79,7 +79,9 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                         r"tok(?:en)?s?/s(?:ec)?/(?:user|stream|request)|latency per token|stutter\w*|jerk\w*|"
                         r"(?:pauses?|gaps?) between tokens|tokens? (?:come|arrive) in bursts|per[\s-]stream (?:speed|rate)", re.I)),
     # cost stated per unit of work beats the word "tokens" in it ("maximise tokens per dollar")
-    ("cost", re.compile(r"per (?:dollar|\$)|\$\s*(?:/|per)|cost per|cheap|\bbill\b|save money|saving money|"
+    ("cost", re.compile(r"per (?:dollar|\$)|\$\s*(?:/|per)|cost per|"
+                        # "anything cheap?", "a cheap fix": little effort, not a lower bill
+                        r"(?<!anything )(?<!something )(?<!a )cheap(?!\s+(?:fix|win|trick|change|tweak|hack)\b)|\bbill\b|save money|saving money|"
                         r"smaller instance|cheaper (?:gpu|instance|card)|spend|"
                         r"fewer (?:gpus|cards|nodes|machines|instances|servers|boxes)|smallest number of|"
                         r"\b(?:single|one) node instead|instead of (?:two|three|four|\d+) (?:nodes|gpus|cards)|"
@@ -105,7 +107,7 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                               r"conversations|clients)\b|(?:users|streams|sessions|tenants|requests|chats) per (?:gpu|node|card|"
                               r"box|server|replica|h\d+\w*)\b|keep up\b|\bdrain\b|req(?:uest)?s?/s(?:ec)?\b|samples/s|"
                               r"(?:queue|backlog) (?:keeps )?(?:grow|build)\w*", re.I)),
-    ("cost", re.compile(r"\bcost|cheap|\$|(?<!\d s )(?<!\ds )(?<!\d ms )(?<!\dms )budget|dollar|fewer gpus|price", re.I)),
+    ("cost", re.compile(r"\bcost|(?<!anything )(?<!something )(?<!a )cheap(?!\s+(?:fix|win|trick|change|tweak|hack)\b)|\$|(?<!\d s )(?<!\ds )(?<!\d ms )(?<!\dms )budget|dollar|fewer gpus|price", re.I)),
     ("quality", re.compile(r"accuracy|quality|perplexity|preserv\w* (?:quality|accuracy)|(?:answers|outputs|results|"
                            r"scores?)\b[^.;!?]{0,60}?\b(?:are|got|get|is|became)\W+(?:much |a lot |noticeably )?(?:worse|different|dropped)|"
                            r"eval\w* (?:score )?dropped", re.I)),
