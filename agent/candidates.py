@@ -237,12 +237,23 @@ def named_techniques(text: str, catalog: Any) -> set[str]:
     """Technique ids whose id, name or an alias appears as words in the text."""
     words = " " + " ".join(normalise(w) for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9.+-]*", text)) + " "
     joined = " " + normalise(text) + " "
-    found: set[str] = set()
+    hits: dict[str, list[str]] = {}
     for tech_id, keys in _label_keys(catalog):
         # short keys must stand alone as a word ("gqa"), long ones may span words ("flash attention 2")
-        if any(f" {key} " in words or (len(key) >= 10 and key in joined) for key in keys):
-            found.add(tech_id)
-    return found
+        matched = [key for key in keys if f" {key} " in words or (len(key) >= 10 and key in joined)]
+        if matched:
+            hits[tech_id] = matched
+    # a name inside a longer name found in the text is that longer name ("FlashAttention-3" names FA3, not FA1)
+    longer = [key for keys in hits.values() for key in keys]
+    return {tech_id for tech_id, keys in hits.items()
+            if any(_stands_alone(key, joined, [k for k in longer if len(k) > len(key) and key in k]) for key in keys)}
+
+
+def _stands_alone(key: str, joined: str, longer: list[str]) -> bool:
+    """Whether ``key`` occurs in ``joined`` somewhere outside every occurrence of the longer keys that hold it."""
+    covered = [(m.start(), m.start() + len(k)) for k in longer for m in re.finditer(re.escape(k), joined)]
+    return any(not any(a <= m.start() and m.start() + len(key) <= b for a, b in covered)
+               for m in re.finditer(re.escape(key), joined))
 
 
 def paper_ranks(hits: Iterable[Any]) -> dict[str, int]:

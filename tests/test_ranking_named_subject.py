@@ -61,3 +61,10 @@ def test_a_label_that_loses_a_non_ascii_letter_names_nothing(catalog):
     # Mirage's alias "μGraphs" would read as the plain word "graphs"
     assert "mirage" not in named_techniques("it has to play well with cuda graphs on the H100", catalog)
     assert "mirage" in named_techniques("would Mirage find better fused kernels?", catalog)
+
+
+def test_a_name_inside_a_longer_name_is_that_longer_name(catalog):
+    assert named_techniques("Is FlashAttention-3 worth the switch from FA2?", catalog) >= {"flash-attention-3"}
+    assert "flash-attention" not in named_techniques("Is FlashAttention-3 worth the switch?", catalog)
+    # said on its own as well, it is named
+    assert "flash-attention" in named_techniques("flash attention or flash attention 2?", catalog)
