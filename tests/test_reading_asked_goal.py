@@ -4,7 +4,8 @@ A question sentence ("What would cut the GPU bill?") carries the goal even when 
 earlier in the text; a metric the user tolerates ("latency can get a bit worse", "the 7 tok/s I can live with") is
 set aside; goals said as work to finish ("raise the ceiling", "halve the number of T4s") are read; a count in
 millions of items is a batch job; a training cluster that sits idle or a fine-tune planned for next quarter is not
-today's phase; memory today is read from "78 of 80 GB" and "mem 71.2GB". Phrasings are written for the mechanism.
+today's phase; memory today is read from "78 of 80 GB" and "mem 71.2GB"; "on one L40S instead of two" keeps the two in
+use. Phrasings are written for the mechanism.
 """
 
 from __future__ import annotations
@@ -73,3 +74,12 @@ def test_memory_in_use_read_from_shares_and_logs(read, text, gb):
 ])
 def test_a_count_of_prompts_beyond_the_models_window_is_not_a_length(read, text, prompt_tokens):
     assert read(text).values.get("prompt_tokens") == prompt_tokens
+
+
+@pytest.mark.parametrize("text, count", [
+    ("Could our Qwen3-32B chat run on 2 L40S instead of the 4 it uses today?", 4),
+    ("A small accuracy loss is fine if it lets us serve Mistral Small on one L40S instead of two.", 2),
+    ("Mixtral on 4x H100 with vLLM at 20 req/s; what limits throughput?", 4),
+])
+def test_a_proposed_count_with_instead_of_keeps_the_count_in_use(read, text, count):
+    assert read(text).values.get("gpu_count") == count

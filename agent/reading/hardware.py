@@ -177,12 +177,23 @@ def _main_mention(text: str, mentions: list[Any], scope: Scope) -> Any:
     return mentions[0]
 
 
+# a proposed count with the current one after it: "on one L40S instead of two", "on 2 L40S instead of the 4 it uses"
+_INSTEAD_OF = re.compile(r"[^.;?!]{0,12}?\binstead of (?:the |our |its |their )?(\d+|one|two|three|four|five|six|seven|"
+                         r"eight|ten|twelve|sixteen)\b(?!\s*(?:gb|tb|%|x\b|times|users|requests))", re.I)
+
+
 def _read_count(text: str, scope: Scope, mentions: list[Any], main: Any, found: Found,
                 name_spans: tuple[tuple[int, int], ...] = ()) -> None:
     counts: list[tuple[int, int, bool, str]] = []
     for m in [main, *(x for x in mentions if main and x.item_id == main.item_id and x is not main)] if main else []:
         near = gpu_count_near(text, m.start, m.end)
         if near and not scope.contrasted(near[1]):
+            today = _INSTEAD_OF.match(text, m.end)
+            if today and (word_number(today.group(1)) or today.group(1).isdigit()):
+                # "on 2 L40S instead of the 4 it uses today": the count after "instead of" is what runs now
+                now = word_number(today.group(1)) or int(today.group(1))
+                counts.append((now, near[1], near[2], text[min(near[1], m.start):today.end()]))
+                continue
             counts.append((*near, text[min(near[1], m.start):max(m.end, near[1] + 1)]))
     if not counts:
         generic = next((g for g in _GPU_COUNT_GENERIC.finditer(text)
