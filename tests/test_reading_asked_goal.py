@@ -5,7 +5,8 @@ earlier in the text; a metric the user tolerates ("latency can get a bit worse",
 set aside; goals said as work to finish ("raise the ceiling", "halve the number of T4s") are read; a count in
 millions of items is a batch job; a training cluster that sits idle or a fine-tune planned for next quarter is not
 today's phase; memory today is read from "78 of 80 GB" and "mem 71.2GB"; "on one L40S instead of two" keeps the two in
-use. Phrasings are written for the mechanism.
+use; a figure that moved ("from 1.1 s to 3.6 s", "600ms last week, 2.1s now") is read at its later value.
+Phrasings are written for the mechanism.
 """
 
 from __future__ import annotations
@@ -83,3 +84,11 @@ def test_a_count_of_prompts_beyond_the_models_window_is_not_a_length(read, text,
 ])
 def test_a_proposed_count_with_instead_of_keeps_the_count_in_use(read, text, count):
     assert read(text).values.get("gpu_count") == count
+
+
+@pytest.mark.parametrize("text, ttft_ms", [
+    ("Qwen2.5-72B on 2x H100: since the template grew, p95 TTFT went from 1.2 s to 3.4 s.", 3400.0),
+    ("Llama 3.1 70B on 4x H100 with vLLM: p50 TTFT was 500ms last week, 1.9s now.", 1900.0),
+])
+def test_a_figure_that_moved_is_read_at_its_later_value(read, text, ttft_ms):
+    assert read(text).measured.get("ttft_ms") == ttft_ms

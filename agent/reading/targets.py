@@ -141,6 +141,12 @@ _NOW_RATE = re.compile(r"\b(?:we(?:'re| are)(?: currently| now)? at|currently(?:
                        r"now (?:at|it's))\s*(?:about |around |~)?" + _NUMBER + r"(?:\s*" + RATE + r")?"
                        r"(?!\s*[\d.]|\s*(?:ms|s|sec|seconds?)\b)", re.I)
 _ARROW = re.compile(r"\s*(?:->|→|=>)\s*" + _NUMBER + r"\s*" + _TIME_UNIT)
+# a figure that moved, said in words: "from 1.1 s to 3.6 s", "600ms last week, 2.1s now"
+_FROM_BEFORE = re.compile(r"\bfrom\s*(?:about |around |~)?$", re.I)
+_TO_LATER = re.compile(r"\s*to\s+(?:about |around |~)?" + _NUMBER + r"\s*" + _TIME_UNIT)
+_FORMER_THEN_NOW = re.compile(r"\s*(?:last (?:week|month|release)|before|previously|earlier|yesterday)\s*[,;]?\s*(?:and\s+|but\s+)?"
+                              r"(?:about |around |~)?" + _NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:now|today|these days)\b",
+                              re.I)
 
 
 def _sentence_after(text: str, end: int) -> str:
@@ -286,7 +292,10 @@ def _latency_targets(text: str, found: Found) -> None:
                     if now:
                         found.measure(f"{name}_ms", round(_ms(now.group(1), now.group(2)), 3), now.group(0))
                 else:
-                    moved = _ARROW.match(text, mention.end() + value.end())  # "31ms -> 44ms": today's is the later
+                    # "31ms -> 44ms", "went from 1.1 s to 3.6 s", "600ms last week, 2.1s now": today's is the later
+                    moved = _ARROW.match(text, mention.end() + value.end()) or (
+                        _FROM_BEFORE.search(between) and _TO_LATER.match(text, mention.end() + value.end())) or \
+                        _FORMER_THEN_NOW.match(text, mention.end() + value.end())
                     if moved:
                         ms, evidence = round(_ms(moved.group(1), moved.group(2)), 3), evidence + moved.group(0)
                     found.measure(f"{name}_ms", ms, evidence)
