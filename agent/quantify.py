@@ -25,11 +25,20 @@ FIT_LEAD = 1.0
 LEADS_FIT = 0.9
 
 
+def _single_card_part(catalog: Any, w: Workload) -> bool:
+    """Whether the user named a personal device: a consumer card (GeForce) or one whose GPU shares system memory
+    (Apple silicon, Jetson). Named without a count, it is the one they have, and is not grown into several."""
+    gpu = catalog.gpus.get(w.gpu)
+    return w.origin("gpu") != "assumed" and gpu is not None and (
+        "geforce" in gpu.name.lower() or bool(getattr(gpu, "unified_memory", False)))
+
+
 def effects_model_for(catalog: Any, w: Workload, calibration: Any = None) -> EffectModel:
     """The cost-model runner; an assumed GPU count grows to the fewest GPUs that hold the model."""
     effects_model = EffectModel(catalog, w, calibration)
     base = effects_model.baseline()
-    if base is not None and w.origin("gpu_count") == "assumed" and not w.single_gpu and lookup(base, "memory.fits") is False:
+    if base is not None and w.origin("gpu_count") == "assumed" and not w.single_gpu and lookup(base, "memory.fits") is False \
+            and not _single_card_part(catalog, w):
         count = gpus_that_fit(effects_model, limit=64 if w.phase in ("pre-training", "fine-tuning") else 16)
         if count:
             w.gpu_count = count

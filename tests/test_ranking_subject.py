@@ -7,10 +7,10 @@ import pytest
 from agent_helpers import small_answerer
 
 from agent.candidates import Candidate, constraint_problem, read_refusals
-from agent.quantify import fit_first
+from agent.quantify import effects_model_for, fit_first
 from agent.ranking import W_RELEVANCE, Scored
 from agent.stacking import FitPlan
-from agent.workload import Workload
+from agent.workload import FieldOrigin, Workload
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +116,17 @@ def test_anything_cheap_asks_for_little_effort_not_a_lower_bill(read):
     assert read("TTFT is 900 ms for Llama 3.1 8B on an L40S with vLLM. anything cheap?").values.get("objective") == "ttft"
     assert read("Llama 3.1 8B on an L40S: which GPU would be cheaper for the same traffic?").values.get(
         "objective") == "cost"
+
+
+def test_a_personal_card_named_without_a_count_is_not_grown(catalog):
+    def workload(gpu, gpu_origin):
+        w = Workload(gpu=gpu, gpu_count=1, model="gemma-3-12b", phase="serving", objective="memory", batch=1,
+                     prompt_tokens=8192)
+        w.origins["gpu_count"] = FieldOrigin(origin="assumed", value=1)
+        w.origins["gpu"] = FieldOrigin(origin=gpu_origin, value=gpu)
+        return w
+
+    # "Gemma 3 12B on an RTX 4070 laptop": the one card they have, even though bf16 does not fit on it
+    assert effects_model_for(catalog, workload("rtx-4070", "explicit")).workload.gpu_count == 1
+    # no GPU named at all: the assumed count grows to what holds the model
+    assert effects_model_for(catalog, workload("rtx-4070", "assumed")).workload.gpu_count > 1
