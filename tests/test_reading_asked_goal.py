@@ -5,7 +5,8 @@ earlier in the text; a metric the user tolerates ("latency can get a bit worse",
 set aside; goals said as work to finish ("raise the ceiling", "halve the number of T4s") are read; a count in
 millions of items is a batch job; a training cluster that sits idle or a fine-tune planned for next quarter is not
 today's phase; memory today is read from "78 of 80 GB" and "mem 71.2GB"; "on one L40S instead of two" keeps the two in
-use; a figure that moved ("from 1.1 s to 3.6 s", "600ms last week, 2.1s now") is read at its later value.
+use; a figure that moved ("from 1.1 s to 3.6 s", "600ms last week, 2.1s now") is read at its later value; a
+technique that fails for the user ("FlashAttention only supports Ampere") is not in their stack.
 Phrasings are written for the mechanism.
 """
 
@@ -92,3 +93,11 @@ def test_a_proposed_count_with_instead_of_keeps_the_count_in_use(read, text, cou
 ])
 def test_a_figure_that_moved_is_read_at_its_later_value(read, text, ttft_ms):
     assert read(text).measured.get("ttft_ms") == ttft_ms
+
+
+@pytest.mark.parametrize("text, technique", [
+    ("Fine-tuning Llama 3.2 3B on a T4: FlashAttention only supports Ampere GPUs or newer, it says.", "flash-attention"),
+    ("We tried to enable CUDA graphs but CUDA graphs fail with our custom op. Mistral 7B on an L4.", "cuda-graphs"),
+])
+def test_a_technique_that_fails_for_the_user_is_not_in_their_stack(read, text, technique):
+    assert technique not in read(text).stack

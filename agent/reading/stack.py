@@ -72,6 +72,11 @@ def build_technique_index(catalog: Any) -> NameIndex:
     return NameIndex(catalog.techniques)
 
 
+# a technique that does not run for the user: "pip install flash-attn fails", "FA2 errors out on the T4"
+_FAILS_AFTER = re.compile(r"[\s\w.-]{0,12}?\b(?:fails?|failed|errors?(?: out)?|crash\w*|won'?t (?:install|build|run|work)|"
+                          r"(?:does|did)n'?t (?:install|build|run|work)|(?:is|are) not supported|isn'?t supported|only supports)\b", re.I)
+
+
 def _role(text: str, scope: Scope, m: Mention, hedges_before_only: bool = False) -> str:
     """'current', 'past', 'proposed', 'negated', 'asked' or 'neutral' (described without a verb) for one mention.
 
@@ -84,7 +89,7 @@ def _role(text: str, scope: Scope, m: Mention, hedges_before_only: bool = False)
         return "past" if _MOVED.search(text[max(0, m.start - 80):m.start]) else "current"
     if moved_to(text, m.start):
         return "current"
-    if scope.negated(m.start, m.end):
+    if scope.negated(m.start, m.end) or _FAILS_AFTER.match(text, m.end):
         return "negated"
     if _TO.search(before) or _OPTION_AFTER.match(text[m.end:m.end + 8]):
         return "proposed"
@@ -159,8 +164,11 @@ def fp8_mentions(text: str, training: bool) -> list[Mention]:
 
 def read_techniques(text: str, scope: Scope, index: NameIndex, found: Found, switches: SwitchIndex | None = None) -> None:
     """Techniques the user says run today (``found.stack``) or do not run (``found.absent``)."""
+    failing: set[str] = set()
     for m in technique_mentions(text, index, found, switches):
         role = _role(text, scope, m)
+        if _FAILS_AFTER.match(text, m.end):
+            failing.add(m.item_id)
         if role in ("current", "neutral"):
             found.stack.setdefault(m.item_id, m.text)
         elif role == "negated" and not scope.proposed(m.start):
@@ -168,3 +176,5 @@ def read_techniques(text: str, scope: Scope, index: NameIndex, found: Found, swi
         elif role in ("proposed", "asked") and (_ENABLE.search(text, max(0, m.start - 40), m.end)
                                                 or _ENABLE.match(text, m.end)):
             found.proposed.add(m.item_id)  # "is prefix caching worth turning on?": the user runs without it
+    for item in failing & set(found.stack):
+        del found.stack[item]  # "we tried to enable CUDA graphs but CUDA graphs fail": not running
