@@ -145,6 +145,10 @@ def _smallest_fit(reps: list[Any], singles: dict[str, Effect], base: dict, workl
     return None if best is None else (best[1], best[2])
 
 
+def _gain(effect: Effect | None) -> float:
+    return effect.speedup if effect is not None and effect.speedup else 1.0
+
+
 def build_stack(ranked: list[Scored], workload: Workload, effects_model: Any, fit: FitPlan | None = None,
                 fitted_model: Any = None) -> Stack:
     """The fitting stack (if any), then greedily the best-scored techniques that help and compose with all taken.
@@ -169,6 +173,13 @@ def build_stack(ranked: list[Scored], workload: Workload, effects_model: Any, fi
         if reason:
             excluded[tech.id] = reason
             continue
+        if helps and added:
+            # a technique whose gain the stack so far would lose does not join it (the combination must not be
+            # worse than what is already there)
+            before, after = effects_model.effect(chosen), effects_model.effect([*chosen, tech])
+            if _gain(after) < _gain(before):
+                excluded[tech.id] = "lowers the combined estimate"
+                continue
         chosen.append(tech)
         added.append(tech)
     effect = effects_model.effect(chosen) if chosen else None
