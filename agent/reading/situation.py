@@ -157,12 +157,13 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                            r"more accurate|hallucinat\w*", re.I)),
 ]
 # Words that single out one objective among several ("only tokens/sec per GPU", "latency matters most").
-_STRONG = re.compile(r"\b(?:only|most(?! of\b| \w+ (?:are|is|were|do|don't)\b)|main|primary|priority|kpi|goal|the (?:one )?thing|above all|best|care (?:about|for)|"
+_STRONG = re.compile(r"\b(?:only(?!\s+(?:does|do|did|gets?|got|reach\w*|hits?|manages?|runs?|gives?|about|around|"
+                     r"~|\d|a (?:few|couple)))|most(?! of\b| \w+ (?:are|is|were|do|don't)\b)|main|primary|priority|kpi|goal|the (?:one )?thing|above all|best|care (?:about|for)|"
                      r"purely|all about|only about|"
                      r"all (?:we|i) care|matters|is king|critical|crucial|paramount|what counts|cheapest|fastest|lowest|highest|"
                      r"smallest|fewest|what (?:i|we) (?:really )?(?:need|want)(?: to \w+)? is|what hurts)\b", re.I)
 # Words that make a cue what the user wants rather than a number they report.
-_WANT = re.compile(r"\b(?:want|need|improve|reduc\w*|lower|cut|minimi[sz]e|maximi[sz]e|increase|boost|optimi[sz]e|"
+_WANT = re.compile(r"\b(?:only (?:does|do|did|gets?|got|reach\w*|hits?|manages?|runs?|gives?)|want|need|improve|reduc\w*|lower|cut|minimi[sz]e|maximi[sz]e|increase|boost|optimi[sz]e|"
                    r"priority|prioriti[sz]e|matters?|care about|goal|target|slo|sla|under|below|within|bound|"
                    r"faster|better|higher|more|less|too (?:slow|high|long)|bottleneck|focus|main concern|"
                    r"make it|get it|speed up|help|back|down|awful|terrible|poor|horrible|bad|sucks|kill\w*|hurts?)\b", re.I)
@@ -275,6 +276,9 @@ _CONTENT_AFTER = re.compile(r"[^.;:,!?\n]{0,40}?\b(?:is|are|looks?|seems?|feels?
                             + _CONTENT_WORDS + r"|[^.;!?\n]{0,30}?\b(?:i'?m|we'?re|i am|we are) (?:happy|fine|ok|okay|satisfied) "
                             r"with\b", re.I)
 _CONTENT_BEFORE = re.compile(r"\b(?:happy|fine|ok|okay|satisfied|content) with (?:the |our |its |that )?[\w\s]{0,12}$|"
+                             # what is given up for something else: "we'd trade some per-user speed for more tokens"
+                             r"\b(?:trade|sacrifice|give up|lose)\s+(?:away\s+|off\s+)?(?:some|a bit of|a little(?: of)?)\s+"
+                             r"(?:the\s+|our\s+)?$|"
                              r"\b(?:is|are|'s) (?:ok|okay|fine|great|good|acceptable)\s*\(\s*[~≈]?[\d.,]*\s*$", re.I)
 # the user fears running out of memory: "without OOM", "doesn't OOM" still name memory as the concern
 _MEMORY_FEAR = re.compile(r"oom|out of memory|fit", re.I)
