@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from agent.answer import NO_CHANGE, Answer, PaperRef, Recommendation, change_text, metric_words
+from agent.answer import NO_CHANGE, Answer, PaperRef, Recommendation, change_text, memory_text, metric_words
 from agent.candidates import named_techniques
 from agent.citations import cite_technique
+from agent.effects import lookup
 from agent.hardware_papers import paper_covers_gpu
 from agent.compare import NO_GAIN, build_options, outweighed, question_form, verdict
 from agent.ranking import Scored, knob_of, why_text
@@ -105,6 +106,35 @@ def answer_the_form(answer: Answer, text: str, w: Workload, model: Any, excluded
     for rank, rec in enumerate(answer.recommendations, 1):
         rec.rank = rank
     answer.answer = f"{answer.verdict} {summary_text(answer)}"
+
+
+# a question whether the setup fits: "does it fit?", "will it fit", "can I run it on one 4090?", "is it possible?"
+_FITS_ASKED = re.compile(r"\b(?:does|do|will|would|can|could) (?:it|this|that|they|the model|\w+ \d+(?:\.\d+)?b) (?:even |still )?"
+                         r"(?:fit|run|load)\b|\b(?:can|could) (?:i|we) (?:even )?(?:fit|run|load|serve|host|train|fine[\s-]?tune)\b|"
+                         r"\bis (?:it|that|this) (?:even )?(?:possible|feasible|doable)\b|\bfits? (?:in|on|into) (?:a |one |our |my |the )?"
+                         r"[^.?!]{0,40}\?", re.I)
+
+
+def answer_fit_question(answer: Answer, text: str, w: Workload, unfitted: Any, fit: FitPlan | None) -> None:
+    """For a question whether the setup fits in memory: the answer's first words are yes or no, with the memory per
+    GPU against what the GPU has, and the smallest stack that fits when it does not (no other verdict was given)."""
+    if answer.verdict or w.objective != "memory" or not any("?" in text[m.end():m.end() + 200] or text.rstrip()
+                                                            .endswith("?") for m in _FITS_ASKED.finditer(text)):
+        return
+    base = unfitted.baseline() or {}
+    total, cap = lookup(base, "memory.total_gb"), lookup(base, "memory.capacity_gb")
+    if not isinstance(total, (int, float)) or not isinstance(cap, (int, float)):
+        return
+    ref = " + ".join(t.name for t in unfitted.reference)
+    if lookup(base, "memory.fits"):
+        answer.verdict = (f"Yes, it fits: about {memory_text(total, per_gpu=True)} of {memory_text(cap)}"
+                          + (f", with {ref}." if ref else "."))
+    else:
+        answer.verdict = f"Not as stated: about {memory_text(total, per_gpu=True)} is needed against {memory_text(cap)}"
+        after = fit.effect.after.get("memory.total_gb") if fit and fit.techniques and fit.effect else None
+        answer.verdict += (f"; it fits with {' + '.join(t.name for t in fit.techniques)} "
+                           f"({memory_text(after, per_gpu=True)})." if isinstance(after, (int, float)) else ".")
+    answer.answer = f"{answer.verdict} {answer.answer}"
 
 
 def _largest_gain(recs: list[Recommendation], named: list[str]) -> Recommendation | None:

@@ -26,11 +26,11 @@ LEADS_FIT = 0.9
 
 
 def _single_card_part(catalog: Any, w: Workload) -> bool:
-    """Whether the user named a personal device: a consumer card (GeForce) or one whose GPU shares system memory
-    (Apple silicon, Jetson). Named without a count, it is the one they have, and is not grown into several."""
+    """Whether the GPU is a personal device: a consumer card (GeForce) or one whose GPU shares system memory (Apple
+    silicon, Jetson). Only a name the user typed leads to one (the default GPU is a datacenter part, and an unknown
+    name is taken as the nearest known card); said without a count, it is the one they have, and is not grown."""
     gpu = catalog.gpus.get(w.gpu)
-    return w.origin("gpu") != "assumed" and gpu is not None and (
-        "geforce" in gpu.name.lower() or bool(getattr(gpu, "unified_memory", False)))
+    return gpu is not None and ("geforce" in gpu.name.lower() or bool(getattr(gpu, "unified_memory", False)))
 
 
 def effects_model_for(catalog: Any, w: Workload, calibration: Any = None) -> EffectModel:

@@ -15,7 +15,7 @@ from typing import Any
 
 from agent.answer import Answer
 from agent.candidates import select_candidates
-from agent.compose import answer_the_form, mentioned_techniques, recommend, summary_text
+from agent.compose import answer_fit_question, answer_the_form, mentioned_techniques, recommend, summary_text
 from agent.diagnose import diagnose
 from agent.effects import describe_fit
 from agent.guard import screen_question
@@ -209,6 +209,7 @@ class Answerer:
         answer.answer = summary_text(answer)
         answer_the_form(answer, text, w, model, selection.excluded, effects, recs, self._indexes.techniques, fit,
                         effects_model)
+        answer_fit_question(answer, text, w, effects_model, fit)
         return answer
 
     def _read(self, text: str, overrides: dict[str, Any] | None, conversation: Conversation | None,

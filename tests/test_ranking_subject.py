@@ -126,7 +126,11 @@ def test_a_personal_card_named_without_a_count_is_not_grown(catalog):
         w.origins["gpu"] = FieldOrigin(origin=gpu_origin, value=gpu)
         return w
 
-    # "Gemma 3 12B on an RTX 4070 laptop": the one card they have, even though bf16 does not fit on it
+    # "Gemma 3 12B on an RTX 4070": the one card they have, even though bf16 does not fit on it; an unknown laptop
+    # variant taken as the nearest known card is still the user's one card
     assert effects_model_for(catalog, workload("rtx-4070", "explicit")).workload.gpu_count == 1
-    # no GPU named at all: the assumed count grows to what holds the model
-    assert effects_model_for(catalog, workload("rtx-4070", "assumed")).workload.gpu_count > 1
+    assert effects_model_for(catalog, workload("rtx-4070", "assumed")).workload.gpu_count == 1
+    # no GPU named at all: the assumed datacenter GPU's count grows to what holds the model
+    big = workload("l4", "assumed")
+    big.model = "llama-3.1-70b"
+    assert effects_model_for(catalog, big).workload.gpu_count > 1
