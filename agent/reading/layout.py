@@ -71,7 +71,7 @@ _PROMETHEUS = re.compile(r"^\s*(?:[A-Za-z_]\w*:)?([A-Za-z_]\w*?)_(seconds|millis
 _QUANTILE = re.compile(r"quantile\s*=\s*\"?(0?\.\d+|1(?:\.0+)?)\"?")
 # YAML: a bare key ("slo:") and the indented "key: number" lines under it
 # only a key that says whether its figures are wanted or observed: "slo:", "targets:", "current:", "measured:"
-_YAML_PARENT = re.compile(r"^((?:[\w-]+[ _])?(?:slos?|slas?|targets?|goals?|requirements?|budgets?|limits?|expected|wanted|"
+_YAML_PARENT = re.compile(r"^\s*((?:[\w-]+[ _])?(?:slos?|slas?|targets?|goals?|requirements?|budgets?|limits?|expected|wanted|"
                           r"current|measured|actual|observed|today|now|baseline|before|after|results?))\s*:\s*$", re.I)
 _YAML_CHILD = re.compile(r"^(\s+)([A-Za-z][\w .-]*?)\s*:\s*(~?\d[\d,.]*\s*[A-Za-z/%]*)\s*$")
 # box-drawing tables (rich, genai-perf): column bars, and rules made only of box characters
@@ -81,18 +81,34 @@ _BOX_RULE = re.compile(r"^[\s─━═┏┓┗┛┡┩╇┼┃│║┌┐└
 _ENDED = (".", "!", "?", ":", ";")
 
 
-# a time in words after a word that takes a duration: "in under half a second", "within a second"
-_SPOKEN_TIME = re.compile(r"\b(under|within|in|below|than|about|around|over|takes?|took|after|to)\s+"
-                          r"(half a|a|one|two|three|four|five|ten) seconds?\b", re.I)
-_SPOKEN_SECONDS = {"half a": "0.5", "a": "1", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "ten": "10"}
+_SPOKEN_COUNT = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                 "nine": 9, "ten": 10, "fifteen": 15, "twenty": 20, "thirty": 30, "forty": 40, "sixty": 60}
+_SPOKEN_UNIT = {"second": "s", "minute": "min"}
+# a duration said in words: "a second and a half", "in under half a second", "two seconds"; "a second" only after a
+# word that takes a duration ("within a second", "almost a minute"), since "a second replica" is not a time
+_SPOKEN_TIME = re.compile(r"\b(?:(a|an|one) (second|minute) and a half|half (?:a|an) (second|minute)|"
+                          r"(under|within|in|below|than|about|around|over|takes?|took|taking|after|to|roughly|almost|"
+                          r"nearly|for|waits?|waiting|past) (a|an|one) (second|minute)(?! and a half)|"
+                          r"(two|three|four|five|six|seven|eight|nine|ten|fifteen|twenty|thirty|forty|sixty) "
+                          r"(second|minute)s)\b", re.I)
+
+
+def _spoken_time(m: re.Match[str]) -> str:
+    if m.group(1):
+        return f"1.5 {_SPOKEN_UNIT[m.group(2).lower()]}"
+    if m.group(3):
+        return f"0.5 {_SPOKEN_UNIT[m.group(3).lower()]}"
+    if m.group(4):
+        return f"{m.group(4)} 1 {_SPOKEN_UNIT[m.group(6).lower()]}"
+    return f"{_SPOKEN_COUNT[m.group(7).lower()]} {_SPOKEN_UNIT[m.group(8).lower()]}"
 
 
 def rewrite_layout(text: str) -> str:
     """The question with pasted layout rewritten as plain clauses; ordinary prose is returned unchanged."""
     if not text.isascii():
         text = text.translate(_UNICODE_TABLE)
-    if "second" in text:
-        text = _SPOKEN_TIME.sub(lambda m: f"{m.group(1)} {_SPOKEN_SECONDS[m.group(2).lower()]} s", text)
+    if "second" in text or "minute" in text:
+        text = _SPOKEN_TIME.sub(_spoken_time, text)
     if _BOX_BAR.search(text):
         text = _box_table(text)
     if "," in text and "\n" in text:

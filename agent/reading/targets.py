@@ -11,14 +11,18 @@ from functools import lru_cache
 from agent.reading.findings import Found
 
 _NUMBER = r"~?\s?(?<![pP\d.,])(\d+(?:[.,]\d+)?)"  # "p99" is a percentile, not a figure
-_TIME_UNIT = r"(ms|milliseconds?|msec|s|secs?|seconds?)\b"
+_TIME_UNIT = r"(ms|milliseconds?|msec|s|secs?|seconds?|mins?|minutes?)\b"
 _BOUND = (r"(?:under|below|<=?|≤|less than|at most|within|max(?:imum)?(?: of)?|no more than|not (?:more|higher) than|"
           r"target(?:ing)?(?: of| is)?|slo(?: of| is)?|sla(?: of| is)?|budget(?: of| is)?|should be|must be|needs? to be|"
           r"has to be|sub[\s-]?)")
 _PCT = r"(?:p\d{2,3}|median|mean|average|avg|tail)?"
 _TTFT = (r"(?:ttft|time[\s-]to[\s-]first[\s-]token|first[\s-]token(?: latency| time| arrives(?: after)?| shows up(?: after)?)?|"
-         r"first (?:suggestion|word|chunk|characters?|output)(?: must)?(?: show up| shows?| appears?| arrives?)?|prefill latency|"
-         r"(?:start|begin)s? (?:answering|replying|responding|streaming|typing))")
+         r"first (?:suggestion|words?|chunk|characters?|output|sentence|letters?|line of text)(?: must)?"
+         r"(?: show up| shows?(?: up)?| appears?| arrives?| comes? out| is (?:shown|generated|spoken|displayed))?|prefill latency|"
+         r"(?:start|begin)s? (?:answering|replying|responding|streaming|typing|talking|speaking|generating|writing)|"
+         # the wait before any output, in plain words: "nothing shows up within", "waiting 25 s before anything appears"
+         r"(?:nothing|anything|something|any text|any output) (?:shows? up|appears?|is shown|comes? out|is displayed|"
+         r"shows\b)(?: on (?:the )?screen)?)")
 _TPOT = (r"(?:tpot|itl|inter[\s-]token(?: latency)?|time per (?:output )?token|per[\s-]token (?:latency|time)|token latency|"
          r"decode latency|tbt|(?:time )?between tokens)")
 _E2E = r"(?:end[\s-]to[\s-]end(?: latency| time)?|e2e latency|e2e|total latency|request latency|response time|latency)"
@@ -28,7 +32,8 @@ _SEP = (r"\s*(?:" + _PCT + r"\s*)?(?:slo|target|goal|sla)?\s*(?:(?:of|is|at|=|:|
 
 def _ms(value: str, unit: str) -> float:
     number = float(value.replace(",", "."))
-    return number if unit.lower().startswith("m") else number * 1000.0
+    unit = unit.lower()
+    return number * 60000.0 if unit.startswith("min") else number if unit.startswith("m") else number * 1000.0
 
 
 def _latency(kind: str) -> tuple[re.Pattern[str], re.Pattern[str], re.Pattern[str]]:
@@ -57,8 +62,9 @@ _MS_PER_TOKEN = re.compile(r"(?:(" + _BOUND + r")\s*)?" + _NUMBER + r"\s*(ms|s)\
 # a figure said of an earlier state: "Before the upgrade: 55 ms/token" is not today's
 _FORMER = re.compile(r"\b(?:before|previously|used to|originally|earlier|last (?:week|month|release))\b", re.I)
 # one stream's speed named before the figure: "each user only 8 token/s", "eval rate: 11 tokens/s", "token generation ~8 tok/s"
-_STREAM_BEFORE = re.compile(r"(?:\b(?:each|every|per|a single|one)\s+(?:user|stream|request|session)\b|\beval rate\b|"
-                            r"\btoken generation\b|\btg\d*\b|\bgeneration speed\b|\bdecode speed\b)[^.;\n]{0,24}$", re.I)
+_STREAM_BEFORE = re.compile(r"(?:\b(?:each|every|per|a single|one)\s+(?:user|stream|request|session|client)\b|\beval rate\b|"
+                            r"\b(?:token )?generation\b(?!\s*(?:throughput|tok))|\btg\d*\b|\bgeneration speed\b|\bdecode speed\b)[^.;\n]{0,44}$",
+                            re.I)
 # "Output token throughput (tok/s): 2511.3", "gen throughput (token/s): 6124.55": a log row with the unit first
 _RATE_UNIT_FIRST = re.compile(r"throughput\s*\(\s*" + RATE + r"\s*\)\s*:?\s*(\d+(?:[.,]\d+)?)", re.I)
 # a rate unit followed by ":" or "=" is a key that labels the figure after it ("loss: 3.1  tps: 2,100")
@@ -76,7 +82,8 @@ _RATE_THEN_FIGURE = re.compile(RATE + r"(?:(?:\s+\w+){0,3}?\s+(?:at|of|is|=|~|ar
 _FIGURE_BEFORE = re.compile(r"\d\s*[kK]?\s*$")
 # one stream: a tokens/s figure is the per-token speed of that stream
 # (Ollama answers one request at a time unless the text says it runs several)
-ONE_STREAM = re.compile(r"single[\s-]user|\bollama\b(?![^.\n]{0,40}(?:parallel|concurren|users))|one user|only me|just me|"
+ONE_STREAM = re.compile(r"single[\s-]user|\b(?:ollama|lm studio|llama\.cpp|koboldcpp|exllama\w*)\b"
+                        r"(?![^.\n]{0,40}(?:parallel|concurren|users))|one user|only me|just me|"
                          r"for myself|for my own|my own use|(?:for )?me alone|by myself|the only user|one request at a time|single stream|one chat|"
                          r"\bmy (?:m\d|mac|macbook|laptop|phone|pc|desktop|rig|rtx|\d{4})\b|"
                          r"\bbatch(?: size)?(?: of)? 1\b|\bbs\s*=?\s*1\b|\bdecode\b", re.I)
@@ -101,7 +108,7 @@ _TARGET_WORDS = re.compile(r"(?:<|≤|\bsub[\s-]?|\b(?:under|below|less than|at 
 # a bound right after a figure makes it a target: "100 ms max to first token", "2 s tops for the first token"
 _BOUND_AFTER = r"(?:(max(?:imum)?|at most|or less|tops|or better)\s+(?:for\s+)?)?"
 _BEFORE = {"ttft": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*" + _BOUND_AFTER + r"(?:to (?:the )?first token|(?:of\s+)?"
-                              + _PCT + r"\s*"
+                              + _PCT + r"\s*(?:(?:to|before|until)\s+)?"
                               + _TTFT + r")", re.I),
            "tpot": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:of\s+)?" + _PCT + r"\s*" + _TPOT, re.I),
            "latency": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:of\s+)?" + _PCT + r"\s*" + _E2E, re.I)}
@@ -149,6 +156,32 @@ _FORMER_THEN_NOW = re.compile(r"\s*(?:last (?:week|month|release)|before|previou
                               re.I)
 
 
+# a limit said through what happens past it: "people leave if it takes more than 2 s to start replying", "sessions
+# where the bot takes longer than 3 s": the figure after "more than" in a condition is the most users tolerate
+_CONDITION = re.compile(r"\b(?:if|when|whenever|once|where|as soon as)\b[^.;?!\n]{0,80}?\b(?:more than|longer than|over|above|"
+                        r"beyond|past|exceeds?|exceeding)\s*(?:about |around |~)?$", re.I)
+
+
+# a figure someone else gets ("my friend gets 6 ms", "OpenAI's API gives the first token in ~400ms", "competitors do
+# 1 s") is not the user's measurement; it is their target when they say they want to match it
+_OTHERS = re.compile(r"\b(?:friends?|colleagues?|competitors?|competition|openai|chatgpt|anthropic|claude|gemini|groq|"
+                     r"hosted apis?|(?:the|their) api|blog ?posts?|the paper|vendors?|other (?:box|cluster|team|setup|node|"
+                     r"machine|server))\b", re.I)
+_MATCH = re.compile(r"\b(?:match(?:es|ing)?|as fast as|catch up|keep up with|same as|on par|the bar)\b", re.I)
+
+
+def _theirs(text: str, at: int) -> bool:
+    """Whether the clause holding the figure at ``at`` is about someone else's system."""
+    start = max(text.rfind(".", 0, at), text.rfind("\n", 0, at), text.rfind("?", 0, at), text.rfind("!", 0, at),
+                text.rfind(";", 0, at), text.rfind(",", 0, at)) + 1
+    return bool(_OTHERS.search(text, start, at))
+
+
+def _tolerance(text: str, start: int) -> bool:
+    """Whether the figure at ``start`` is the bound of a condition ("if ... takes more than 2 s"), a target."""
+    return bool(_CONDITION.search(text, max(0, start - 100), start))
+
+
 def _sentence_after(text: str, end: int) -> str:
     """The rest of the sentence after ``end`` (a decimal point does not end it), at most _WINDOW characters."""
     tail = text[end:end + _WINDOW]
@@ -160,7 +193,8 @@ def _sentence_after(text: str, end: int) -> str:
 # "want under 20", "we would like to descend under 1 second"
 _WISH = re.compile(r"\b(?:slo|sla|target|goal|budget|requires?|required|requirement|expect\w*|needs?|wants?|would like|"
                    r"aim\w*|must|should|has to|have to|"
-                   r"get (?:it )?(?:back )?(?:to|down to))\b(?:[^.;?!\d]|\bp\d{2,3}\b){0,32}?~?\s?(?<![pP\d])(\d+(?:[.,]\d+)?)"
+                   r"get (?:it )?(?:back )?(?:to|down to)|(?:could|can|will|would) (?:it|we|i|this|that) (?:hit|reach|get to|do))\b"
+                   r"(?:[^.;?!\d]|\bp\d{2,3}\b){0,32}?~?\s?(?<![pP\d])(\d+(?:[.,]\d+)?)"
                    r"\s*(ms|milliseconds?|msec|s|secs?|seconds?|sec)?\b", re.I)
 _WISH_REACH = 220
 # a wished figure that is a speed ("at least 20 tok/s per user") is read by _rates, not as a time
@@ -262,7 +296,7 @@ def _bare_bounds(text: str, found: Found) -> None:
 def _latency_targets(text: str, found: Found) -> None:
     """Targets and measured figures for TTFT, per-token time and end-to-end latency."""
     _target_lists(text, found)
-    thresholds = []
+    thresholds, references = [], []
     for name, threshold in _THRESHOLD.items():
         for m in threshold.finditer(text):
             found.put(f"slo_{name}_ms", round(_ms(m.group(1), m.group(2)), 3), m.group(0))
@@ -286,7 +320,7 @@ def _latency_targets(text: str, found: Found) -> None:
                     break  # "140 ms TTFT and 11 ms per output token": the figure is the next metric's
                 ms = round(_ms(value.group(1), value.group(2)), 3)
                 evidence = text[mention.start():mention.end() + value.end()]
-                if _TARGET_WORDS.search(between):
+                if _TARGET_WORDS.search(between) or _tolerance(text, mention.end() + value.start()):
                     found.put(f"slo_{name}_ms", ms, evidence)
                     now = _NOW_FIGURE.search(text, mention.end() + value.end(), mention.end() + value.end() + 80)
                     if now:
@@ -298,7 +332,10 @@ def _latency_targets(text: str, found: Found) -> None:
                         _FORMER_THEN_NOW.match(text, mention.end() + value.end())
                     if moved:
                         ms, evidence = round(_ms(moved.group(1), moved.group(2)), 3), evidence + moved.group(0)
-                    found.measure(f"{name}_ms", ms, evidence)
+                    if _theirs(text, mention.start()):
+                        references.append((name, ms, evidence))
+                    else:
+                        found.measure(f"{name}_ms", ms, evidence)
         if name == "ttft" and _SUB_SECOND.search(text):
             found.put("slo_ttft_ms", 1000.0, _SUB_SECOND.search(text).group(0))
         for target in (_LATENCIES[name][1].finditer(text)):
@@ -312,11 +349,17 @@ def _latency_targets(text: str, found: Found) -> None:
             if re.search(_BOUND + r"\s*$", text[max(0, m.start() - 14):m.start()], re.I) or _follows_metric(
                     text, m.start()):
                 continue
-            if name == "ttft" and m.group(3):  # "100 ms max to first token"
-                found.put("slo_ttft_ms", round(_ms(m.group(1), m.group(2)), 3), m.group(0))
+            if name == "ttft" and m.group(3) or _tolerance(text, m.start()):  # "100 ms max to first token"
+                found.put(f"slo_{name}_ms", round(_ms(m.group(1), m.group(2)), 3), m.group(0))
             else:
-                found.measure(f"{name}_ms", round(_ms(m.group(1), m.group(2)), 3), m.group(0))
+                if _theirs(text, m.start()):
+                    references.append((name, round(_ms(m.group(1), m.group(2)), 3), m.group(0)))
+                else:
+                    found.measure(f"{name}_ms", round(_ms(m.group(1), m.group(2)), 3), m.group(0))
     _later_wishes(text, found)
+    for name, ms, evidence in references:
+        if _MATCH.search(text):  # "friend gets 6 ms tpot ... want to match him": their figure is the one to reach
+            found.put(f"slo_{name}_ms", ms, evidence)
     _bare_bounds(text, found)
     _now_figures(text, found)
     prefill = _PREFILL_TIME.search(text)
@@ -407,6 +450,13 @@ def _rates(text: str, found: Found) -> None:
             continue  # "Avg prompt throughput: 8120.4 tokens/s", "pp512 = 610 t/s": prefill speed
         stream = _STREAM_BEFORE.search(text[max(0, m.start() - 60):m.start()])
         if re.search(_PER_USER, m.group(0), re.I) or stream or (one_stream and value < 300):
+            if "slo_tpot_ms" not in found.values and _wished_here(text, m.start()):
+                # "the UX team's bar is 30 tok/s per user", "which we translated into 40 tokens/s per user"
+                found.put("slo_tpot_ms", round(1000.0 / value, 3), m.group(0))
+                now = _NOW_RATE.search(text, m.end(), m.end() + 60)
+                if now and 0 < float(now.group(1).replace(",", ".")) < value:
+                    found.measure("tpot_ms", round(1000.0 / float(now.group(1).replace(",", ".")), 3), now.group(0))
+                continue
             found.measure("tpot_ms", round(1000.0 / value, 3), m.group(0))
             if stream_end is None:
                 stream_end, stream_rate = m.end(), value
@@ -417,6 +467,24 @@ def _rates(text: str, found: Found) -> None:
         found.measure("throughput_tok_s", float(row.group(1).replace(",", "")), row.group(0))
     if stream_end is not None and "slo_tpot_ms" not in found.values:
         _wished_rate(text, stream_end, stream_rate, found)
+
+
+# words in a rate's sentence, before it, that make it wished for rather than seen: "the bar is", "expected", "wants"
+_RATE_WISH = re.compile(r"\b(?:bar|expected|expect(?:s|ing)?|wants?|goal|target|spec|requirement|required|must|has to|"
+                        r"have to|needs? to|aim(?:s|ing)? (?:at|for)|would like|'d like|promis\w*)\b", re.I)
+# ...unless today's state is said between that word and the rate: "we want more, each user gets 20 tok/s"
+_RATE_STATE = re.compile(r"\b(?:now|currently|today|gets?|got|sees?|saw|getting|seeing|drops?|dropped|falls?|fell|"
+                         r"only|is at|are at|we're at|runs?|does|do|did|measured|observed|hits?|reach(?:es)?)\b", re.I)
+
+
+def _wished_here(text: str, at: int) -> bool:
+    """Whether the rate at ``at`` is a wished figure: its sentence names a wish before it, with no state in between."""
+    start = max(text.rfind(".", 0, at), text.rfind("\n", 0, at), text.rfind("?", 0, at), text.rfind("!", 0, at),
+                text.rfind(";", 0, at)) + 1
+    wish = None
+    for wish in _RATE_WISH.finditer(text, start, at):
+        pass
+    return wish is not None and not _RATE_STATE.search(text, wish.end(), at)
 
 
 _MULTIPLE = {"double": 2.0, "twice": 2.0, "triple": 3.0, "2x": 2.0, "3x": 3.0}
