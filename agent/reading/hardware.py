@@ -41,10 +41,10 @@ _NODE_NOUN = (r"(?:nodes?|servers?|machines?|boxe?s?|hosts?|pods?|"
               r"(?:dgx|hgx)(?:es)?\b(?![\s-]+[\w.-]+[\s-]+(?:nodes?|servers?|machines?|boxe?s?|hosts?|systems?)\b))")
 # "4 nodes", "two H100 nodes", "2x 8xH100 servers", "a DGX", "an 8-GPU node"
 _NODES = re.compile(_COUNT + r"(?:\s*[x×])?[\s-]+(?:[\w.-]+[\s-]+){0,2}?" + _NODE_NOUN + r"\b", re.I)
-_PER_NODE = re.compile(r"\b(\d+)[\s-]*(?:x\s*)?(?:[\w.]+[\s-]+)?" + _GPU_NOUN + r"?\s*(?:per|each|a|in each|on each|/)\s*"
+_PER_NODE = re.compile(r"\b(\d+)(?!\d)(?!\s*(?:gb|gib|g)\b)[\s-]*(?:x\s*)?(?:[\w.]+[\s-]+)?" + _GPU_NOUN + r"?\s*(?:per|each|a|in each|on each|/)\s*"
                        + _NODE_NOUN + r"|\b(\d+)[\s-]*gpus?[\s-]+(?:[\w.]+[\s-]+)?" + _NODE_NOUN
                        + r"|" + _NODE_NOUN + r"\s*(?:of|with|[x×*]|each with|each having)\s*(\d+)"
-                       + r"|\b(\d+)\s*(?:gpus?|superchips?|chips?|cards?)\s*(?:each|apiece)\b"
+                       + r"|\b(\d+)\s*(?:gpus?|superchips?|chips?|cards?|[a-z]{0,3}\d{2,4}[a-z]?\w*)\s*(?:each|apiece)\b"
                        # "every machine have 8 A800", "(each 8 GPU)", "(one GPU each)"
                        + r"|\b(?:every|each|per)\s+" + _NODE_NOUN + r"\s+(?:has|have|having|with|holds?|carries)\s+(\d+)"
                        + r"|\beach\s+(?:with\s+|has\s+|having\s+)?(\d+)\s*(?:[x×]\s*)?(?:[\w.-]+\s+)?gpus?\b"
@@ -320,6 +320,11 @@ def _instances(text: str, catalog: Any, index: NameIndex | None, scope: Scope, f
         return
 
 
+# cloud instances with their GPUs each: "8 A10G instances (one GPU each)", "6 g5 VMs with 4 GPUs each"
+_PER_INSTANCE = re.compile(_COUNT + r"[\s-]+(?:[\w.-]+[\s-]+){0,2}?(?:instances|vms)\s*\(?\s*(?:with\s+)?"
+                           r"(one|a single|two|four|eight|\d+)\s+(?:gpus?|cards?)\s+(?:each|apiece)\b", re.I)
+
+
 def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, scope: Scope | None = None,
                   instance_index: NameIndex | None = None) -> None:
     """Put the GPU kind and count stated (or hinted) in ``text`` into ``found``; note an unknown GPU name."""
@@ -329,6 +334,10 @@ def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, s
     if now_count and now_count > 1:
         found.put("gpu_count", now_count, now.group(0))
     _stated_totals(text, found)
+    instances = _PER_INSTANCE.search(text)
+    if instances and not scope.negated(instances.start()):
+        found.put("gpu_count", (word_number(instances.group(1)) or 1) * (word_number(instances.group(2)) or 1),
+                  instances.group(0))
     mentions = gpu_index.find(text)
     others = other_accelerators(text, mentions, gpu_index)
     mentions = [m for m in mentions if not any(o.start <= m.start and m.end <= o.end for o in others)]
@@ -356,7 +365,7 @@ def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, s
     singles = [*_SINGLE.finditer(text), *(m for m in _SINGLE_NAMED.finditer(text) if _names_gpu_after(text, m.end(), mentions))]
     # "one GPU each" counts per machine, and a rule said in the past ("we used to insist on one GPU") is not today's
     single = next((m for m in singles if not scope.contrasted(m.start()) and not scope.past(m.start())
-                   and not re.match(r"\s*(?:each|apiece|a piece)\b", text[m.end():], re.I)
+                   and not re.match(r"\s*(?:each|apiece|a piece|instead of)\b", text[m.end():], re.I)
                    and not _ONE_OF_MANY.match(text, m.end())
                    and not re.search(r"\bthan\b[^,.;]{0,16}$", text[max(0, m.start() - 24):m.start()], re.I)), None)
     if single is None and (found.values.get("gpu_count") or 1) <= 1:  # "no other GPU" beside 2x 3090 keeps two

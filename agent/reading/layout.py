@@ -103,10 +103,16 @@ def _spoken_time(m: re.Match[str]) -> str:
     return f"{_SPOKEN_COUNT[m.group(7).lower()]} {_SPOKEN_UNIT[m.group(8).lower()]}"
 
 
+# a count glued to a card's bare number: "2x3090", "4x4090" -> "2x 3090" (names with letters, "8xH100", read as they are)
+_GLUED_COUNT = re.compile(r"\b(\d{1,2})[x×](?=\d{3,4}\b)", re.I)
+
+
 def rewrite_layout(text: str) -> str:
     """The question with pasted layout rewritten as plain clauses; ordinary prose is returned unchanged."""
     if not text.isascii():
         text = text.translate(_UNICODE_TABLE)
+    if _GLUED_COUNT.search(text):
+        text = _GLUED_COUNT.sub(r"\1x ", text)
     if "second" in text or "minute" in text:
         text = _SPOKEN_TIME.sub(_spoken_time, text)
     if _BOX_BAR.search(text):

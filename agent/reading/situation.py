@@ -57,6 +57,18 @@ _OPTION_AFTER = re.compile(r"\b(?:if (?:needed|necessary|required|it helps|it ge
                            r"in the future|some ?day|next (?:week|month|quarter|year|sprint)|sitting idle|"
                            r"(?:is|are) an option|on the table|(?:is|are) (?:absolutely |totally |"
                            r"perfectly )?(?:fine|ok|okay|acceptable|possible|allowed))\b", re.I)
+# the work of a served model: its latency metrics, its users and its request rate
+_SERVING_WORK = re.compile(r"\b(?:ttft|tpot|itl|inter[\s-]token|time[\s-]to[\s-]first[\s-]token|first token|per[\s-]user|"
+                           r"(?:concurrent|simultaneous) (?:users|requests|sessions|streams)|users at once|req(?:uest)?s?/s|"
+                           r"requests per (?:second|minute)|\bqps\b|\brps\b|serving engine|endpoint|chatbot|"
+                           r"(?:tokens?|\d+k?) in\b[^.;]{0,24}?\d+k? (?:tokens? )?out)\b", re.I)
+# the work of a training run: its steps, epochs, optimizer, batch layout and utilisation
+_TRAINING_WORK = re.compile(r"\b(?:epochs?|step time|per step|steps?/s|mfu|samples?/s|samples per|optimi[sz]er|gradients?|"
+                            r"micro[\s-]?batch|global[\s-]batch|seq(?:uence)?[\s_-]?len(?:gth)?|seq \d|learning rate|loss|"
+                            r"checkpointing|zero[\s-]?[123]?|fsdp|deepspeed|megatron|trainer|torchrun|ds_config|gpu[\s-]hours|"
+                            r"(?:training|fine[\s-]?tun\w*|lora|sft|the|our|my) (?:run|job)|examples|full (?:fine[\s-]?tune|ft)|"
+                            r"(?:is it possible|can (?:i|we)|how (?:do|can) (?:i|we)) (?:to )?(?:fine[\s-]?tune|train|pre-?train))\b",
+                            re.I)
 # "a fine-tuned model", "our LoRA adapters in production": the words describe the model being served
 _DESCRIBES_MODEL = re.compile(r"\b(?:serv\w*|deploy\w*|inference|host\w*|production|prod)\b|"
                               r"\b(?:a|an|our|their|its|own|the|\d+)\s+(?:[\w.-]+\s+)?fine[\s-]?tunes\b|"
@@ -244,6 +256,12 @@ def read_phase(text: str, scope: Scope, found: Found) -> None:
             if phase in ("fine-tuning", "pre-training") and (option or
                                                               (_DESCRIBES_MODEL.search(words) and phase == "fine-tuning")):
                 continue
+            if phase in ("fine-tuning", "pre-training") and _SERVING_WORK.search(text) and not _TRAINING_WORK.search(text):
+                # "a Llama-3.2-3B fine-tune with ~1 req/s ... p50 ITL", "we can fine-tune whatever we like ... 64 users
+                # at once": training is named, but every figure and goal is a served model's
+                serving = _SERVING_WORK.search(text)
+                found.put("phase", "serving", serving.group(0))
+                return
             found.put("phase", phase, m.group(0))
             return
 
