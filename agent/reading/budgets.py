@@ -27,12 +27,20 @@ _CAP_BEFORE = (r"(?:under|below|within|inside|at most|less than|maximum(?: of)?|
                r"<=?|(?:bring|get|cut|reduce|trim|shrink)\s+(?:\w+\s+){0,2}?(?:down\s+)?to|"
                r"gets?|can (?:have|use)|(?:is |are )?(?:given|granted|allotted|allowed)|grants?\s+\w+|"
                r"leaves?(?: (?:us|me|it|them))?|leaving(?: (?:us|me|it))?|realistically|effectively|"
-               r"fits? (?:in|into|within)(?: the [\w']+)?|"
+               r"fit(?:s|ting)? (?:in|into|within)(?: the [\w']+)?|"
+               # a key, a rule or a slice: "max memory: 45 gb", "no job may take more than 60G", "each job sees about
+               # 100 GB", "in the other ~50 GB", "so I've got 24 GB per card"
+               r"max(?:imum)?\s+(?:gpu\s+)?mem(?:ory)?\s*[:=]?|"
+               r"(?:no\s+\w+\s+(?:may|can|is allowed to|gets to)|(?:may|must|can)(?:\s*not|n't)|cannot)\s+"
+               r"(?:take|use|get|have|exceed|allocate)\s+(?:more than|over)?|"
+               r"(?:jobs?|process(?:es)?|pods?|containers?|tenants?|models?|llms?)\s+(?:sees?|gets?)|"
+               r"(?:in|into|on)\s+the (?:other|remaining|last)|(?:i'?ve|we'?ve) got|"
                r"(?:live|run|fit|stay|squeeze|keep (?:it|this|that|us|me))\s+(?:in|into|inside|within|under|below)|"
                r"(?:slice|share|partition|ceiling|quota|allowance)\b[^.;?!]{0,30}?\b(?:is|of|at)|"
                r"lets? (?:\w+ ){0,2}?(?:take|use|have)|(?:really|effectively|actually) (?:has|have|gets?))\s*")
 # ... or after it: "6 GB is the ceiling", "3 GB tops", "10 GB of VRAM free", "the 30 GB slice"
 _CAP_AFTER = (r"\s*(?:of\s+)?(?:(?:gpu |device )?(?:vram|memory|ram|hbm)\s+)?(?:free|available|left|spare|to spare|of headroom|"
+              r"for (?:the |our |this )?(?:llm|model|inference|chatbot|bot|generator)\b(?!\s+(?:weights|itself))|"
               r"budget|(?:per[- ](?:gpu|card|device|node) )?limit|cap|max|tops|or less|at most|slice|slot|partition|"
               r"(?:for (?:the |our |this )?(?:model|llm|inference|process|job) )?(?:is|as) (?:the|our|a|my|its) "
               r"(?:hard )?(?:ceiling|cap|limit|max\w*|budget)|\)?\s*(?:is|are) (?:ours|mine))\b")
@@ -57,7 +65,10 @@ _MIG_PROFILE = re.compile(r"\b\d+g\.(\d+)gb\b", re.I)
 _HAMI_MIB = re.compile(r"nvidia\.com/gpumem\s*:\s*[\"']?(\d+)", re.I)
 _SHARE_WORDS = {"half": 0.5, "a third": 1 / 3, "one third": 1 / 3, "a quarter": 0.25, "one quarter": 0.25,
                 "two thirds": 2 / 3, "three quarters": 0.75}
-_CARD = r"(?:the |a |one |each |its |their )?(?:gpu'?s? |card'?s? |device'?s? )?(?:hbm|vram|gpu memory|memory|card|gpu|device)\b"
+_CARD = (r"(?:(?:the |a |an |one |each |its |their )?(?:(?:[a-z]*\d+[\w-]*|rtx|ada|pro|max|sxm|pcie)(?:'s)? ){0,3}?"
+         r"(?:gpu'?s? |card'?s? |device'?s? )?(?:\d+\s?gb|hbm|vram|gpu memory|memory|card|gpu|device)\b|"
+         # a card named by its model: "a third of an L40S", "half of each A10G"
+         r"(?:the |a |an |one |each )[a-z]*\d+[a-z]*\b)")
 # a share of the card: "at most 70% of HBM", "no job gets more than half the card", "--gpu-memory-utilization 0.35"
 _SHARE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|percent)\s*of\s+" + _CARD + r"|\b(" + "|".join(_SHARE_WORDS) + r")\s+(?:of\s+)?"
                     + _CARD + r"|(?:gpu[-_ ]memory[-_ ]utili[sz]ation|mem[-_ ]fraction[-_ ]static|gpumem-percentage)"
@@ -65,6 +76,11 @@ _SHARE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|percent)\s*of\s+" + _CARD + r"|\b("
 # words before a share that make it a cap rather than a measurement ("uses 90% of VRAM")
 _SHARE_CAP = re.compile(r"\b(?:at most|up to|no more than|not more than|more than|max\w*|limit\w*|only|cap\w*|allowed|"
                         r"allocate|may|gets?|budget|under|below|within|less than|share|policy)\b[^.;?!]{0,24}$", re.I)
+# the card's memory as the user states it: "the 24 GB card", "the RTX 6000 Ada's 48GB"
+_STATED_CARD = re.compile(r"\bthe (?:[\w-]+ ){0,3}?(\d+(?:\.\d+)?)\s?gb (?:card|gpu)\b|"
+                          r"\b(?:[a-z]*\d+\w*|ada|gpu|card)'s (\d+(?:\.\d+)?)\s?gb\b", re.I)
+# a share's figure worked out right after it: "a third of an L40S (16 GB)"
+_SAID_AFTER = re.compile(r"\s*\(\s*(?:~|about |around )?(\d+(?:\.\d+)?)\s*gi?b\s*\)", re.I)
 # a launcher's memory fraction at or above this is its usual setting (vLLM's default is 0.9), not a budget
 _USUAL_FRACTION = 0.85
 _MEMORY_FIGURE = re.compile(r"(?:uses?|using|takes?|taking|eats?|consum\w+|occup\w+|allocat\w+|peaks? at|at|hits?|reach\w*|"
@@ -119,6 +135,8 @@ def settle_memory_budget(text: str, found: Found, catalog: object) -> None:
         return
     gpu_id = found.values.get("gpu") or (found.hinted.get("gpu") or (None,))[0]
     card_gb = getattr(getattr(catalog, "gpus", {}).get(gpu_id or ""), "memory_gib", None)
+    stated = _STATED_CARD.search(text)
+    card_gb = float(stated.group(1) or stated.group(2)) if stated else card_gb  # "the rest of the 24 GB card": the user's own figure
     if not card_gb:
         return
     for share in _SHARE.finditer(text):
@@ -135,7 +153,8 @@ def settle_memory_budget(text: str, found: Found, catalog: object) -> None:
             continue
         if share.group(3) is None and not _SHARE_CAP.search(text, max(0, share.start() - 40), share.start()):
             continue  # "uses 90% of VRAM" is a measurement
-        found.put("memory_budget_gb", round(card_gb * fraction, 1), share.group(0))
+        said = _SAID_AFTER.match(text, share.end())  # "a third of an L40S (16 GB)": the figure the user worked out
+        found.put("memory_budget_gb", float(said.group(1)) if said else round(card_gb * fraction, 1), share.group(0))
         return
     kept = _RESERVE.search(text)
     left = _REMAINDER.search(text)
