@@ -1,6 +1,7 @@
 """estimate_training: step time and per-GPU memory of a data/tensor/pipeline/context-parallel training run.
 
-The step is timed as: tensor-core work (linear GEMMs at the training dtype, attention at BF16), the memory-bound
+The step is timed as: tensor-core work (training_compute: linear GEMMs at the training dtype and their shapes,
+attention at BF16), the memory-bound
 kernels around it (training_traffic), the pipeline bubble, and communication (training_comm) less what hides
 behind the backward pass. Memory per GPU comes from training_memory.
 """
@@ -12,8 +13,8 @@ from typing import Any
 
 from agent.costmodel.calibration import Calibration
 from agent.costmodel.roofline import Rates, rates_for
-from agent.costmodel.shapes import attention_flops, layer_counts, param_split
 from agent.costmodel.specs import Hardware, ModelShape, field_of, hardware_from_spec, shape_from_spec
+from agent.costmodel.training_compute import StepFlops, compute_s, step_flops  # noqa: F401
 from agent.costmodel.training_comm import comm_times_s, hidden_grad_reduce_s
 from agent.costmodel.training_kernels import kernel_boundary_s
 from agent.costmodel.training_memory import activation_note, training_memory_gb
@@ -75,57 +76,6 @@ class TrainingEstimate:
         }
 
 
-@dataclass(frozen=True)
-class StepFlops:
-    """FLOPs of one step over all GPUs, by where they run. Hardware FLOPs include recomputation."""
-
-    linear: float       # transformer-block GEMMs (QKV, out-proj, MLP): FP8 under FP8 training
-    lm_head: float      # output projection to the vocabulary: stays BF16
-    attention: float    # scores and weighted sum: BF16 (FlashAttention), or batched GEMMs when unfused
-    teacher: float      # distillation: the frozen teacher's forward pass
-    model: float        # model FLOPs (no recompute), for MFU
-
-    @property
-    def hardware(self) -> float:
-        return self.linear + self.lm_head + self.attention + self.teacher
-
-
-def step_flops(shape: ModelShape, w: TrainingWorkload) -> StepFlops:
-    """Forward x 3 (forward + backward) plus the recomputed forward, split by the format each part runs in; with
-    adapters the frozen weights skip their weight-gradient GEMMs."""
-    split = param_split(shape)
-    tokens = w.global_batch * w.seq_len
-    attn_layers = layer_counts(shape).attention
-    attn_fwd = attention_flops(shape, w.seq_len, w.seq_len, decode=False) * attn_layers * w.global_batch
-    head_fwd = 2 * split.lm_head * tokens
-    linear_fwd = 2 * split.gemm_active * tokens - head_fwd
-    redo_dense = 1 if w.recompute == "full" else 0
-    redo_attn = 1 if w.recompute in ("selective", "full") else 0
-    teacher = 2 * w.teacher_params * tokens  # distillation: the teacher's forward pass, no backward
-    # the backward pass is the input gradient (one forward's FLOPs) plus the weight gradient (another), and frozen
-    # weights (adapter training) need no weight gradient; the small adapter GEMMs are left out
-    passes = 2 + w.trainable_fraction
-    return StepFlops(linear=(passes + redo_dense) * linear_fwd, lm_head=(passes + redo_dense) * head_fwd,
-                     attention=(3 + redo_attn) * attn_fwd, teacher=teacher,
-                     model=passes * (linear_fwd + head_fwd) + 3 * attn_fwd + teacher)
-
-
-def compute_s(flops: StepFlops, w: TrainingWorkload, rates: Rates, linear_dtype: str) -> float:
-    """Tensor-core seconds per GPU: linear GEMMs at the training dtype, LM head and teacher at BF16, attention
-    at the fused-attention efficiency (BF16) or, unfused, as BF16 batched GEMMs.
-
-    FP8 training quantises only the linear layers inside the transformer blocks; dot-product attention, norms
-    and the other element-wise work stay in higher precision (Transformer Engine runs FP8 in its Linear /
-    LayerNormLinear / LayerNormMLP modules; Megatron-Bridge docs/performance-guide.md, "Low Precision
-    Training", says the default FP8 recipe applies to the linear layers of the Transformer block only).
-    """
-    gemm_bf16 = rates.compute_tflops("bf16") * 1e12
-    attention_rate = rates.compute_tflops("bf16", "attention" if w.flash_attention else "gemm") * 1e12
-    seconds = (flops.linear / (rates.compute_tflops(linear_dtype) * 1e12)
-               + (flops.lm_head + flops.teacher) / gemm_bf16 + flops.attention / attention_rate)
-    return seconds / w.gpus
-
-
 def internode_gb_s(architecture: str) -> float:
     """Per-GPU inter-node bandwidth per direction assumed for this GPU generation."""
     return INTERNODE_GB_S.get(architecture.lower(), INTERNODE_DEFAULT_GB_S)
@@ -143,7 +93,7 @@ def _step_breakdown(shape: ModelShape, w: TrainingWorkload, hw: Hardware, rates:
                     fp8: bool) -> tuple[dict[str, float], StepFlops]:
     """Seconds per step by term; the overlapped part of the data-parallel reduction is a negative term."""
     flops = step_flops(shape, w)
-    tensor_s = compute_s(flops, w, rates, "fp8" if fp8 else "bf16")
+    tensor_s = compute_s(flops, shape, w, rates, "fp8" if fp8 else "bf16")
     memory_bound = memory_bound_times_s(shape, w, rates.memory_gb_s, fp8, arch)
     if not rates.peak_only:  # the plain roofline has no per-kernel costs
         memory_bound["kernel_boundary_s"] = kernel_boundary_s(shape, w, fp8, rates.kernel_boundary_us)
@@ -167,9 +117,12 @@ def _assumptions(w: TrainingWorkload, rates: Rates, fp8: bool, internode: float,
     linear_dtype = "fp8" if fp8 else "bf16"
     linear_fraction = rates.compute_tflops(linear_dtype) / rates.peak_for(linear_dtype)
     out = list(rates.notes) + [
-        f"linear GEMMs at {linear_fraction:.2f} of {linear_dtype} peak; attention "
-        + ("fused (FlashAttention) at the attention efficiency, bf16" if w.flash_attention
-           else "unfused: bf16 batched GEMMs plus softmax and dropout over S x S scores in memory"),
+        f"linear GEMMs at {linear_fraction:.2f} of {linear_dtype} peak at the reference shape, scaled by tile "
+        "padding and waves at their forward, data- and weight-gradient shapes; attention "
+        + ("fused (FlashAttention) at the attention efficiency, bf16, its backward 2.5 forwards of work at 0.865 "
+           "of the forward rate" if w.flash_attention
+           else "unfused: bf16 batched GEMMs over the full S x S square (each bound by its score traffic or its "
+                "FLOPs) plus softmax and dropout over the scores in memory"),
         "norms, activations, residual adds, rotary, the vocabulary cross-entropy (unfused, fp32), the gradient-norm "
         "pass of clipping and the Adam step timed as bytes over achievable HBM bandwidth (every attention model "
         "taken to use rotary embeddings; embedding lookup not timed)",
