@@ -86,10 +86,12 @@ def plan_query(
     count_matches: Callable[[str, int], int],
     sample_share: Callable[[str], float],
     max_scored_rows: int = MAX_SCORED_ROWS,
+    rows_at_most: int | None = None,
 ) -> LexicalPlan | None:
     """Choose FTS5 queries whose bm25 scoring touches at most ~``max_scored_rows`` rows each.
 
-    1. The OR of all terms matches at most the budget: run it as it is (small stores never change).
+    1. The OR of all terms matches at most the budget: run it as it is (small stores never change). A store
+       known to hold no more rows than the budget (``rows_at_most``) needs no count to tell.
     2. Terms held by more than ``MAX_COMMON_SHARE`` of recent rows are dropped as stopwords (their
        IDF is near zero, yet bm25 walks their whole posting list), unless nothing else is left.
     3. The AND of the rest goes first: rows holding every term are what an OR ranks on top. When it
@@ -101,11 +103,15 @@ def plan_query(
     Args:
         count_matches: ``(expression, cap) -> matching rows``, counting no further than ``cap + 1``.
         sample_share: ``term -> share of a sample of recent rows that hold it``.
+        rows_at_most: an upper bound on the rows the table holds, or None when unknown.
     """
     terms = query_terms(query)
     if not terms:
         return None
     everything = _quoted(terms, "OR")
+    # no expression matches more rows than the table holds: under the budget, counting its matches is wasted work
+    if rows_at_most is not None and rows_at_most <= max_scored_rows:
+        return LexicalPlan((Stage(everything),))
     if count_matches(everything, max_scored_rows) <= max_scored_rows:
         return LexicalPlan((Stage(everything),))
     rows = {term: count_matches(_quoted([term], "OR"), max_scored_rows) for term in terms}

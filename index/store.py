@@ -394,7 +394,10 @@ class Store:
         found: dict[int, float] = {}
         try:
             with self._lock:
-                plan = plan_query(query, int(k), count_matches, sample_share, max_scored_rows)
+                # FTS rowids are chunk ids (1, 2, ...): the largest bounds the row count, read from the
+                # index's end at no cost, and on a store within the budget it spares counting the matches
+                rows_at_most = self.db.execute("SELECT max(rowid) FROM chunks_fts").fetchone()[0] or 0
+                plan = plan_query(query, int(k), count_matches, sample_share, max_scored_rows, rows_at_most)
                 for stage in plan.stages if plan else ():
                     if stage.window_rows is None:
                         rows = self.db.execute(f"{scored} ORDER BY rank LIMIT ?", [stage.expression, int(k)])

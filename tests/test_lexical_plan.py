@@ -89,3 +89,24 @@ def test_terms_that_match_nothing_are_left_out(store):
 @pytest.mark.parametrize("query", ["", "   ", "-- * ()", None])
 def test_no_terms_no_plan_and_no_hits(store, query):
     assert store.lexical_search(query, 5, max_scored_rows=1) == []
+
+
+def _no_counting(expression: str, cap: int) -> int:
+    raise AssertionError("a store known to be within the budget needs no count")
+
+
+@pytest.mark.parametrize("query", ["common rare", "often kernel", "common often kernel rare"])
+def test_a_table_known_to_be_under_the_budget_is_planned_without_counting(store, query):
+    counted = plan_query(query, 10, _counter(store), lambda term: 0.0)
+    assert plan_query(query, 10, _no_counting, lambda term: 0.0, rows_at_most=60) == counted
+    # a bound over the budget says nothing: the matches are counted as before
+    assert plan_query(query, 10, _counter(store), lambda term: 0.05, max_scored_rows=4, rows_at_most=60) == \
+        plan_query(query, 10, _counter(store), lambda term: 0.05, max_scored_rows=4)
+
+
+def test_the_largest_rowid_bounds_the_rows_after_deletes(store):
+    """Chunk ids are FTS rowids: after deleting rows the largest id still bounds the count from above."""
+    store.db.execute("DELETE FROM chunks WHERE id IN (SELECT id FROM chunks ORDER BY id LIMIT 10)")
+    largest = store.db.execute("SELECT max(rowid) FROM chunks_fts").fetchone()[0]
+    assert store.db.execute("SELECT count(*) FROM chunks_fts").fetchone()[0] <= largest
+    assert store.lexical_search("common often", 3) == store.lexical_search("common often", 3, max_scored_rows=10**9)
