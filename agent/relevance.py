@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,11 +47,24 @@ def profile_texts(technique: Any) -> list[str]:
 
 @dataclass
 class _Bm25:
-    """BM25 over one document per technique (tiny: a Counter per document)."""
+    """BM25 over one document per technique (tiny: a Counter per document).
+
+    The per-document length norms and each term's column of counts are worked out once at build time, so a
+    query costs one vector operation per query term instead of a Python loop over every document.
+    """
 
     docs: list[Counter]
     lengths: np.ndarray
     idf: dict[str, float]
+    norms: np.ndarray = field(default=None, repr=False)  # K1 * (1 - B + B * length / mean length), per document
+    counts: dict[str, np.ndarray] = field(default=None, repr=False)  # term -> its count in each document
+
+    def __post_init__(self) -> None:
+        if self.norms is None:
+            avg = float(self.lengths.mean()) if len(self.lengths) else 1.0
+            self.norms = BM25_K1 * (1 - BM25_B + BM25_B * self.lengths / avg)
+        if self.counts is None:
+            self.counts = {w: np.array([float(d[w]) for d in self.docs]) for w in self.idf}
 
     @classmethod
     def build(cls, documents: list[str]) -> "_Bm25":
@@ -64,11 +77,11 @@ class _Bm25:
 
     def scores(self, query: str) -> np.ndarray:
         terms = [w for w in set(_words(query)) if w in self.idf]
-        avg = float(self.lengths.mean()) if len(self.lengths) else 1.0
         out = np.zeros(len(self.docs))
-        for i, doc in enumerate(self.docs):
-            norm = BM25_K1 * (1 - BM25_B + BM25_B * self.lengths[i] / avg)
-            out[i] = sum(self.idf[w] * doc[w] * (BM25_K1 + 1) / (doc[w] + norm) for w in terms if w in doc)
+        for w in terms:
+            # a document without the term adds 0.0, which leaves its sum unchanged (same terms, same order)
+            tf = self.counts[w]
+            out += self.idf[w] * tf * (BM25_K1 + 1) / (tf + self.norms)
         return out
 
 
@@ -87,14 +100,31 @@ class TechniqueProfiles:
         """Technique id -> how well its profile matches the question, 0 (nothing) to 1 (as good as it gets)."""
         q = query_vector if query_vector is not None else self.embed([question])[0]
         cosine = self.vectors @ np.asarray(q, dtype=np.float32)
-        best = np.full(len(self.ids), -1.0)
-        np.maximum.at(best, self.owners, cosine)
+        best = _best_per_owner(cosine, self.owners, len(self.ids))
         dense = np.clip((best - COSINE_FLOOR) / (COSINE_FULL - COSINE_FLOOR), 0.0, 1.0)
         lexical = self.bm25.scores(question)
         top = lexical.max() if len(lexical) else 0.0
         lexical = lexical / top if top > 0 else lexical
         score = W_DENSE * dense + W_LEXICAL * lexical
         return {tech_id: round(float(v), 4) for tech_id, v in zip(self.ids, score)}
+
+
+def _best_per_owner(values: np.ndarray, owners: np.ndarray, count: int) -> np.ndarray:
+    """The largest of ``values`` per owner (owners 0..count-1; -1 for one with none), as float64.
+
+    Profile rows come grouped by owner in order, so one ``maximum.reduceat`` over the groups does what an
+    unbuffered ``maximum.at`` does row by row; owners out of order fall back to it.
+    """
+    best = np.full(count, -1.0)
+    if not len(owners):
+        return best
+    if np.all(owners[1:] >= owners[:-1]):
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        # max is exact, so taking it in float32 and widening gives what widening first and taking it gives
+        best[owners[starts]] = np.maximum(np.maximum.reduceat(values, starts).astype(np.float64), -1.0)
+        return best
+    np.maximum.at(best, owners, values)
+    return best
 
 
 _LOADED: dict[str, TechniqueProfiles] = {}
