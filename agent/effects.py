@@ -63,7 +63,8 @@ class Effect:
 
 
 def _pick(data: dict, keys: tuple[str, ...]) -> dict[str, Any]:
-    return {k: lookup(data, k) for k in keys if lookup(data, k) is not None}
+    found = ((k, lookup(data, k)) for k in keys)  # each key looked up once (two effects per technique, per answer)
+    return {k: v for k, v in found if v is not None}
 
 
 # The reference stack every serving framework runs by default; effects are measured on top of it.
@@ -98,6 +99,9 @@ class EffectModel:
         self.training = workload.phase in TRAINING_PHASES
         self.warnings: list[str] = []
         self._runs: dict[tuple[str, ...], dict | None] = {}
+        # technique lists by object identity -> their _runs key (the list held, so no id is reused while kept)
+        self._keys: dict[tuple[int, ...], tuple[tuple[Any, ...], tuple[str, ...]]] = {}
+        self._layouts: dict[tuple[int, int, int, int], tuple[Any, Any]] = {}
         self.reference = reference_stack(catalog, workload, TRAINING_REFERENCE if self.training else REFERENCE_TRANSFORMS)
 
     def fitted(self, extra: list[Any]) -> "EffectModel":
@@ -120,19 +124,29 @@ class EffectModel:
         model = w.model_shape(self.catalog)
         if self.training:
             tw = training_layout(w, model, TrainingWorkload, techniques)
+            hw, shape = _training_specs(gpu, model)
             if tw.teacher_params:  # distillation trains the student; the user's model is its teacher
                 from agent.costmodel.shapes import student_shape  # noqa: PLC0415
-                from agent.costmodel.specs import shape_from_spec  # noqa: PLC0415
 
-                model = student_shape(shape_from_spec(model), _student_fraction(techniques))
-            return estimate_training(gpu, model, tw, calibration=self.calibration).to_dict()
-        iw = InferenceWorkload(batch=max(1, w.batch), prompt_len=max(1, w.prompt_tokens), output_len=max(1, w.output_tokens))
-        parallel = ParallelConfig(gpus=w.gpu_count, tp=_largest_divisor_at_most(w.gpu_count, 8))
+                shape = student_shape(shape, _student_fraction(techniques))
+            return estimate_training(hw, shape, tw, calibration=self.calibration).to_dict()
+        # the request mix and layout, made once per workload figures (every estimate of this model asks for them)
+        figures = (w.batch, w.prompt_tokens, w.output_tokens, w.gpu_count)
+        if figures not in self._layouts:
+            self._layouts[figures] = (
+                InferenceWorkload(batch=max(1, w.batch), prompt_len=max(1, w.prompt_tokens),
+                                  output_len=max(1, w.output_tokens)),
+                ParallelConfig(gpus=w.gpu_count, tp=_largest_divisor_at_most(w.gpu_count, 8)))
+        iw, parallel = self._layouts[figures]
         return estimate_inference(gpu, model, iw, parallel, techniques=tuple(techniques), calibration=self.calibration).summary_dict()
 
     def _run(self, techniques: list[Any]) -> dict | None:
         # techniques with the same transform and params give the same estimate: run it once
-        key = tuple(sorted(_signature(t) for t in techniques))
+        ids = tuple(map(id, techniques))
+        entry = self._keys.get(ids)
+        if entry is None:  # the same list of objects (the reference, above all) is asked for thousands of times
+            entry = self._keys[ids] = (tuple(techniques), tuple(sorted(_signature(t) for t in techniques)))
+        key = entry[1]
         if key not in self._runs:
             try:
                 self._runs[key] = self._estimate(techniques)
@@ -266,6 +280,18 @@ def reference_stack(catalog: Any, workload: Workload, transforms: tuple[str, ...
         if usable:
             out.append(usable[0])
     return out
+
+
+def _training_specs(gpu: Any, model: Any) -> tuple[Any, Any]:
+    """The Hardware and ModelShape of a training estimate, built once per answer (a dozen training estimates of one
+    workload would otherwise each rebuild them, and the rates behind them, from the spec files)."""
+    from agent.costmodel.memo import remembered  # noqa: PLC0415
+    from agent.costmodel.specs import hardware_from_spec, shape_from_spec  # noqa: PLC0415
+
+    hw = remembered(("hw", id(gpu)), lambda: hardware_from_spec(gpu), (gpu,))
+    shape = remembered(("shape", id(model)), lambda: shape_from_spec(model), (model,))
+    # estimate_training reads the architecture from the spec when the Hardware has none: leave it the spec then
+    return (hw if hw.architecture else gpu), shape
 
 
 def _largest_divisor_at_most(n: int, cap: int) -> int:

@@ -175,12 +175,11 @@ def _fixed_inputs(hw: Hardware, shape: ModelShape, calibration: Calibration | No
 
 def _evaluate(setup: Setup, workload: InferenceWorkload, calibration: Calibration | None, peak_only: bool) -> Metrics:
     """``evaluate`` shared within a memo scope: equal hardware, model, layout, knobs and workload give one result."""
-    knobs = tuple(v for k, v in setup.knobs.__dict__.items() if k != "notes")  # notes never change a number
-    try:
-        key = ("evaluate", id(setup.hw), id(setup.shape), id(calibration), peak_only, setup.parallel, workload, knobs)
-        hash(key)
-    except TypeError:  # a knob value that cannot be a key: compute afresh
-        return _evaluate_offloaded(setup, workload)
+    values = dict(setup.knobs.__dict__)
+    values.pop("notes", None)  # notes never change a number
+    key = ("evaluate", id(setup.hw), id(setup.shape), id(calibration), peak_only, setup.parallel, workload,
+           tuple(values.values()))
+    # a knob value that cannot be a key (unhashable) is computed afresh by remembered
     return remembered(key, lambda: _evaluate_offloaded(setup, workload), (setup.hw, setup.shape, calibration))
 
 
@@ -257,22 +256,15 @@ def estimate_inference(gpu: Any, model: Any, workload: InferenceWorkload, parall
     if parallel.tp > 1 or parallel.pp > 1 or parallel.ep > 1:
         hw.require_gpu_link(f"tp, pp and ep must be 1, only independent replicas (got tp {parallel.tp}, "
                             f"pp {parallel.pp}, ep {parallel.ep})")
-    knobs, warnings = base_knobs(hw, workload)
-    setup = build_setup(hw, shape, parallel, knobs, calibration, peak_only)
-    baseline = current = _evaluate(setup, workload, calibration, peak_only)
+    state = _start(hw, shape, parallel, workload, calibration, peak_only)
+    warnings = list(state.warnings)
+    baseline = current = state.metrics
     applied = []
     for item in techniques:
-        choice = choice_from(item)
-        new_knobs, step_warnings = apply_transform(knobs, choice, hw, shape, parallel)
-        if new_knobs is not knobs:
-            knobs = new_knobs
-            run_shape = student_shape(shape, knobs.student_fraction)  # distillation runs the student
-            setup = build_setup(hw, run_shape, parallel, knobs, calibration, peak_only)
-            after = _evaluate(setup, workload, calibration, peak_only)
-        else:
-            after = current
-        applied.append((choice, step_warnings, current, after))
-        current = after
+        state = _next(state, item, hw, shape, parallel, workload, calibration, peak_only)
+        applied.append((state.choice, list(state.warnings), current, state.metrics))
+        current = state.metrics
+    knobs, setup = state.knobs, state.setup
     if not current.memory.fits:
         # capacity is binary (GiB) in text for people; the JSON fields stay decimal GB
         warnings.append(f"does not fit: {current.memory.total_gb * 1e9 / 2**30:.1f} GiB needed per GPU, "
@@ -284,6 +276,53 @@ def estimate_inference(gpu: Any, model: Any, workload: InferenceWorkload, parall
         applied=applied, setup=setup, warnings=warnings + context_warnings,
         kv_bytes_per_token=kv_bytes_per_token(setup.shape, knobs.kv_bytes), peak_only=peak_only, context=context,
     )
+
+
+@dataclass(frozen=True)
+class _State:
+    """Where an estimate stands after its baseline and each technique: knobs, setup and metrics (shared in a scope)."""
+
+    knobs: Knobs
+    setup: Setup
+    metrics: Metrics
+    warnings: tuple[str, ...]  # the baseline's warnings, then each step's own
+    choice: Any = None  # the technique of the step that led here (None for the baseline)
+
+
+def _start(hw: Hardware, shape: ModelShape, parallel: ParallelConfig, workload: InferenceWorkload,
+           calibration: Calibration | None, peak_only: bool) -> _State:
+    """The naive baseline of an estimate; one per hardware, model, layout, workload and calibration in a scope."""
+    def compute() -> _State:
+        knobs, warnings = base_knobs(hw, workload)
+        setup = build_setup(hw, shape, parallel, knobs, calibration, peak_only)
+        return _State(knobs, setup, _evaluate(setup, workload, calibration, peak_only), tuple(warnings))
+
+    key = ("start", id(hw), id(shape), id(calibration), peak_only, parallel, workload)
+    return remembered(key, compute, (hw, shape, calibration))
+
+
+def _next(state: _State, item: Any, hw: Hardware, shape: ModelShape, parallel: ParallelConfig,
+          workload: InferenceWorkload, calibration: Calibration | None, peak_only: bool) -> _State:
+    """The state after applying one technique to ``state``.
+
+    Estimates of one answer walk the same reference stack before the technique under test: within a scope a
+    step from a given state with a given catalog technique is taken once. ``state`` stands for everything the
+    step depends on (it descends from one :func:`_start`), so its identity and the technique's make the key.
+    Only immutable catalog techniques are keyed by identity; pairs with overrides, dicts and choices are
+    stepped afresh every time.
+    """
+    def compute() -> _State:
+        choice = choice_from(item)
+        knobs, step_warnings = apply_transform(state.knobs, choice, hw, shape, parallel)
+        if knobs is state.knobs:  # nothing changed: the numbers stay
+            return _State(knobs, state.setup, state.metrics, tuple(step_warnings), choice)
+        run_shape = student_shape(shape, knobs.student_fraction)  # distillation runs the student
+        setup = build_setup(hw, run_shape, parallel, knobs, calibration, peak_only)
+        return _State(knobs, setup, _evaluate(setup, workload, calibration, peak_only), tuple(step_warnings), choice)
+
+    if not getattr(type(item), "model_config", {}).get("frozen"):
+        return compute()
+    return remembered(("step", id(state), id(item)), compute, (state, item))
 
 
 def _technique_caveats(setup: Setup, metrics: Metrics) -> list[str]:

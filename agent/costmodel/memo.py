@@ -33,12 +33,18 @@ def remembered(key: tuple, compute: Callable[[], Any], keep: tuple = ()) -> Any:
     """``compute()`` once per ``key`` in the current scope (always afresh outside one).
 
     Args:
-        key: hashable inputs the result depends on; objects identified by ``id()`` go in ``keep`` too.
+        key: inputs the result depends on; objects identified by ``id()`` go in ``keep`` too. A key that cannot
+            be hashed is computed afresh.
         keep: objects held for the scope's life, so an ``id()`` in the key is never reused by another object.
     """
     memo = _SCOPE.get()
     if memo is None:
         return compute()
-    if key not in memo:
-        memo[key] = (compute(), keep)
-    return memo[key][0]
+    # one lookup on a hit, two on a miss: keys are long tuples holding dataclasses, and hashing them is the cost
+    try:
+        found = memo.get(key)
+    except TypeError:  # a key that cannot be hashed (e.g. a list among the knobs): computed afresh
+        return compute()
+    if found is None:
+        found = memo[key] = (compute(), keep)
+    return found[0]

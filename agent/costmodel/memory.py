@@ -157,6 +157,20 @@ def _fixed_parts(shape: ModelShape, split: ParamSplit, counts: LayerCounts, knob
 
 def _breakdown(parts: _FixedParts, shape: ModelShape, knobs: Knobs, workload: InferenceWorkload,
                parallel: ParallelConfig, capacity_gb: float, batch: int) -> MemoryBreakdown:
+    weights_gb, kv_gb, acts_gb, offloaded_gb = _terms_gb(parts, shape, knobs, workload, parallel, capacity_gb, batch)
+    return MemoryBreakdown(
+        weights_gb=weights_gb,
+        kv_cache_gb=kv_gb,
+        activations_gb=acts_gb,
+        overhead_gb=parts.overhead_gb,
+        capacity_gb=capacity_gb,
+        offloaded_gb=offloaded_gb,
+    )
+
+
+def _terms_gb(parts: _FixedParts, shape: ModelShape, knobs: Knobs, workload: InferenceWorkload,
+              parallel: ParallelConfig, capacity_gb: float, batch: int) -> tuple[float, float, float, float]:
+    """(weights, KV cache, activations, offloaded) GB per GPU for ``batch`` concurrent requests."""
     seqs = -(-batch // parallel.dp)  # sequences one replica holds
     kv = seqs * parts.kv_tokens * parts.kv_bytes_per_token
     kv += seqs * parts.state_bytes_per_seq
@@ -169,14 +183,7 @@ def _breakdown(parts: _FixedParts, shape: ModelShape, knobs: Knobs, workload: In
         room = max(capacity_gb - kv / 1e9 - acts_gb - parts.overhead_gb - 1e-9, 0.0)  # 1e-9: float slack
         weights_gb = min(parts.weights_gb, room)
         offloaded_gb = parts.weights_gb - weights_gb
-    return MemoryBreakdown(
-        weights_gb=weights_gb,
-        kv_cache_gb=kv / 1e9,
-        activations_gb=acts_gb,
-        overhead_gb=parts.overhead_gb,
-        capacity_gb=capacity_gb,
-        offloaded_gb=offloaded_gb,
-    )
+    return weights_gb, kv / 1e9, acts_gb, offloaded_gb
 
 
 def memory_breakdown(shape: ModelShape, split: ParamSplit, counts: LayerCounts, knobs: Knobs,
@@ -194,7 +201,9 @@ def max_batch(shape: ModelShape, split: ParamSplit, counts: LayerCounts, knobs: 
     parts = _fixed_parts(shape, split, counts, knobs, workload, parallel)
 
     def fits(b: int) -> bool:
-        return _breakdown(parts, shape, knobs, workload, parallel, capacity_gb, b).fits
+        # MemoryBreakdown.fits without building one per probe: the same sum in the same order as total_gb
+        weights_gb, kv_gb, acts_gb, _ = _terms_gb(parts, shape, knobs, workload, parallel, capacity_gb, b)
+        return weights_gb + kv_gb + acts_gb + parts.overhead_gb <= capacity_gb
 
     if not fits(1):
         return 0

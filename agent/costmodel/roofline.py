@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from agent.costmodel.calibration import CalibrationEntry
 from agent.costmodel.efficiency import Tiles
 from agent.costmodel.efficiency_data import FamilyFile, family_for, kernel_boundary_us
+from agent.costmodel.memo import remembered
 from agent.costmodel.specs import Hardware
 
 TERMS = ("compute", "memory", "communication", "overhead")
@@ -106,7 +107,16 @@ def _calibrated_gemm(hw: Hardware, effs: dict[str, float], calibration: Calibrat
 
 
 def rates_for(hw: Hardware, calibration: CalibrationEntry | None = None, peak_only: bool = False) -> Rates:
-    """Achievable rates for a GPU; `peak_only` gives the plain roofline (efficiency 1, no overheads)."""
+    """Achievable rates for a GPU; `peak_only` gives the plain roofline (efficiency 1, no overheads).
+
+    Within a :func:`agent.costmodel.memo.shared_evaluations` scope one Hardware and calibration entry give one
+    Rates (every training estimate of an answer asks again); outside one it is built afresh.
+    """
+    return remembered(("rates", id(hw), id(calibration), peak_only), lambda: _rates(hw, calibration, peak_only),
+                      (hw, calibration))
+
+
+def _rates(hw: Hardware, calibration: CalibrationEntry | None, peak_only: bool) -> Rates:
     eff = hw.efficiency
     if peak_only:
         return Rates(dict(hw.dense_tflops), 1.0, 1.0, hw.memory_bandwidth_gb_s, hw.link_gb_s, 0.0,
