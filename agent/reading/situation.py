@@ -103,12 +103,13 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                         r"(?:cards?|gpus?|nodes?|machines?)\b|idle (?:cost|gpus?)", re.I)),
     ("memory", re.compile(r"\bfits?\b(?!\s+more\b|\s+in(?:to)?\s+(?:under\s+)?~?\d+(?:\.\d+)?\s?(?:s|sec|seconds|ms|min\w*)\b)"
                           r"(?!\s+(?:in(?:to)?\s+)?(?:the |our |a )?(?:[\w-]+\s+){0,2}?(?:window|deadline|schedule|"
-                          r"time|slot|sla))|out of memory|"
+                          r"time|slot|sla|day|night|week|weekend|shift|hour))|out of memory|"
                           r"\bcan (?:we|i|it|one \w+|a single \w+) (?:even )?(?:run|deploy|host|serve|load|hold)\b|"
                           r"\b(?:is|are) (?:that|it|this|they) enough\b|\b(?:is it|would it be|is that|will it be) (?:even )?"
                           r"(?:possible|feasible|doable)\b(?!(?:[^.?!]|\.\d){0,60}\b\d+(?:\.\d+)?\s?(?:s|sec|seconds|ms|min\w*)\b)|enough (?:memory|vram)|\boom\w*|\bvram\b|\bkv[\s-]?cache (?:size|grows)|too big|"
                           r"doesn'?t fit|won'?t fit|memory (?:usage|footprint|budget|limit|pressure)|(?<![-_])\bmemory\b(?![-_])", re.I)),
     ("throughput", re.compile(r"throughput|thr?o?u?ghput|projected (?:at|to)|\b\d+\s*(?:days|weeks)\b|"
+                              r"\b(?:hours?|h|days?) per (?:epoch|run|step)\b|(?:cut|reduce|shorten|save) the (?:hours|days)\b|"
                               r"push (?:\w+ ){0,4}through|tokens?/s(?:ec)?\b|tok/s\b|tokens per second|more requests|"
                               r"maximi[sz]e (?:the )?(?:\w+ ){0,3}?tokens\b(?!\s*(?:per|/)\s*(?:dollar|\$|€|euro))|"
                               r"samples per second|\bmfu\b|step time|faster training|train faster|speed up training|"
@@ -174,6 +175,10 @@ _STRONG = re.compile(r"\b(?:only(?!\s+(?:does|do|did|gets?|got|reach\w*|hits?|ma
                      r"purely|all about|only about|"
                      r"all (?:we|i) care|matters|is king|critical|crucial|paramount|what counts|cheapest|fastest|lowest|highest|"
                      r"smallest|fewest|what (?:i|we) (?:really )?(?:need|want)(?: to \w+)? is|what hurts)\b", re.I)
+_GB_FIGURE = re.compile(r"\d\s*gi?b\b", re.I)
+# a label that makes the clause after it a wish: "- goal: 5 samples/s/GPU", "Want: first token < 400 ms"
+_LABEL_BEFORE = re.compile(r"\b(?:goals?|targets?|wants?|wanted|needs?|aim|objective|kpi|ask|priority|problem|pain|acceptance)\s*[:=]\s*$",
+                           re.I)
 # Words that make a cue what the user wants rather than a number they report.
 _WANT = re.compile(r"\b(?:only (?:does|do|did|gets?|got|reach\w*|hits?|manages?|runs?|gives?)|want|need|improve|reduc\w*|lower|cut|minimi[sz]e|maximi[sz]e|increase|boost|optimi[sz]e|"
                    r"priority|prioriti[sz]e|matters?|care about|goal|target|slo|sla|under|below|within|bound|"
@@ -344,7 +349,7 @@ def _one_stream(text: str, found: Found) -> bool:
 _PER_GPU = re.compile(r"(?:per|/)\s*(?:gpu|card|device|node)\b", re.I)
 
 
-def _content(text: str, m: re.Match[str], scope: Scope | None = None) -> bool:
+def _content(text: str, m: re.Match[str], scope: Scope | None = None, objective: str = "") -> bool:
     """Whether the user says this metric is fine as it is."""
     if _CONTENT_AFTER.match(text, m.end()) or _CONTENT_BEFORE.search(text[max(0, m.start() - 40):m.start()]):
         return True
@@ -358,7 +363,8 @@ def _content(text: str, m: re.Match[str], scope: Scope | None = None) -> bool:
         # latency irrelevant": said of the metric named in between
         if _NOT_BEFORE.search(said) or _WANTED_BEFORE.search(text[clause.start:m.end()] + said):
             continue
-        if not any(pattern.search(said) for _, pattern in OBJECTIVE_CUES):
+        # "memory fits fine": a cue of the same metric in between still says it of this one
+        if not any(pattern.search(said) for other, pattern in OBJECTIVE_CUES if other != objective):
             return True
     return False
 
@@ -385,13 +391,18 @@ def _read_objective(masked: str, text: str, scope: Scope, found: Found) -> bool:
                 continue
             taken.append(m.span())
             fear = objective == "memory" and _MEMORY_FEAR.search(m.group(0))
-            if (scope.negated(m.start(), m.end()) and not fear) or _content(masked, m, scope) or (objective in met and not missed):
+            if (scope.negated(m.start(), m.end()) and not fear) or _content(masked, m, scope, objective) or (objective in met and not missed):
                 continue
             clause = scope.clause_at(m.start())
             words = text[clause.start:clause.end]
             lo = max(clause.start, m.start() - 40)
             strong = [s for s in _STRONG.finditer(masked, lo, min(clause.end, m.end() + 24))]
+            label = _LABEL_BEFORE.search(text, max(0, clause.start - 16), clause.start)
+            if label and not strong:  # "goal: 5 samples/s/GPU", "Want: first token < 400 ms": the label is the wish
+                strong = [label]
             level = 0 if strong else 1 if _WANT.search(words) else 2
+            if objective == "memory" and level == 2 and m.group(0).lower() == "memory" and _GB_FIGURE.search(words):
+                continue  # "GPU memory per rank peaks at 61 GB": memory reported, not a problem to solve
             if objective in _SLO_OBJECTIVES and f"slo_{_SLO_OBJECTIVES[objective]}" in found.values and \
                     objective not in missed and _KEPT.search(text, max(0, clause.start - 40), clause.end):
                 # a target to keep ("while meeting sub-second TTFT", "we promise 100 ms to first token") is a

@@ -90,7 +90,7 @@ ONE_STREAM = re.compile(r"single[\s-]user|\b(?:ollama|lm studio|llama\.cpp|kobol
 _PERCENT = r"(%|\s*percent\b)"
 # "MFU 0.43", "MFU lies by 29 percent", "0.37 MFU", "31% MFU"; a figure above 1 without a percent sign is not an MFU;
 # "tps: 3,560  mfu: 38.70%": "mfu:" labels the figure after it, so the one before is not read as the MFU
-_MFU = re.compile(r"\bmfu\b(?:\s+(?:[a-z]+)){0,3}?\s*[:=~]?\s*"
+_MFU = re.compile(r"\bmfu\b(?:\s+(?:[a-z]+)){0,5}?\s*[:=~]?\s*"
                   + r"(?:\d+(?:[.,]\d+)?\s*%?\s*(?:->|→|to)\s*)?" + _NUMBER + _PERCENT + r"?|" + _NUMBER + _PERCENT
                   + r"?\s*mfu\b(?!\s*[:=])", re.I)
 # a figure that changed: "drops to 0.27", "went down to 31%": the later one is today's
