@@ -25,9 +25,9 @@ _COUNT = r"\b(\d+|" + "|".join(sorted(NUM_WORDS, key=len, reverse=True)) + r")"
 _MODIFIER = (r"(?:\d+\s?gb|\d+\s?gib|\d+\s?gigs?|nos\.?|pcs\.?|pieces of|units of|nvidia|amd|geforce|rtx|tesla|quadro|instinct|radeon|consumer|gaming|used|old|older|"
              r"spare|identical|cloud|local|rented|our|my|the|sxm\d?|pcie|nvl|of|x|×|\*|-)")
 _COUNT_BEFORE = re.compile(r"(?:" + _COUNT + r"(?:\s*[x×*])?|\b[x×](\d+))(?:[\s-]+" + _MODIFIER + r"){0,3}[\s-]*$", re.I)
-_COUNT_AFTER = re.compile(r"(?:s|'s)?\s*(?:-?\d+\s?g(?:b|ib)?\b\s*)?(?:(?:gpus?|workstation|box|server|cards?|pcie|sxm\d?)\s*)?"
+_COUNT_AFTER = re.compile(r"(?:s|'s)?\s*(?:\(?-?\d+\s?g(?:b|ib)?\b\)?\s*)?(?:(?:gpus?|workstation|box|server|cards?|pcie|sxm\d?)\s*)?"
                           r"(?:[x×*]\s*(\d+)\b|\((\d+)(?:\s*(?:of them|gpus?|cards?|chips?))?\)|\s*cards?\s*[x×*]\s*(\d+)|"
-                          r"\s*\(?(\d+) of them|\s*\((\d+)\s+[\w-]+\s+(?:gpus?|cards?|chips?)\)|"
+                          r"[^.;?!\d]{0,30}?\(?\b(\d+) of (?:them|those|these)\b|\s*\((\d+)\s+[\w-]+\s+(?:gpus?|cards?|chips?)\)|"
                           r"\s*[,(]?\s*(\d+)\s*(?:pieces|pcs\.?|nos\.?|units)\b)", re.I)
 _GPU_NOUN = r"(?:gpus?|cards?|accelerators?|devices?|chips?)"
 # GPUs named by their architecture ("8 of the 80 gig hoppers")

@@ -115,6 +115,26 @@ def _size_b(m: re.Match[str]) -> float:
     return value / 1000 if m.group(2).lower() == "m" else value
 
 
+# a size written right after a name: "deepseek-r1:8b", "Qwen3 4B"
+_SIZE_AFTER = re.compile(r"[\s:_-]*(\d+(?:\.\d+)?)\s?[bB]\b")
+
+
+def _sized_sibling(text: str, mention: Any, catalog: Any) -> str | None:
+    """The catalog model a name plus a size means when the name alone is another size: "deepseek-r1:8b" is the 8B
+    distill whose id starts with the name, not the 671B model called DeepSeek-R1. None when the size agrees."""
+    m = _SIZE_AFTER.match(text, mention.end)
+    named = catalog.models.get(mention.item_id)
+    if not m or named is None or not getattr(named, "params_total", None):
+        return None
+    size = float(m.group(1)) * 1e9
+    if abs(named.params_total - size) / size <= 0.3:
+        return None
+    stem = normalise(mention.text)
+    near = [(abs(x.params_total - size) / size, x.id) for x in catalog.models.values()
+            if x.params_total and normalise(x.id).startswith(stem) and abs(x.params_total - size) / size <= 0.3]
+    return min(near)[1] if near else None
+
+
 def find_model(text: str, catalog: Any, model_index: NameIndex, found: Found, scope: Scope | None = None) -> None:
     """Put the model (catalog id, or an assumed shape for a bare size) into ``found``."""
     scope = scope or Scope(text)
@@ -124,7 +144,7 @@ def find_model(text: str, catalog: Any, model_index: NameIndex, found: Found, sc
                                                        text[max(0, m.start - 24):m.start], re.I)), None)
     if main or mentions:
         main = main or mentions[0]
-        found.put("model", main.item_id, main.text)
+        found.put("model", _sized_sibling(text, main, catalog) or main.item_id, main.text)
         found.name_spans.extend((m.start, m.end) for m in mentions)
         return
     family = _family_and_size(text, catalog) or _only_of_family(text, catalog) or _misspelt(text, model_index)

@@ -158,14 +158,17 @@ _BATCH_PATTERNS = [
     re.compile(r"\b" + _COUNT + r"[\s-]*(?:concurrent|simultaneous|parallel|active|in[\s-]flight)?[\s-]*(?:users?|requests?|"
                r"sessions?|streams?|clients?|conversations?|sequences?|chats?|seqs|slots?|agents?|workers?)\b"
                r"(?!\s*(?:" + _PER_TIME + "))", re.I),
-    re.compile(r"\b(?:batch(?:[\s-]*size)?|bs|max[_-]num[_-]seqs|max[\s_-]batch(?:[\s_-]size)?)\s*(?:of|=|:|is|at)?\s*"
-               r"(?:~\s?|about |around |roughly |approx\w*\.? )?" + _COUNT
-               + r"\b", re.I),
+    re.compile(r"\b(?:batch(?:[\s-]*size)?|bs|max[_-]num[_-]seqs|max[\s_-]batch(?:[\s_-]size)?)"
+               r"(?:\s+(?:in practice|usually|typically|today|now|currently|on average|mostly|normally|in prod\w*))?"
+               r"\s*(?:of|=|:|is|at)?\s*(?:~\s?|about |around |roughly |approx\w*\.? )?" + _COUNT + r"\b", re.I),
+    # a count after its key as logs and tickets print it: "conc 128", "active requests 256", "running seqs: 12"
+    re.compile(r"\b(?:conc|(?:active|running|concurrent)[\s_](?:requests|users|sessions|seqs|sequences))\s*[:=]?\s*(\d+)\b",
+               re.I),
     re.compile(r"\b(?:concurren(?:cy|t)(?:\s+(?:users|requests|sessions|streams|clients|sequences|seqs))?|parallelism of|"
                r"in[\s-]flight)\s*(?:of|=|:|is|at|level)?\s*" + _COUNT + r"\b", re.I),
     # "about 30 analysts using it concurrently", "when 5 people use it at the same time"
     re.compile(r"\b" + _COUNT + r"\s+(?:people|persons|analysts|engineers|developers|colleagues|students|agents|employees|"
-               r"users|members|students|agents)\b[^.;?!]{0,30}?\b(?:concurrently|simultaneously|at the same time|at once|"
+               r"users|members|students|agents)\b[^.;?!]{0,48}?\b(?:concurrently|simultaneously|at the same time|at once|"
                r"in parallel|in (?:the )?same time)\b", re.I),
     # a key and its count: "users: 3", "concurrent_users=12"
     re.compile(r"\b(?:concurrent[_ ]?)?users\s*[:=]\s*(\d+)\b", re.I),
@@ -192,6 +195,45 @@ _QPS_PATTERNS = [  # (pattern, seconds per unit of time)
 def _rate(text: str) -> float:
     text = text.strip().lower().replace(",", "")
     return float(text[:-1]) * 1000 if text.endswith("k") else float(text)
+
+
+# a count right after a model family's name belongs to the name ("the llama 2 chat model"), not to a load
+_AFTER_FAMILY = re.compile(r"\b(?:llama|qwen|gemma|phi|mistral|mixtral|falcon|gpt|yi|deepseek|glm|olmo|opt|bloom|mpt)"
+                           r"[\s-]?(?:\d(?:\.\d)?[\s-]?)?$", re.I)
+# the sentence before a count asks for that load ("want it to hold 64 users", "so the same cards handle ~180 users")
+_LOAD_WISH = re.compile(r"\b(?:want|need|should|must|target|goal|hold|handle|support|scale|grow|expect|aim|plan)\w*\b",
+                        re.I)
+# ... unless the words between say it is today's load ("meets its target today at ~60 users")
+_LOAD_NOW = re.compile(r"\b(?:today|now|currently|at the moment|right now)\b", re.I)
+
+
+def _sentence_before(text: str, at: int) -> str:
+    start = max(text.rfind(c, 0, at) for c in ".?!;\n") + 1
+    return text[start:at]
+
+
+def _batch(text: str, found: Found) -> tuple[int | None, str]:
+    """The load in requests at once: the first count the patterns find, unless a later sentence wishes for another
+    ("fine with one user ... want it to hold 64 users"); a number inside a model's name is not a count."""
+    counts: list[tuple[int, str, bool]] = []
+    for pattern in _BATCH_PATTERNS:
+        for m in pattern.finditer(text):
+            value = (parse_count(m.group(1)) or word_number(m.group(1))) if pattern.groups else 1
+            if not value:
+                continue
+            if pattern.groups and (found.inside_name(m.start(1), m.end(1))
+                                   or _AFTER_FAMILY.search(text, max(0, m.start(1) - 12), m.start(1))):
+                continue
+            before = _sentence_before(text, m.start())
+            wish = None
+            for wish in _LOAD_WISH.finditer(before):
+                pass
+            counts.append((value, m.group(0), wish is not None and not _LOAD_NOW.search(before, wish.end())))
+    if not counts:
+        return None, ""
+    wished = [c for c in counts if c[2] and c[0] > 1]
+    value, evidence, _ = wished[-1] if wished and wished[-1][0] != counts[0][0] else counts[0]
+    return value, evidence
 
 
 def _search_int(patterns: list[re.Pattern[str]], text: str) -> tuple[int | None, str]:
@@ -248,7 +290,7 @@ def find_quantities(text: str, found: Found) -> None:
     for name, patterns in (("output_tokens", _OUTPUT_PATTERNS), ("prompt_tokens", _PROMPT_PATTERNS),
                            ("batch", _BATCH_PATTERNS)):
         if name not in found.values:
-            value, ev = _search_int(patterns, text)
+            value, ev = _batch(text, found) if name == "batch" else _search_int(patterns, text)
             if name == "prompt_tokens" and value is not None and value == found.values.get("output_tokens") \
                     and ev.strip() in found.evidence.get("output_tokens", ""):
                 continue

@@ -11,7 +11,7 @@ from typing import Any
 
 from agent.reading.findings import Found
 from agent.reading.scope import Scope
-from agent.reading.targets import ONE_STREAM, RATE
+from agent.reading.targets import ONE_STREAM, RATE, to_ms
 
 # Phase cues in priority order: a specific activity beats the generic words of serving.
 PHASE_CUES: list[tuple[str, re.Pattern[str]]] = [
@@ -207,19 +207,23 @@ LOSSLESS = re.compile(
     r"(?:blocks?|rejects?|fails?) (?:anything|any change) that (?:moves|changes|shifts|alters) (?:the )?(?:eval|outputs?|"
     r"scores?|answers?)|(?:outputs?|answers?|generations?) (?:is |are )?(?:audited|checked|compared|diffed) against", re.I)
 # lossy compression named as ruled out: "no quantisation is allowed", "anything but quantization", "no int4 tricks"
-_LOSSY_WORD = re.compile(r"quanti[sz]\w*|\b(?:fp4|nvfp4|int4|int8|int3|nf4|[2-8][\s-]?bits?)\b", re.I)
+_LOSSY_WORD = re.compile(r"quanti[sz]\w*|\b(?:fp8|fp4|nvfp4|int4|int8|int3|nf4|[2-8][\s-]?bits?)\b|\bweight changes?\b", re.I)
+# "fp8 weights were already rejected by eval", "any weight change ... means re-approval"
 _RULED_OUT_AFTER = re.compile(r"^[^.;?!]{0,40}?\b(?:not (?:approved|allowed|permitted|acceptable|an option)|forbidden|banned|"
-                              r"off the table|ruled out|a no[\s-]go)\b", re.I)
+                              r"off the table|ruled out|a no[\s-]go|rejected|vetoed|re-?approv\w*|re-?certif\w*)\b", re.I)
 _ANYTHING_BUT = re.compile(r"\b(?:anything|everything) (?:but|except|other than)\s+$", re.I)
 # "no quantisation", "no fp4/int4 tricks": a rule; "we don't use quantization yet" only describes the stack
-_NO_BEFORE = re.compile(r"\b(?:no|without|never|not even|nor)\s+(?:[\w-]+[\s/]+){0,2}$", re.I)
+_NO_BEFORE = re.compile(r"\b(?:no|without|never|not even|nor)\s+(?:[\w-]+[\s/]+){0,2}$|"
+                        # "can't be re-trained or re-quantized": a ban said in the passive, possibly of two things
+                        r"\b(?:can'?t|cannot|must not|may not|won'?t) be\s+(?:[\w-]+\s+(?:or|nor|and)\s+)?(?:re-?)?$", re.I)
 # "can we get it onto two cards without quantizing?": a rule even inside a question
 _WITHOUT_BEFORE = re.compile(r"\bwithout\s+(?:any\s+)?$", re.I)
 # "some quality loss is fine": the opposite, read as an explicit False
 # "don't want any quality loss", "without changing model output": a change to outputs, negated
 _OUTPUT_CHANGE = re.compile(r"(?:quality|accuracy|precision|output) (?:loss|drop|degradation|regression|hit|changes?)|"
                             r"chang\w* (?:the )?(?:model(?:'s)? )?(?:outputs?|results?|answers?)|"
-                            r"(?:outputs?|results?|answers?) (?:may|must|can|should|cannot|can't)\s*(?:not )?(?:change|differ)",
+                            r"(?:outputs?|results?|answers?|quality|accuracy) (?:may|must|can|should|cannot|can't)\s*(?:not )?"
+                            r"(?:change|differ|drop|move|degrade)",
                             re.I)
 LOSSY_OK = re.compile(r"(?:some|a (?:little|bit of)|small|minor|slight) (?:quality|accuracy) (?:loss|drop|hit|degradation) "
                       r"(?:is |would be )?(?:ok|okay|fine|acceptable|allowed)|lossy is (?:ok|fine)|"
@@ -241,6 +245,12 @@ NO_RETRAIN = re.compile(r"no (?:more )?(?:re-?)?training|without (?:any )?(?:re-
                         # the weights are fixed by someone else: "legal froze the weights", "all we can touch is how
                         # it's served", "any change that needs a training run ... not an option"
                         r"froze (?:the |our |its )?weights|(?:weights|model) (?:is |are )?(?:locked|frozen)|"
+                        r"(?:can'?t|cannot|must not|may not|won'?t) be (?:re-?)?(?:trained|fine[\s-]?tuned)|"
+                        # nothing to train with: "zero GPU hours budgeted for any training", "no data or time to fine-tune"
+                        r"\b(?:no|zero)\s+(?:[\w-]+\s+){0,5}?(?:for|to)\s+(?:any\s+|do\s+)?(?:re-?)?(?:train\w*|fine[\s-]?tun\w*)|"
+                        # the model itself may not change: "we cannot change the model", "without touching the weights"
+                        r"(?:cannot|can'?t|not allowed to|must not|may not|without)\s+(?:change|touch|modify|alter|updat)\w*\s+"
+                        r"(?:the |its |our |any )?(?:model|weights|checkpoint)\b|"
                         r"all (?:we|i) can (?:touch|change) is (?:how it'?s |how the model is |the )?serv\w*|"
                         r"(?:needs?|requires?) a (?:training|fine[\s-]?tuning) run[^.]{0,80}?not an option", re.I)
 CAN_RETRAIN = re.compile(r"(?:we|i) (?:can|could|are able to|have (?:the )?(?:budget|data|compute) to) (?:re-?train|train|"
@@ -369,13 +379,20 @@ def _content(text: str, m: re.Match[str], scope: Scope | None = None, objective:
     return False
 
 
+_BOUND_FIGURE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|milliseconds?|msec|s|secs?|seconds?)\b", re.I)
+
+
 def _slo_verdicts(found: Found) -> tuple[set[str], set[str]]:
     """Objectives whose measured figure misses its stated target, and those whose figure meets it."""
     missed, met = set(), set()
     for objective, key in _SLO_OBJECTIVES.items():
-        target, now = found.values.get(f"slo_{key}"), found.measured.get(key)
-        if target and now:
-            (missed if now > target * 1.02 else met).add(objective)
+        target = found.values.get(f"slo_{key}")
+        # a figure read from the target's own words is not a measurement of it ("should get its first token in 1 s")
+        figures = [] if found.measured_evidence.get(key, "") in found.evidence.get(f"slo_{key}", "") \
+            else found.measured_all.get(key, [])
+        if target and figures:
+            # any figure over the target misses it: a median under a p99 target, or last week's figure, does not meet it
+            (missed if max(figures) > target * 1.02 else met).add(objective)
     return missed, met
 
 
@@ -422,6 +439,12 @@ def _read_objective(masked: str, text: str, scope: Scope, found: Found) -> bool:
         objective = best[4]
         if objective == "throughput" and _RATE_WORDS.search(best[5]) and _one_stream(text, found):
             objective = "tpot"  # one stream's tokens per second is how fast its tokens come, not a total
+        if objective == "latency":
+            # a bare bound ("500 ms or less") that was read as the target of one metric speaks for that metric
+            figure = _BOUND_FIGURE.search(best[5])
+            bound = to_ms(figure.group(1), figure.group(2)) if figure else None
+            objective = next((o for o, key in _SLO_OBJECTIVES.items() if o != "latency" and bound is not None
+                              and found.values.get(f"slo_{key}") == round(bound, 3)), objective)
         found.put("objective", objective, best[5])
     elif found.values.get("phase") in ("pre-training", "fine-tuning") and _SPEED.search(masked):
         found.put("objective", "throughput", _SPEED.search(masked).group(0))

@@ -30,7 +30,7 @@ _SEP = (r"\s*(?:" + _PCT + r"\s*)?(?:slo|target|goal|sla)?\s*(?:(?:of|is|at|=|:|
         r"stays|now|roughly|approx\w*|~)\s*){0,3}")
 
 
-def _ms(value: str, unit: str) -> float:
+def to_ms(value: str, unit: str) -> float:
     number = float(value.replace(",", "."))
     unit = unit.lower()
     return number * 60000.0 if unit.startswith("min") else number if unit.startswith("m") else number * 1000.0
@@ -220,9 +220,12 @@ def _mentions(text: str) -> tuple[tuple[int, int, str], ...]:
     """Every metric named in ``text`` as (start, end, name), in order; a "ms/token" figure names the per-token time."""
     named = [(m.start(), m.end(), name) for name, kind in _KINDS.items() for m in kind.finditer(text)]
     named += [(m.start(), m.end(), "tpot") for m in _PER_TOKEN_FIGURE.finditer(text)]
+    named += [(m.start(), m.end(), "latency") for m in _TOTAL_FIGURE.finditer(text)]
     return tuple(sorted(named))
 
 
+# "~600 ms total today": a time said to be the whole request's names the end-to-end latency
+_TOTAL_FIGURE = re.compile(r"\d\s*(?:ms|s|secs?|seconds?)\s+(?:total|in total|overall|end[\s-]to[\s-]end|e2e)\b", re.I)
 _PER_TOKEN_FIGURE = re.compile(r"\d\s*(?:ms|s)\s*(?:/|per)\s*(?:output\s+|generated\s+)?tok(?:en)?\b", re.I)
 
 
@@ -244,7 +247,7 @@ def _target_lists(text: str, found: Found) -> None:
         if len(names) != len(figures):
             continue  # which figure bounds which metric is not said
         for name, (value, unit) in zip(names, figures):
-            found.put(f"slo_{name}_ms", round(_ms(value, unit), 3), listed.group(0))
+            found.put(f"slo_{name}_ms", round(to_ms(value, unit), 3), listed.group(0))
 
 
 def _later_wishes(text: str, found: Found) -> None:
@@ -252,6 +255,9 @@ def _later_wishes(text: str, found: Found) -> None:
     mentions = _mentions(text)
     for wish in _WISH.finditer(text):
         inside = [m for m in mentions if wish.start() <= m[0] and m[1] <= wish.end()]
+        # a metric named right after the figure is the one it bounds ("Expected: ~25 ms TPOT")
+        inside = inside or [m for m in mentions if wish.group(2) and 0 <= m[0] - wish.end() <= 4
+                            and text[wish.end():m[0]].strip().lower() in ("", "of")][:1]
         before = inside or [m for m in mentions if m[1] <= wish.start() and wish.start() - m[1] <= _WISH_REACH]
         if not before:
             continue
@@ -269,7 +275,7 @@ def _later_wishes(text: str, found: Found) -> None:
                 continue
             found.put(f"slo_{name}_ms", value, wish.group(0))
         else:
-            found.put(f"slo_{name}_ms", round(_ms(wish.group(1), unit), 3), wish.group(0))
+            found.put(f"slo_{name}_ms", round(to_ms(wish.group(1), unit), 3), wish.group(0))
 
 
 # a bound with its unit left out: "Need tpot <= 40", "ttft can go up to 2000"
@@ -299,7 +305,7 @@ def _latency_targets(text: str, found: Found) -> None:
     thresholds, references = [], []
     for name, threshold in _THRESHOLD.items():
         for m in threshold.finditer(text):
-            found.put(f"slo_{name}_ms", round(_ms(m.group(1), m.group(2)), 3), m.group(0))
+            found.put(f"slo_{name}_ms", round(to_ms(m.group(1), m.group(2)), 3), m.group(0))
             thresholds.append((m.start(), m.end()))
     named_spans = [m.span() for name in ("ttft", "tpot") for m in _KINDS[name].finditer(text)]
     for name, kind in _KINDS.items():
@@ -318,20 +324,20 @@ def _latency_targets(text: str, found: Found) -> None:
                     break  # the figure belongs to another metric named in between
                 if _OWNED.match(after, value.end()):
                     break  # "140 ms TTFT and 11 ms per output token": the figure is the next metric's
-                ms = round(_ms(value.group(1), value.group(2)), 3)
+                ms = round(to_ms(value.group(1), value.group(2)), 3)
                 evidence = text[mention.start():mention.end() + value.end()]
                 if _TARGET_WORDS.search(between) or _tolerance(text, mention.end() + value.start()):
                     found.put(f"slo_{name}_ms", ms, evidence)
                     now = _NOW_FIGURE.search(text, mention.end() + value.end(), mention.end() + value.end() + 80)
                     if now:
-                        found.measure(f"{name}_ms", round(_ms(now.group(1), now.group(2)), 3), now.group(0))
+                        found.measure(f"{name}_ms", round(to_ms(now.group(1), now.group(2)), 3), now.group(0))
                 else:
                     # "31ms -> 44ms", "went from 1.1 s to 3.6 s", "600ms last week, 2.1s now": today's is the later
                     moved = _ARROW.match(text, mention.end() + value.end()) or (
                         _FROM_BEFORE.search(between) and _TO_LATER.match(text, mention.end() + value.end())) or \
                         _FORMER_THEN_NOW.match(text, mention.end() + value.end())
                     if moved:
-                        ms, evidence = round(_ms(moved.group(1), moved.group(2)), 3), evidence + moved.group(0)
+                        ms, evidence = round(to_ms(moved.group(1), moved.group(2)), 3), evidence + moved.group(0)
                     if _theirs(text, mention.start()):
                         references.append((name, ms, evidence))
                     else:
@@ -340,22 +346,22 @@ def _latency_targets(text: str, found: Found) -> None:
             found.put("slo_ttft_ms", 1000.0, _SUB_SECOND.search(text).group(0))
         for target in (_LATENCIES[name][1].finditer(text)):
             if not _follows_metric(text, target.start()):
-                found.put(f"slo_{name}_ms", round(_ms(target.group(1), target.group(2)), 3), target.group(0))
+                found.put(f"slo_{name}_ms", round(to_ms(target.group(1), target.group(2)), 3), target.group(0))
         first = _UNIT_FIRST.get(name)
         row = first.search(text) if first else None
         if row:
-            found.measure(f"{name}_ms", round(_ms(row.group(2), row.group(1)), 3), row.group(0))
+            found.measure(f"{name}_ms", round(to_ms(row.group(2), row.group(1)), 3), row.group(0))
         for m in _BEFORE[name].finditer(text):
             if re.search(_BOUND + r"\s*$", text[max(0, m.start() - 14):m.start()], re.I) or _follows_metric(
                     text, m.start()):
                 continue
             if name == "ttft" and m.group(3) or _tolerance(text, m.start()):  # "100 ms max to first token"
-                found.put(f"slo_{name}_ms", round(_ms(m.group(1), m.group(2)), 3), m.group(0))
+                found.put(f"slo_{name}_ms", round(to_ms(m.group(1), m.group(2)), 3), m.group(0))
             else:
                 if _theirs(text, m.start()):
-                    references.append((name, round(_ms(m.group(1), m.group(2)), 3), m.group(0)))
+                    references.append((name, round(to_ms(m.group(1), m.group(2)), 3), m.group(0)))
                 else:
-                    found.measure(f"{name}_ms", round(_ms(m.group(1), m.group(2)), 3), m.group(0))
+                    found.measure(f"{name}_ms", round(to_ms(m.group(1), m.group(2)), 3), m.group(0))
     _later_wishes(text, found)
     for name, ms, evidence in references:
         if _MATCH.search(text):  # "friend gets 6 ms tpot ... want to match him": their figure is the one to reach
@@ -364,17 +370,18 @@ def _latency_targets(text: str, found: Found) -> None:
     _now_figures(text, found)
     prefill = _PREFILL_TIME.search(text)
     if prefill:
-        found.measure("ttft_ms", round(_ms(prefill.group(1), prefill.group(2)), 3), prefill.group(0))
+        found.measure("ttft_ms", round(to_ms(prefill.group(1), prefill.group(2)), 3), prefill.group(0))
     request = _REQUEST_TIME.search(text)
     if request:
         value, unit = (request.group(1), request.group(2)) if request.group(1) else (request.group(3), request.group(4))
-        found.measure("latency_ms", round(_ms(value, unit), 3), request.group(0))
+        found.measure("latency_ms", round(to_ms(value, unit), 3), request.group(0))
 
 
 # today's time said on its own, after the target or the metric: "Currently ~1.4 s.", "currently eats 1.3 s",
 # "we're at 38", "~600 ms total today"
 _NOW_ANY = re.compile(r"\b(?:we(?:'re| are)(?: currently| now)? at|currently|today(?: it's| it is)?|right now|"
-                      r"we (?:measure|see|get|observe)|(?:observed|measured|actual|obs)\s*[:=]?)\s+(?:\w+\s*[:=]?\s+){0,2}?"
+                      r"we (?:measure|see|get|observe)|(?:observed|measured|actual|obs)\s*[:=]?|(?:gives|gets)(?: us| me)?)"
+                      r"\s+(?:[\w']+\s*[:=]?\s+){0,3}?"
                       r"(?:about |around |~|roughly )?(\d+(?:[.,]\d+)?)(?:\s*" + _TIME_UNIT + r"|(?!\s*(?:\d|\.\d|%|[a-z/])))"
                       r"|(\d+(?:[.,]\d+)?)\s*" + _TIME_UNIT + r"\s*(total\s+)?(?:today|now|currently|at the moment)\b", re.I)
 
@@ -397,7 +404,7 @@ def _now_figures(text: str, found: Found) -> None:
                 continue
             found.measure(f"{name}_ms", number, now.group(0))
         else:
-            found.measure(f"{name}_ms", round(_ms(value, unit), 3), now.group(0))
+            found.measure(f"{name}_ms", round(to_ms(value, unit), 3), now.group(0))
 
 
 def _rate_target(text: str, found: Found) -> list[tuple[int, int]]:
@@ -421,7 +428,7 @@ def _ms_per_token(text: str, found: Found) -> None:
         line = text[text.rfind("\n", 0, m.start()) + 1:m.start()]
         if re.search(r"\bprompt\b", line, re.I):
             continue  # "prompt eval time = ... (1.32 ms per token)": prefill, not the time per output token
-        value = _ms(m.group(2), m.group(3))
+        value = to_ms(m.group(2), m.group(3))
         if m.group(1) or m.group(4):
             found.put("slo_tpot_ms", round(value, 3), m.group(0))
             continue
@@ -555,7 +562,7 @@ def _same_percentile(text: str, found: Found) -> None:
             named = [n for start, end, n in _mentions(text) if end <= m.start() and m.start() - end <= 60
                      or m.start() <= start < m.start() + len(wanted.group(0)) + 12]
             if named and named[-1] == name:
-                found.measured[key] = round(_ms(m.group(2), m.group(3)), 3)
+                found.measured[key] = round(to_ms(m.group(2), m.group(3)), 3)
                 found.measured_evidence[key] = m.group(0)
                 break
 
