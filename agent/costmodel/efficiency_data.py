@@ -7,6 +7,7 @@ figure without a source is an error naming the file.
 from __future__ import annotations
 
 import functools
+import math
 from pathlib import Path
 from typing import Literal
 
@@ -53,11 +54,47 @@ class GemmTable(_Strict):
     fraction_of_peak_source: str | None = None
 
 
+class ShapePoint(_Strict):
+    """Achieved forward rate of a fused attention kernel at one head dimension, with or without a causal mask."""
+
+    head_dim: int = Field(gt=0)
+    causal: bool
+    tflops: float = Field(gt=0)
+
+
+class AttentionShapes(_Strict):
+    """How a fused attention kernel's rate moves with head dimension and causal masking, relative to the shape
+    its `fraction_of_peak` figure was measured at (one benchmark, one sequence length)."""
+
+    reference: ShapePoint = Field(description="The shape the family's fraction_of_peak figure stands for.")
+    points: list[ShapePoint] = Field(min_length=1)
+    source: str = Field(min_length=10)
+
+    def factor(self, head_dim: float, causal: bool) -> float:
+        """Rate at (head_dim, causal) over the reference's: linear in log2(head_dim) between measured head
+        dims, the nearest one outside them; a mask kind without points borrows the other kind's curve."""
+        same = sorted((p.head_dim, p.tflops) for p in self.points if p.causal == causal)
+        curve = same or sorted((p.head_dim, p.tflops) for p in self.points)
+        x = math.log2(max(head_dim, 1.0))
+        xs = [math.log2(d) for d, _ in curve]
+        if x <= xs[0]:
+            value = curve[0][1]
+        elif x >= xs[-1]:
+            value = curve[-1][1]
+        else:
+            i = next(i for i in range(1, len(xs)) if x <= xs[i])
+            t = (x - xs[i - 1]) / (xs[i] - xs[i - 1])
+            value = curve[i - 1][1] + t * (curve[i][1] - curve[i - 1][1])
+        return value / self.reference.tflops
+
+
 class OpTable(_Strict):
     """Fractions of peak of one operation class per dtype."""
 
     fraction_of_peak: dict[str, Figure] = {}
     fraction_of_peak_source: str | None = None
+    forward_by_shape: AttentionShapes | None = Field(
+        None, description="Fused attention only: rate by head dimension and causal mask, relative to the figure.")
 
 
 class KernelBoundary(_Strict):
@@ -168,6 +205,15 @@ def family_for(architecture: str, folder: Path = EFFICIENCIES_DIR) -> FamilyFile
 def link_kind(kind: str, folder: Path = EFFICIENCIES_DIR) -> LinkKind | None:
     """Topology and collective parameters of an interconnect kind ('nvlink-4', 'pcie'), or None."""
     return load_links(folder).kinds.get(kind)
+
+
+def attention_shape_factor(architecture: str, head_dim: float, causal: bool,
+                           folder: Path = EFFICIENCIES_DIR) -> float:
+    """Fused-attention rate at this head dimension and mask over the rate the family's figure was measured at;
+    1.0 for a family without a by-shape table (its figure is used as it is)."""
+    family = family_for(architecture, folder)
+    shapes = family.attention.forward_by_shape if family is not None else None
+    return shapes.factor(head_dim, causal) if shapes is not None else 1.0
 
 
 def kernel_boundary_us(architecture: str, folder: Path = EFFICIENCIES_DIR) -> tuple[float, str]:

@@ -2,8 +2,9 @@
 
 The step is timed as: tensor-core work (training_compute: linear GEMMs at the training dtype and their shapes,
 attention at BF16), the memory-bound
-kernels around it (training_traffic), the pipeline bubble, and communication (training_comm) less what hides
-behind the backward pass. Memory per GPU comes from training_memory.
+kernels around it (training_traffic), the extra work of the busiest pipeline stage (training_pipeline), the
+pipeline bubble, and communication (training_comm) less what hides behind the backward pass. Memory per GPU
+comes from training_memory.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from typing import Any
 from agent.costmodel.calibration import Calibration
 from agent.costmodel.roofline import Rates, rates_for
 from agent.costmodel.specs import Hardware, ModelShape, field_of, hardware_from_spec, shape_from_spec
-from agent.costmodel.training_compute import StepFlops, compute_s, step_flops  # noqa: F401
+from agent.costmodel.efficiency_data import attention_shape_factor
+from agent.costmodel.training_compute import StepFlops, compute_s, lm_head_s, step_flops  # noqa: F401
 from agent.costmodel.training_comm import comm_times_s, hidden_grad_reduce_s
 from agent.costmodel.training_kernels import kernel_boundary_s
 from agent.costmodel.training_memory import activation_note, training_memory_gb
+from agent.costmodel.training_pipeline import stage_imbalance_s, stage_layout
 from agent.costmodel.training_traffic import memory_bound_times_s
 from agent.costmodel.workload import InvalidWorkload, TrainingWorkload
 
@@ -27,7 +30,7 @@ INTERNODE_GB_S = {"hopper": 50.0, "blackwell": 50.0}
 INTERNODE_DEFAULT_GB_S = 25.0
 # Memory-bound terms of the breakdown (timed as bytes over HBM bandwidth, see training_traffic).
 MEMORY_BOUND_TERMS = ("norm_s", "residual_s", "activation_s", "rotary_s", "softmax_dropout_s", "fp8_cast_s",
-                      "loss_s", "grad_clip_s", "optimizer_s", "kernel_boundary_s")
+                      "loss_s", "grad_accumulation_s", "grad_clip_s", "optimizer_s", "kernel_boundary_s")
 # memory-bound terms that run once per step, after the last micro-batch, rather than inside every micro-batch
 PER_STEP_TERMS = ("grad_clip_s", "optimizer_s")
 
@@ -93,17 +96,25 @@ def _step_breakdown(shape: ModelShape, w: TrainingWorkload, hw: Hardware, rates:
                     fp8: bool) -> tuple[dict[str, float], StepFlops]:
     """Seconds per step by term; the overlapped part of the data-parallel reduction is a negative term."""
     flops = step_flops(shape, w)
-    tensor_s = compute_s(flops, shape, w, rates, "fp8" if fp8 else "bf16")
+    head_dim = shape.head_dim or shape.hidden_size / max(shape.num_attention_heads, 1)
+    attention_shape = attention_shape_factor(arch, head_dim, causal=True) if w.flash_attention else 1.0
+    tensor_s = compute_s(flops, shape, w, rates, "fp8" if fp8 else "bf16", attention_shape)
     memory_bound = memory_bound_times_s(shape, w, rates.memory_gb_s, fp8, arch)
     if not rates.peak_only:  # the plain roofline has no per-kernel costs
         memory_bound["kernel_boundary_s"] = kernel_boundary_s(shape, w, fp8, rates.kernel_boundary_us)
     kernels_s = tensor_s + sum(v for k, v in memory_bound.items() if k not in PER_STEP_TERMS)
     comms, grad_reduce_s = comm_times_s(shape, w, hw, rates, internode_gb_s(arch))
-    # a stage idles for whole micro-batch slots: its kernels plus the tensor- and context-parallel traffic in them
+    # a stage idles for whole micro-batch slots: its kernels plus the tensor- and context-parallel traffic in them,
+    # at the pace of the busiest stage (the last one runs the LM head and the loss on top of its layers)
     stage_work_s = kernels_s + comms["tp_comm_s"] + comms.get("cp_comm_s", 0.0)
+    head_s, loss_s = lm_head_s(flops, w, rates), memory_bound["loss_s"]
+    imbalance_s = stage_imbalance_s(stage_layout(shape.num_hidden_layers, w), w, shape.num_hidden_layers,
+                                    stage_work_s - head_s - loss_s, head_s, loss_s)
+    stage_work_s += imbalance_s
     bubble = bubble_fraction(w.schedule, w.pp, w.micro_batches, w.interleave)
     bubble_s = stage_work_s * bubble / (1 - bubble) if bubble < 1 else 0.0
-    breakdown = {"compute_s": tensor_s, **memory_bound, "bubble_s": bubble_s, **comms}
+    breakdown = {"compute_s": tensor_s, **memory_bound, "stage_imbalance_s": imbalance_s, "bubble_s": bubble_s,
+                 **comms}
     # the reduction can hide behind the last micro-batch's backward: 2/3 of its work (3/4 with full recompute)
     backward_share = 3 / 4 if w.recompute == "full" else 2 / 3
     window_s = kernels_s / w.micro_batches * backward_share
@@ -159,6 +170,24 @@ def _assumptions(w: TrainingWorkload, rates: Rates, fp8: bool, internode: float,
     return out
 
 
+def _shape_notes(shape: ModelShape, w: TrainingWorkload, arch: str) -> list[str]:
+    """Assumptions that depend on the model's shape: attention rate, pipeline split, gradient accumulation."""
+    out = []
+    head_dim = shape.head_dim or shape.hidden_size / max(shape.num_attention_heads, 1)
+    factor = attention_shape_factor(arch, head_dim, causal=True) if w.flash_attention else 1.0
+    if factor != 1.0:
+        out.append(f"fused attention at {factor:.2f} of its figure's rate: causal, head dim {head_dim:g} "
+                   "(data/efficiencies forward_by_shape)")
+    if w.pp > 1:
+        out.append(stage_layout(shape.num_hidden_layers, w).note(w.pp))
+    out.append("weight gradients accumulated inside the weight-gradient GEMMs (fused)" if w.grad_accumulation_fusion
+               else "weight gradients added into the accumulation buffer after every micro-batch (no fusion: one "
+                    "16-bit read of the new gradient, a read and a write of the buffer per parameter)")
+    if w.recompute == "full":
+        out.append("full recomputation reruns the transformer layers, not the LM head or the loss")
+    return out
+
+
 def estimate_training(gpu: Any, model: Any, workload: TrainingWorkload, calibration: Calibration | None = None,
                       peak_only: bool = False) -> TrainingEstimate:
     """Estimate one training step: tensor-core work, memory-bound kernels, pipeline bubble, communication less
@@ -185,7 +214,8 @@ def estimate_training(gpu: Any, model: Any, workload: TrainingWorkload, calibrat
     memory = training_memory_gb(shape, w, hw.capacity_gb)
     peak = rates.peak_for("fp8" if fp8 else "bf16")  # MFU against the rate the GEMMs run at
     bound_key = max(breakdown, key=breakdown.get)
-    named = {"compute_s": "compute", "bubble_s": "pipeline-bubble", "offload_s": "pcie"}
+    named = {"compute_s": "compute", "bubble_s": "pipeline-bubble", "stage_imbalance_s": "pipeline-imbalance",
+             "offload_s": "pcie"}
     bound = "memory-bandwidth" if bound_key in MEMORY_BOUND_TERMS else named.get(bound_key, "communication")
     return TrainingEstimate(
         gpu=hw, model=shape, workload=w, step_time_s=step,
@@ -196,5 +226,6 @@ def estimate_training(gpu: Any, model: Any, workload: TrainingWorkload, calibrat
         bubble_fraction=bubble_fraction(w.schedule, w.pp, w.micro_batches, w.interleave),
         breakdown_s=breakdown, memory_gb=memory,
         fits=memory["total_gb"] <= memory["capacity_gb"], bound=bound,
-        assumptions=_assumptions(w, rates, fp8, internode_gb_s(arch), hw.domain_gpus) + [activation_note(shape, w)],
+        assumptions=_assumptions(w, rates, fp8, internode_gb_s(arch), hw.domain_gpus) + _shape_notes(shape, w, arch)
+        + [activation_note(shape, w)],
     )

@@ -63,13 +63,15 @@ def step_flops(shape: ModelShape, w: TrainingWorkload) -> StepFlops:
         attention_flops(shape, w.seq_len, w.seq_len, decode=False, causal=False) * attn_layers * w.global_batch)
     head_fwd = 2 * split.lm_head * tokens
     linear_fwd = 2 * split.gemm_active * tokens - head_fwd
+    # full recomputation reruns the transformer layers only: the output layer and the loss run once forward
+    # (Megatron-LM checkpoints the transformer blocks; arXiv:2104.04473 Eq. 3 counts the logit layer 3x, 6BshV)
     redo_dense = 1 if w.recompute == "full" else 0
     redo_attn = 1 if w.recompute in ("selective", "full") else 0
     teacher = 2 * w.teacher_params * tokens  # distillation: the teacher's forward pass, no backward
     # the backward pass is the input gradient (one forward's FLOPs) plus the weight gradient (another), and frozen
     # weights (adapter training) need no weight gradient; the small adapter GEMMs are left out
     passes = 2 + w.trainable_fraction
-    return StepFlops(linear=(passes + redo_dense) * linear_fwd, lm_head=(passes + redo_dense) * head_fwd,
+    return StepFlops(linear=(passes + redo_dense) * linear_fwd, lm_head=passes * head_fwd,
                      attention=(3 + redo_attn) * run_fwd, teacher=teacher,
                      model=passes * (linear_fwd + head_fwd) + 3 * causal_fwd + teacher,
                      attention_forwards=1 + redo_attn)
@@ -95,12 +97,17 @@ def linear_shape_factor(shape: ModelShape, w: TrainingWorkload, rates: Rates, tr
     return (2 + trainable) / (1 / fwd + 1 / dgrad + trainable / wgrad)
 
 
-def attention_s(flops: StepFlops, shape: ModelShape, w: TrainingWorkload, rates: Rates) -> float:
+def attention_s(flops: StepFlops, shape: ModelShape, w: TrainingWorkload, rates: Rates,
+                attention_shape: float = 1.0) -> float:
     """Seconds of attention over all GPUs' work (divide by GPUs): fused forward(s) and a costlier backward, or
-    unfused batched GEMMs each bound by compute or by its score traffic, whichever is slower."""
+    unfused batched GEMMs each bound by compute or by its score traffic, whichever is slower.
+
+    `attention_shape` scales the fused kernel's figure to this model's head dimension and causal mask
+    (efficiency_data.attention_shape_factor); 1.0 keeps the figure as it is.
+    """
     forward = flops.attention / (flops.attention_forwards + 2)  # one forward pass's FLOPs
     if w.flash_attention:
-        rate = rates.compute_tflops("bf16", "attention") * 1e12
+        rate = rates.compute_tflops("bf16", "attention") * 1e12 * (1.0 if rates.peak_only else attention_shape)
         backward_s = 2 * forward * (FUSED_BWD_FLOPS_PER_FWD / 2) / (rate * FUSED_BWD_RATE_VS_FWD)
         return flops.attention_forwards * forward / rate + backward_s
     rate = rates.compute_tflops("bf16") * 1e12
@@ -112,7 +119,14 @@ def attention_s(flops: StepFlops, shape: ModelShape, w: TrainingWorkload, rates:
     return flops.attention * per_flop_s
 
 
-def compute_s(flops: StepFlops, shape: ModelShape, w: TrainingWorkload, rates: Rates, linear_dtype: str) -> float:
+def lm_head_s(flops: StepFlops, w: TrainingWorkload, rates: Rates) -> float:
+    """Seconds of the output-layer GEMMs per GPU when spread over all GPUs (BF16, as in :func:`compute_s`); the
+    last pipeline stage alone runs them, pp times this."""
+    return flops.lm_head / (rates.compute_tflops("bf16") * 1e12) / w.gpus
+
+
+def compute_s(flops: StepFlops, shape: ModelShape, w: TrainingWorkload, rates: Rates, linear_dtype: str,
+              attention_shape: float = 1.0) -> float:
     """Tensor-core seconds per GPU: linear GEMMs at the training dtype and their shapes, LM head and teacher at
     BF16, attention as :func:`attention_s`.
 
@@ -125,5 +139,5 @@ def compute_s(flops: StepFlops, shape: ModelShape, w: TrainingWorkload, rates: R
     shape_f = 1.0 if rates.peak_only else linear_shape_factor(shape, w, rates, w.trainable_fraction)
     linear_rate = rates.compute_tflops(linear_dtype) * 1e12 * shape_f
     seconds = (flops.linear / linear_rate + (flops.lm_head + flops.teacher) / gemm_bf16
-               + attention_s(flops, shape, w, rates))
+               + attention_s(flops, shape, w, rates, attention_shape))
     return seconds / w.gpus

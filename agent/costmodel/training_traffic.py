@@ -27,6 +27,12 @@ ADAM_STEP_BYTES_PER_PARAM = 4 * 3 + GRAD_BYTES + 4 * 3 + 2
 # transposed, B not), so Transformer Engine writes every FP8 operand a second time, transposed, for the
 # backward GEMMs; Blackwell takes any layout (Transformer Engine cublaslt_gemm.cu, non-TN FP8 GEMM support).
 FP8_TRANSPOSED_COPY_ARCHS = ("hopper", "ada")
+# Without gradient-accumulation fusion each micro-batch's weight gradients land in a fresh 16-bit tensor that a
+# hook then adds into the accumulation buffer (Megatron-LM DistributedDataParallel param hook,
+# `param.main_grad.add_(param.grad.data)`): read the new gradient, read and write the buffer. With fusion the
+# weight-gradient GEMM accumulates into the buffer in its epilogue (Megatron-Core gradient_accumulation_fusion),
+# at no extra pass.
+GRAD_ACCUMULATION_BYTES_PER_PARAM = 3 * GRAD_BYTES
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,16 @@ def fp8_weight_cast_bytes_per_gpu(shape: ModelShape, w: TrainingWorkload, transp
                           w.fp8_scaling == "current")
 
 
+def grad_accumulation_bytes_per_gpu(shape: ModelShape, w: TrainingWorkload) -> float:
+    """Bytes one GPU moves per step adding every micro-batch's weight gradients into its accumulation buffer
+    (0 when the weight-gradient GEMMs accumulate in place). The buffer holds this GPU's whole model shard: the
+    distributed optimizer shards it only when it reduces."""
+    if w.grad_accumulation_fusion:
+        return 0.0
+    params = shape.params_total / (w.tp * w.pp) * w.trainable_fraction
+    return w.micro_batches * params * GRAD_ACCUMULATION_BYTES_PER_PARAM
+
+
 def optimizer_bytes_per_gpu(shape: ModelShape, w: TrainingWorkload) -> float:
     """Adam step traffic of the parameters this GPU updates (its ZeRO shard from stage 1 on); 0 when offloaded."""
     if w.offload:
@@ -161,6 +177,7 @@ def memory_bound_times_s(shape: ModelShape, w: TrainingWorkload, memory_gb_s: fl
         cast += fp8_weight_cast_bytes_per_gpu(shape, w, transposed)
         out["fp8_cast_s"] = cast / rate
     out["loss_s"] = cross_entropy_bytes_per_gpu(shape, w) / rate
+    out["grad_accumulation_s"] = grad_accumulation_bytes_per_gpu(shape, w) / rate
     out["grad_clip_s"] = grad_clip_bytes_per_gpu(shape, w) / rate
     out["optimizer_s"] = optimizer_bytes_per_gpu(shape, w) / rate
     return out

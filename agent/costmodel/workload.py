@@ -112,6 +112,7 @@ class TrainingWorkload:
     teacher_params: float = 0.0         # distillation: a frozen teacher run forward each step
     flash_attention: bool = True        # fused attention kernel: no S x S scores stored or written to memory
     overlap_grad_reduce: bool = True    # data-parallel gradient reduction runs during backward (Megatron default)
+    grad_accumulation_fusion: bool = True  # weight-gradient GEMMs add into the accumulation buffer themselves
     fp8_scaling: str = "delayed"        # FP8 scale factors: delayed (from the amax history) or current (per tensor)
     trainable_fraction: float = 1.0     # adapters (LoRA, QLoRA): the share of parameters trained; the rest is frozen
     frozen_weight_bits: float = 16.0    # adapters: bits per frozen base weight (4 for QLoRA's NF4)
