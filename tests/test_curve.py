@@ -108,7 +108,8 @@ def test_sweep_ends_where_the_kv_cache_fills(catalog) -> None:
 def test_asked_concurrency_is_simulated_even_past_the_stop(catalog) -> None:
     estimate = _estimate(catalog, SERVING + ["chunked-prefill"], model="llama-3.1-70b", tp=2, prompt=8192, output=512)
     curve = simulate_curve(estimate, CurveSpec(requests=40, concurrency=24))
-    assert [p.concurrency for p in curve.points][-2:] == [8, 24]
+    *swept, asked = [p.concurrency for p in curve.points]
+    assert asked == 24 and swept and max(swept) < 24  # the sweep stopped where the KV cache filled, below 24
 
 
 def test_curve_json_lists_each_point_per_gpu(catalog) -> None:

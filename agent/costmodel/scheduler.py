@@ -127,6 +127,17 @@ class Paged(Continuous):
         self.watermark = watermark
 
 
+class NoEvict(Continuous):
+    """TensorRT-LLM in-flight batching under its default capacity policy, GUARANTEED_NO_EVICT: a request is
+    admitted only when the paged blocks for its whole life (prompt plus max_tokens) fit beside what every running
+    request may still grow to, so a started request is never paused or recomputed (TensorRT-LLM performance
+    tuning guide, "Useful Runtime Options", Capacity Scheduler Policy: GUARANTEED_NO_EVICT is the default;
+    MAX_UTILIZATION packs more and may pause). The replica books each job's ``reserve`` (its prompt and output
+    rounded up to whole blocks, see the simulator) at admission, as a contiguous cache does."""
+
+    name = "paged"
+
+
 class Chunked:
     """Chunked prefill (Sarathi-Serve; vLLM V1's default): each iteration has a token budget; every decoder
     gets its token first, the rest goes to prompt chunks in arrival order, so a long prompt never stalls the

@@ -31,6 +31,7 @@ from agent.costmodel.scheduler import (
     PREFILL_TOKEN_BUDGET,
     Chunked,
     Continuous,
+    NoEvict,
     Paged,
     Policy,
     PrefillOnly,
@@ -67,6 +68,9 @@ class EngineConfig:
             instance (all of an instance's GPUs send their shards at once); transfers from one prefill
             instance queue on its link.
         kv_transfer_latency_s: fixed cost per transfer.
+        no_evict: paged: admit a request only when the blocks for its whole life fit beside what the running ones may
+            still grow to, and never preempt (TensorRT-LLM's default GUARANTEED_NO_EVICT capacity policy); False:
+            admit while blocks are free and preempt when they run out (vLLM, TensorRT-LLM's MAX_UTILIZATION).
         tokenize_s_per_token: CPU seconds the API server spends per prompt token before the engine sees the
             request (micro-batches on one thread for the whole deployment, see :mod:`agent.costmodel.frontend`);
             0: no front end.
@@ -86,6 +90,7 @@ class EngineConfig:
     kv_transfer_s_per_token: float = 0.0
     kv_transfer_latency_s: float = 0.0
     tokenize_s_per_token: float = 0.0
+    no_evict: bool = False
 
     def policy_for(self) -> Policy:
         """A fresh policy object for one (decode) replica."""
@@ -96,6 +101,8 @@ class EngineConfig:
         if self.policy == "chunked":
             return Chunked(self.token_budget, self.paged)
         if self.policy == "paged":
+            if self.no_evict and not self.prefill_first:
+                return NoEvict(self.token_budget)
             return Paged(self.token_budget, self.prefill_first)
         if self.policy == "disaggregated":  # the decode pool; prompts arrive prefilled
             return Paged() if self.paged else Continuous()
@@ -244,7 +251,11 @@ class _Run:
     def _new_job(self, req: Request) -> Job:
         e = self.engine
         cached = min(int(req.prompt_tokens * e.prefix_hit_rate), req.prompt_tokens - 1)
-        reserve = e.reserve_tokens or req.prompt_tokens + self.max_output
+        if e.no_evict and e.policy == "paged" and not e.prefill_first:
+            # blocks for the prompt and the whole output the request may ask for (a benchmark client's max_tokens)
+            reserve = -(-(req.prompt_tokens + req.output_tokens) // e.block_tokens) * e.block_tokens
+        else:
+            reserve = e.reserve_tokens or req.prompt_tokens + self.max_output
         job = Job(req, req.id in self.measured_ids, ctx=cached, target=req.prompt_tokens, reserve=reserve)
         if job.measured:
             self.measured.append(job)

@@ -88,12 +88,31 @@ def lengths_from(choice: str | None, prompt_tokens: int, output_tokens: int, uni
     raise AccelsageError(f"lengths must be 'spread', 'fixed' or a file of 'prompt,output' lines, got {choice!r}")
 
 
-def kv_capacity(setup: Setup, workload: InferenceWorkload) -> tuple[float, int]:
-    """(KV tokens one replica holds, most sequences it can run): what the memory model leaves after weights,
-    activations and runtime overhead on each GPU (every GPU of a replica holds the same share of each token)."""
+# The memory an engine gives its KV cache is a share it is configured with, not all that is left:
+# TensorRT-LLM takes KvCacheConfig.free_gpu_memory_fraction, default 0.9, of the memory still free once the engine
+# (weights, activation buffers) is loaded (TensorRT-LLM docs, "How to Change KV Cache Behavior");
+# vLLM takes --gpu-memory-utilization, default 0.9, of the whole GPU for weights, activations and KV together
+# (vLLM engine arguments), so its KV gets that budget less the rest.
+KV_FREE_MEMORY_FRACTION = 0.9
+GPU_MEMORY_UTILIZATION = 0.9
+
+
+def kv_capacity(setup: Setup, workload: InferenceWorkload, budget: str = "free") -> tuple[float, int]:
+    """(KV tokens one replica holds, most sequences it can run): the engine's share of the memory the memory model
+    leaves after weights, activations and runtime overhead on each GPU (every GPU of a replica holds the same share
+    of each token).
+
+    Args:
+        budget: ``free`` (TensorRT-LLM: a fraction of the memory left) or ``total`` (vLLM: a fraction of the whole
+            GPU, less weights, activations and overhead).
+    """
     s = setup
     mem = memory_breakdown(s.shape, s.split, s.counts, s.knobs, workload, s.parallel, s.hw.capacity_gb)
-    free = (mem.capacity_gb - mem.weights_gb - mem.activations_gb - mem.overhead_gb) * 1e9
+    used = mem.weights_gb + mem.activations_gb + mem.overhead_gb
+    if budget == "total":
+        free = (GPU_MEMORY_UTILIZATION * mem.capacity_gb - used) * 1e9
+    else:
+        free = KV_FREE_MEMORY_FRACTION * (mem.capacity_gb - used) * 1e9
     if free <= 0:
         return 0.0, 0
     seqs = MAX_SEQS
@@ -114,7 +133,6 @@ def engine_for(setup: Setup, workload: InferenceWorkload,
             of riding in the decoders' iteration (Orca, TensorRT-LLM in-flight batching).
     """
     k, par = setup.knobs, setup.parallel
-    capacity, seqs = kv_capacity(setup, workload)
     notes = []
     if k.prefill_fraction:
         policy = "disaggregated"
@@ -124,6 +142,12 @@ def engine_for(setup: Setup, workload: InferenceWorkload,
         policy = "paged" if k.paged_block_tokens else "continuous"
     else:
         policy = "static"
+    # vLLM-type engines (prompts in iterations of their own before V1, chunked prefill in V1) budget KV out of the
+    # whole GPU; TensorRT-LLM-type ones (in-flight batching) out of what the loaded engine leaves
+    vllm_like = policy == "chunked" or (prefill_first and policy in ("continuous", "paged"))
+    capacity, seqs = kv_capacity(setup, workload, "total" if vllm_like else "free")
+    # in-flight batching on paged KV is TensorRT-LLM's: its default capacity policy never evicts
+    no_evict = policy == "paged" and not prefill_first
     replicas, prefill_replicas = par.dp, 0
     if policy == "disaggregated":
         prefill_replicas = min(max(round(par.dp * k.prefill_fraction), 1), max(par.dp - 1, 1))
@@ -143,6 +167,7 @@ def engine_for(setup: Setup, workload: InferenceWorkload,
         # ends, so a client re-sending at that instant would always miss it by its tokenization time; real static
         # servers gather a batch over a queue delay, which the simulator does not model
         tokenize_s_per_token=TOKENIZE_S_PER_TOKEN if policy != "static" else 0.0,
+        no_evict=no_evict,
     )
     notes.append(POLICY_WORDS[policy] if not (prefill_first and policy in ("continuous", "paged")) else
                  POLICY_WORDS[policy].split(":")[0] + ": new prompts get iterations of their own while the decoders "
@@ -150,6 +175,13 @@ def engine_for(setup: Setup, workload: InferenceWorkload,
     if engine.tokenize_s_per_token:
         notes.append(f"prompts tokenized by the API server in micro-batches on one thread at "
                      f"{1 / TOKENIZE_S_PER_TOKEN / 1e3:.0f}k tokens/s before the engine sees them (counted in TTFT)")
+    notes.append(f"KV cache: {GPU_MEMORY_UTILIZATION:.0%} of GPU memory less weights, activations and overhead "
+                 "(vLLM --gpu-memory-utilization)" if vllm_like else
+                 f"KV cache: {KV_FREE_MEMORY_FRACTION:.0%} of the memory left after weights, activations and overhead "
+                 "(TensorRT-LLM free_gpu_memory_fraction)")
+    if no_evict:
+        notes.append("a request is admitted only when the KV blocks for its prompt and whole output fit beside the "
+                     "running ones' (TensorRT-LLM's default GUARANTEED_NO_EVICT); nothing is preempted")
     if policy != "static":
         notes.append(f"at most {engine.max_seqs} sequences per instance (vLLM's default --max-num-seqs)")
     if k.kv_budget_tokens:
