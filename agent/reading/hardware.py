@@ -375,7 +375,10 @@ def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, s
     if single and not (now_count and now_count > 1):
         found.put("single_gpu", True, single.group(0))
         found.put("gpu_count", 1, single.group(0))
-    found.multi_gpu_hint = bool(MULTI_GPU_HINT.search(text))
+    # "on A100s", "our H100 cluster": several GPUs of that kind, their number unsaid
+    plural = main is not None and "gpu" in found.values and bool(_MANY_AFTER.match(text, main.end)
+                                                                  or re.search(r"(?<!40)s$", main.text, re.I))
+    found.multi_gpu_hint = plural or bool(MULTI_GPU_HINT.search(text))
 
 
 def _names_gpu_after(text: str, end: int, mentions: list[Any]) -> bool:

@@ -115,6 +115,9 @@ def _size_b(m: re.Match[str]) -> float:
     return value / 1000 if m.group(2).lower() == "m" else value
 
 
+_WISHED_MODEL = re.compile(r"(?:(?<!compared )(?<!similar )(?<!relative )(?<!close )(?<!next )\bto|\bwould like|'d like|"
+                           r"\bwant(?:s|ed)?|\bprefer|\bupgrad\w+ to)\s+(?:(?:run|use|serve|try|deploy|have|get)\s+)?"
+                           r"(?:the\s+)?$", re.I)
 # a size written right after a name: "deepseek-r1:8b", "Qwen3 4B"
 _SIZE_AFTER = re.compile(r"[\s:_-]*(\d+(?:\.\d+)?)\s?[bB]\b")
 
@@ -142,6 +145,10 @@ def find_model(text: str, catalog: Any, model_index: NameIndex, found: Found, sc
     # a draft or student named next to the model being served is not the model
     main = next((m for m in mentions if not re.search(r"\b(?:draft|drafter|student|small)\b",
                                                        text[max(0, m.start - 24):m.start], re.I)), None)
+    # the model they move to is the one to plan for: "upgrade from Qwen2.5-32B to Qwen2.5-72B", "3B for now, would
+    # like Llama 3.1 8B"
+    main = next((m for m in mentions if m.item_id != getattr(main, "item_id", None)
+                 and _WISHED_MODEL.search(text, max(0, m.start - 30), m.start)), main)
     if main or mentions:
         main = main or mentions[0]
         found.put("model", _sized_sibling(text, main, catalog) or main.item_id, main.text)

@@ -117,10 +117,10 @@ _BARE_TOKENS = re.compile(_NUM + r"[\s-]*" + _UNIT + r"\b(?!\s*(?:/|per)\s*s)", 
 # prose states nothing for that field.
 _SETTINGS_EXACT = {
     "synthetic_input_tokens_mean": "prompt_tokens", "input_tokens_mean": "prompt_tokens",
-    "random_input_len": "prompt_tokens",
+    "random_input_len": "prompt_tokens", "random_input": "prompt_tokens",
     "input_len": "prompt_tokens", "prompt_eval_count": "prompt_tokens", "prompt_tokens": "prompt_tokens",
     "input_tokens": "prompt_tokens",
-    "output_tokens_mean": "output_tokens", "random_output_len": "output_tokens", "output_len": "output_tokens",
+    "output_tokens_mean": "output_tokens", "random_output_len": "output_tokens", "random_output": "output_tokens", "output_len": "output_tokens",
     "eval_count": "output_tokens", "output_tokens": "output_tokens", "completion_tokens": "output_tokens",
     "concurrency": "batch", "max_concurrency": "batch",
 }

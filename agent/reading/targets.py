@@ -192,6 +192,7 @@ def _sentence_after(text: str, end: int) -> str:
 # a wish stated after a metric was named, possibly in a later sentence: "SLO is 2s", "Boss require it less than 1.5s",
 # "want under 20", "we would like to descend under 1 second"
 _WISH = re.compile(r"\b(?:slo|sla|target|goal|budget|requires?|required|requirement|expect\w*|needs?|wants?|would like|"
+                   r"spec(?:ification)?|"
                    r"aim\w*|must|should|has to|have to|"
                    r"get (?:it )?(?:back )?(?:to|down to)|(?:could|can|will|would) (?:it|we|i|this|that) (?:hit|reach|get to|do))\b"
                    r"(?:[^.;?!\d]|\bp\d{2,3}\b){0,32}?~?\s?(?<![pP\d])(\d+(?:[.,]\d+)?)"
@@ -200,7 +201,7 @@ _WISH_REACH = 220
 # a wished figure that is a speed ("at least 20 tok/s per user") is read by _rates, not as a time
 _RATE_AFTER = re.compile(r"\s*" + RATE, re.I)
 # a bare wished number that stands alone ("can I get to 60?"), not a count of something ("expect 200 users")
-_ALONE = re.compile(r"\s*\+?\s*(?:[?.!,;)]|$)")
+_ALONE = re.compile(r"\s*\+?\s*(?:or (?:more|higher|better|faster|above)\b|[?.!,;)]|$)")
 
 
 # a metric's name (and a bound or separator) right before a figure: "ttft<1500ms tpot<50ms", "obs ttft 1100ms tpot 71ms"
@@ -271,7 +272,7 @@ def _later_wishes(text: str, found: Found) -> None:
             shown = found.measured.get(f"{name}_ms")
             value = float(wish.group(1).replace(",", "."))
             # a bare number is in the unit of the figure it improves on ("31 ms, want under 20")
-            if shown is None or not 0.05 * shown <= value <= 2 * shown:
+            if shown is None or not 0.05 * shown <= value <= 3 * shown:
                 continue
             found.put(f"slo_{name}_ms", value, wish.group(0))
         else:
@@ -535,8 +536,31 @@ def _mfu(text: str, found: Found) -> None:
         return
 
 
+# "cut TPOT from ~18 ms to under 10 ms": today's figure and the target in one phrase
+_FROM_TO = re.compile(r"\bfrom\s+" + _NUMBER + r"(?:\s*" + _TIME_UNIT + r")?\s+(?:down\s+)?to\s+(?:under\s+|below\s+|<=?\s*|"
+                      r"about\s+|around\s+|at most\s+)?" + _NUMBER + r"\s*" + _TIME_UNIT, re.I)
+
+
+_SENTENCE_END = re.compile(r"[.?!;](?=\s|$)|\n")
+
+
+def _from_to(text: str, found: Found) -> None:
+    """A change asked for as "from A to B" after a metric was named in the sentence: B is its target, A today's."""
+    for m in _FROM_TO.finditer(text):
+        ends = list(_SENTENCE_END.finditer(text, 0, m.start()))
+        start = ends[-1].end() if ends else 0
+        named = [name for a, _, name in _mentions(text) if start <= a < m.start()]
+        if not named or f"slo_{named[-1]}_ms" in found.values:
+            continue
+        before, after = to_ms(m.group(1), m.group(2) or m.group(4)), to_ms(m.group(3), m.group(4))
+        if after < before:
+            found.put(f"slo_{named[-1]}_ms", round(after, 3), m.group(0))
+            found.measure(f"{named[-1]}_ms", round(before, 3), m.group(0))
+
+
 def find_targets(text: str, found: Found) -> None:
     """Put SLOs (slo_ttft_ms, slo_tpot_ms, slo_latency_ms) and measured figures into ``found``."""
+    _from_to(text, found)
     _ms_per_token(text, found)  # first: a later wish ("product wants 12") is in the unit of today's ms/token
     _latency_targets(text, found)
     _rates(text, found)
