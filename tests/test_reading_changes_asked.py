@@ -48,3 +48,11 @@ def test_benchmark_client_length_flags(read):
                  "--max-concurrency 32 against Qwen3-32B on 2x H200")
     assert (found.values.get("prompt_tokens"), found.values.get("output_tokens")) == (2048, 256)
     assert found.values.get("batch") == 32
+
+
+@pytest.mark.parametrize("text, running", [
+    ("we quantized Qwen2.5-72B to GPTQ 4-bit and serve it with vLLM on 2x A100; at batch 48 it is slower than bf16", True),
+    ("should we convert Qwen2.5-72B to GPTQ for our 2x A100?", False),
+])
+def test_a_conversion_already_made_runs(read, text, running):
+    assert ("gptq" in read(text).stack) is running
