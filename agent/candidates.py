@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable
 
 from agent.names import VENDOR_WORDS, normalise
@@ -32,6 +33,7 @@ class Selection:
     excluded: dict[str, str]
 
 
+@lru_cache(maxsize=256)  # a few dozen spellings, asked for every technique of every answer
 def _cc_tuple(text: str | None) -> tuple[int, ...] | None:
     if not text:
         return None
@@ -143,6 +145,13 @@ def _family_words(family: str) -> str:
     return re.escape(name.rstrip("s")) + "s?"
 
 
+@lru_cache(maxsize=256)
+def _refusal_patterns(family: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """The patterns that refuse a family said before its name ("no quantization") and after it ("... hurts")."""
+    fam = _family_words(family)
+    return re.compile(_REFUSE_BEFORE + fam + r"\b", re.I), re.compile(r"\b" + fam + _REFUSE_AFTER, re.I)
+
+
 def read_refusals(text: str, families: Iterable[str]) -> Refusals:
     """The components the question says the user lacks and the families it refuses, in its own words."""
     lacked = []
@@ -157,9 +166,9 @@ def read_refusals(text: str, families: Iterable[str]) -> Refusals:
             lacked.append(" ".join(words))
     refused = {}
     for family in families:
-        fam = _family_words(family)
-        after = (a for a in re.finditer(r"\b" + fam + _REFUSE_AFTER, text, re.I) if not _in_question(text, a.start()))
-        m = re.search(_REFUSE_BEFORE + fam + r"\b", text, re.I) or next(after, None)
+        before, after_name = _refusal_patterns(family)
+        after = (a for a in after_name.finditer(text) if not _in_question(text, a.start()))
+        m = before.search(text) or next(after, None)
         if m:
             refused[family] = m.group(0).strip()
     # "full finetune OOMs" reports what failed; only a full fine-tune wanted rules adapters out
@@ -217,32 +226,50 @@ def phase_matches(technique: Any, workload: Workload) -> bool:
     return bool(phases & _INFERENCE_PHASES)
 
 
-_LABEL_KEYS: dict[int, list[tuple[str, tuple[str, ...]]]] = {}
+@dataclass(frozen=True)
+class _Labels:
+    """A catalog's technique labels (id, name, aliases), normalised: which techniques each label names."""
+
+    owners: dict[str, tuple[str, ...]]  # label -> technique ids
+    long: tuple[str, ...]  # labels long enough to be found across words ("flash attention 2")
 
 
-def _label_keys(catalog: Any) -> list[tuple[str, tuple[str, ...]]]:
-    """Normalised id/name/alias keys per technique, computed once per catalog object."""
-    keys = _LABEL_KEYS.get(id(catalog))
-    if keys is None:
-        keys = []
+# catalog id -> (the catalog, held so its id is not reused while kept; its labels)
+_LABELS: dict[int, tuple[Any, _Labels]] = {}
+_CATALOGS_KEPT = 64
+# a label this long may span words; a shorter one must stand alone as a word ("gqa")
+_SPANNING = 10
+
+
+def _labels(catalog: Any) -> _Labels:
+    """The catalog's :class:`_Labels`, worked out once per catalog object."""
+    entry = _LABELS.get(id(catalog))
+    if entry is None or entry[0] is not catalog:
+        if len(_LABELS) >= _CATALOGS_KEPT:
+            _LABELS.clear()
+        owners: dict[str, list[str]] = {}
         for tech_id, tech in catalog.techniques.items():
             # a label with a non-ASCII letter loses it when normalised ("μGraphs" would read as "graphs"): skipped
             labels = {normalise(str(label)) for label in (tech_id, tech.name, *tech.aliases) if str(label).isascii()}
-            keys.append((tech_id, tuple(k for k in labels if len(k) >= 3)))
-        _LABEL_KEYS[id(catalog)] = keys
-    return keys
+            for key in labels:
+                if len(key) >= 3:
+                    owners.setdefault(key, []).append(tech_id)
+        entry = _LABELS[id(catalog)] = (catalog, _Labels({k: tuple(v) for k, v in owners.items()},
+                                                         tuple(k for k in owners if len(k) >= _SPANNING)))
+    return entry[1]
 
 
 def named_techniques(text: str, catalog: Any) -> set[str]:
     """Technique ids whose id, name or an alias appears as words in the text."""
-    words = " " + " ".join(normalise(w) for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9.+-]*", text)) + " "
+    labels = _labels(catalog)
+    words = {normalise(w) for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9.+-]*", text)}
     joined = " " + normalise(text) + " "
+    # short labels must stand alone as a word ("gqa"), long ones may span words ("flash attention 2")
+    found = {key for key in words if key in labels.owners} | {key for key in labels.long if key in joined}
     hits: dict[str, list[str]] = {}
-    for tech_id, keys in _label_keys(catalog):
-        # short keys must stand alone as a word ("gqa"), long ones may span words ("flash attention 2")
-        matched = [key for key in keys if f" {key} " in words or (len(key) >= 10 and key in joined)]
-        if matched:
-            hits[tech_id] = matched
+    for key in found:
+        for tech_id in labels.owners[key]:
+            hits.setdefault(tech_id, []).append(key)
     # a name inside a longer name found in the text is that longer name ("FlashAttention-3" names FA3, not FA1)
     longer = [key for keys in hits.values() for key in keys]
     return {tech_id for tech_id, keys in hits.items()

@@ -31,6 +31,8 @@ _SHOWN_TRAINING = ("step_time_s", "tokens_per_s", "mfu", "memory.total_gb", "mem
 
 def lookup(data: dict, dotted: str) -> Any:
     """``data["a"]["b"]`` for "a.b"; None when any part is missing."""
+    if "." not in dotted:  # most keys of an estimate's summary are top-level
+        return data.get(dotted) if isinstance(data, dict) else None
     cur: Any = data
     for part in dotted.split("."):
         if not isinstance(cur, dict) or part not in cur:
@@ -62,9 +64,24 @@ class Effect:
                         fits_before=self.fits_before, fits_after=self.fits_after)
 
 
-def _pick(data: dict, keys: tuple[str, ...]) -> dict[str, Any]:
-    found = ((k, lookup(data, k)) for k in keys)  # each key looked up once (two effects per technique, per answer)
-    return {k: v for k, v in found if v is not None}
+def _pick(data: dict, keys: tuple[tuple[str, tuple[str, ...]], ...]) -> dict[str, Any]:
+    """The keys' values found in ``data`` (``keys``: each dotted key with its parts, see :func:`_parts`)."""
+    out: dict[str, Any] = {}
+    for key, parts in keys:  # two effects per technique, per answer, seven keys each
+        cur: Any = data
+        for part in parts:
+            cur = cur.get(part) if isinstance(cur, dict) else None
+        if cur is not None:
+            out[key] = cur
+    return out
+
+
+def _parts(keys: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((k, tuple(k.split("."))) for k in keys)
+
+
+_SHOWN_INFERENCE_PARTS = _parts(_SHOWN_INFERENCE)
+_SHOWN_TRAINING_PARTS = _parts(_SHOWN_TRAINING)
 
 
 # The reference stack every serving framework runs by default; effects are measured on top of it.
@@ -102,6 +119,9 @@ class EffectModel:
         # technique lists by object identity -> their _runs key (the list held, so no id is reused while kept)
         self._keys: dict[tuple[int, ...], tuple[tuple[Any, ...], tuple[str, ...]]] = {}
         self._layouts: dict[tuple[int, int, int, int], tuple[Any, Any]] = {}
+        # baseline() and metric(), asked for by every effect: fixed once run (runs are kept), so kept too
+        self._baseline: tuple[dict | None] | None = None
+        self._metric: tuple[str, tuple[str, str, bool]] | None = None
         self.reference = reference_stack(catalog, workload, TRAINING_REFERENCE if self.training else REFERENCE_TRANSFORMS)
 
     def fitted(self, extra: list[Any]) -> "EffectModel":
@@ -112,6 +132,7 @@ class EffectModel:
         other = copy(self)
         present = {t.id for t in self.reference}
         other.reference = list(self.reference) + [t for t in extra if t.id not in present]
+        other._baseline = other._metric = None  # another reference: another baseline
         return other
 
     # ------------------------------------------------------------ running the cost model
@@ -158,9 +179,9 @@ class EffectModel:
 
     def baseline(self) -> dict | None:
         """The reference estimate (None when the cost model cannot run this workload)."""
-        if self._run([]) is None:
-            return None
-        return self._run(self.reference)
+        if self._baseline is None:
+            self._baseline = (None if self._run([]) is None else self._run(self.reference),)
+        return self._baseline[0]
 
     def bottlenecks(self) -> set[str]:
         """The technique bottleneck names that limit this workload on its objective (from the reference estimate)."""
@@ -181,12 +202,18 @@ class EffectModel:
 
     def metric(self) -> tuple[str, str, bool]:
         """The metric the objective is judged on; memory when the reference does not fit."""
+        objective = self.workload.objective
+        if self._metric is None or self._metric[0] != objective:
+            self._metric = (objective, self._judged_on(objective))
+        return self._metric[1]
+
+    def _judged_on(self, objective: str) -> tuple[str, str, bool]:
         base = self.baseline() or {}
         if lookup(base, "memory.fits") is False:
             return "memory.total_gb", "GB per GPU", False
         table = TRAINING_METRICS if self.training else INFERENCE_METRICS
         default = TRAINING_DEFAULT if self.training else INFERENCE_METRICS["latency"]
-        return table.get(self.workload.objective, default)
+        return table.get(objective, default)
 
     def effect(self, techniques: list[Any]) -> Effect | None:
         """Effect of applying ``techniques`` together on top of the reference; None when nothing is modelled."""
@@ -207,7 +234,7 @@ class EffectModel:
         speedup = None
         if isinstance(b, (int, float)) and isinstance(a, (int, float)) and a > 0 and b > 0:
             speedup = a / b if higher else b / a
-        shown = _SHOWN_TRAINING if self.training else _SHOWN_INFERENCE
+        shown = _SHOWN_TRAINING_PARTS if self.training else _SHOWN_INFERENCE_PARTS
         notes = after.get("warnings") if isinstance(after.get("warnings"), list) else []
         return Effect(key, unit, _pick(before, shown), _pick(after, shown), speedup,
                       lookup(before, "memory.fits"), lookup(after, "memory.fits"), "; ".join(map(str, notes[:2])),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable
 
 # Prefixes people often drop when naming a GPU ("a 4090" for "GeForce RTX 4090").
@@ -115,6 +116,8 @@ class NameIndex:
         self._seen: dict[str, str | None] = {}
         # every beginning of a key: a run of words that is no such beginning cannot grow into a name
         self.prefixes = {key[:j] for key in self.exact for j in range(1, len(key) + 1)}
+        # text -> its mentions, for the last few texts (the reading and the answer look through one question often)
+        self._found: dict[str, tuple[Mention, ...]] = {}
 
     def lookup(self, words: str) -> str | None:
         """The id whose alias equals these words (normalised)."""
@@ -139,13 +142,22 @@ class NameIndex:
     def find(self, text: str) -> list[Mention]:
         """All non-overlapping mentions, longest match first, in text order; a match that a longer one starting
         inside it would overrun gives way ("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B" is the distill, not R1)."""
-        tokens = [piece for m in _TOKEN_RE.finditer(text) for piece in _split_glued(m.group(0).rstrip(".-"), m.start())]
-        keys = [normalise(t[0]) for t in tokens]
+        found = self._found.get(text)
+        if found is None:
+            if len(self._found) >= _TEXTS_KEPT:
+                self._found.clear()
+            found = self._found[text] = tuple(self._find(text))
+        return list(found)
+
+    def _find(self, text: str) -> list[Mention]:
+        tokens, keys = _tokens(text)
         longest: dict[int, int] = {}
 
         def at(i: int) -> int:
             if i not in longest:
-                longest[i] = self._longest_at(text, tokens, keys, i)
+                # most words neither are a name nor begin one: no need to look further
+                starts = self.could_grow(keys[i]) or self.lookup_key(keys[i])
+                longest[i] = self._longest_at(text, tokens, keys, i) if starts else 0
             return longest[i]
 
         found: list[Mention] = []
@@ -179,6 +191,19 @@ class NameIndex:
     def could_grow(self, key: str) -> bool:
         """Whether more words after ``key`` could still make a name."""
         return key in self.prefixes
+
+
+# how many texts an index remembers the mentions of
+_TEXTS_KEPT = 16
+
+
+@lru_cache(maxsize=32)
+def _tokens(text: str) -> tuple[tuple[tuple[str, int, int], ...], tuple[str, ...]]:
+    """The text's words (count glued to a name split off) with their spans, and each normalised; remembered for the
+    last few texts, as every index (GPUs, models, frameworks, instances) and every reader looks through the same
+    question."""
+    tokens = tuple(piece for m in _TOKEN_RE.finditer(text) for piece in _split_glued(m.group(0).rstrip(".-"), m.start()))
+    return tokens, tuple(normalise(t[0]) for t in tokens)
 
 
 def _split_glued(token: str, start: int) -> list[tuple[str, int, int]]:

@@ -8,7 +8,7 @@ from typing import Any
 
 from agent.answer import memory_text, metric_words
 from agent.candidates import Candidate
-from agent.effects import Effect
+from agent.effects import EXCLUSIVE_TRANSFORMS, WEIGHT_FORMAT, Effect
 from agent.workload import TRAINING_PHASES, Workload
 
 # The cost model's effect on the objective dominates: 4 points per doubling (clipped to [-1, 2] doublings),
@@ -62,6 +62,10 @@ _TRAFFIC_ASSUMPTIONS = {"prefix_cache": "prefix-caching"}
 def quality_tier(technique: Any) -> int:
     """0 exact; 1 near-lossless (FP8/INT8 formats, 8-bit KV); 2 small stated loss (4-6-bit weights, 4-bit KV);
     3 notable loss (2-3-bit weights, other lossy methods); 4 drops information (KV eviction, pruning, early exit)."""
+    return traits_of(technique).tier
+
+
+def _quality_tier(technique: Any) -> int:
     cm = technique.cost_model
     if cm.transform in _DROPPING_TRANSFORMS:
         return 4
@@ -73,6 +77,40 @@ def quality_tier(technique: Any) -> int:
     if cm.transform in ("fp8_compute", "int8_compute", "mixed_precision"):
         return 1
     return 3
+
+
+@dataclass(frozen=True)
+class Traits:
+    """What scoring asks of a technique about itself alone, for every candidate of every ranking of every answer."""
+
+    tier: int
+    knob: str | None
+    architecture_change: bool
+    frameworks: frozenset[str]
+    deployable: bool  # shipped in two or more frameworks
+    bottlenecks: frozenset[str]
+    traffic_key: str | None
+    retraining: bool
+    calibration_data: bool
+
+
+def traits_of(technique: Any) -> Traits:
+    """The technique's :class:`Traits`, worked out once per technique object (catalog techniques are immutable)."""
+    entry = _TRAITS.get(id(technique))
+    if entry is None or entry[0] is not technique:  # holding the object keeps its id from being reused
+        if len(_TRAITS) >= _TRAITS_KEPT:
+            _TRAITS.clear()
+        entry = _TRAITS[id(technique)] = (technique, Traits(
+            _quality_tier(technique), _knob_of(technique), _is_architecture_change(technique),
+            frozenset(technique.frameworks), len(technique.frameworks) >= 2, frozenset(technique.bottlenecks),
+            _TRAFFIC_ASSUMPTIONS.get(technique.cost_model.transform), bool(technique.requires.retraining),
+            bool(technique.requires.calibration_data)))
+    return entry[1]
+
+
+# bounded for test runs that load many catalogs
+_TRAITS: dict[int, tuple[Any, Traits]] = {}
+_TRAITS_KEPT = 4096
 
 
 @dataclass
@@ -110,8 +148,12 @@ def intent_term(technique: Any, intents: dict[str, float]) -> float:
 def risk_terms(technique: Any, workload: Workload, asked_for: bool = False) -> dict[str, float]:
     """Penalties for changing outputs (by quality tier; halved when asked for or when memory is all that matters),
     retraining and calibration."""
+    return _risks(traits_of(technique), workload, asked_for)
+
+
+def _risks(traits: Traits, workload: Workload, asked_for: bool) -> dict[str, float]:
     out: dict[str, float] = {}
-    tier = quality_tier(technique)
+    tier = traits.tier
     if tier:
         penalty = RISK_BY_TIER[tier]
         if asked_for or workload.objective == "memory":
@@ -119,21 +161,29 @@ def risk_terms(technique: Any, workload: Workload, asked_for: bool = False) -> d
         if workload.objective == "quality":
             penalty += RISK_QUALITY_OBJECTIVE
         out["lossy"] = penalty
-    if technique.requires.retraining and workload.phase not in TRAINING_PHASES:
+    if traits.retraining and workload.phase not in TRAINING_PHASES:
         out["retraining"] = RETRAINING
-    if technique.requires.calibration_data:
+    if traits.calibration_data:
         out["calibration"] = CALIBRATION
     return out
 
 
 def traffic_assumption(technique: Any, intents: dict[str, float], named: bool) -> bool:
     """Whether the technique's modelled gain rests on traffic the question does not describe (shared prefixes)."""
-    key = _TRAFFIC_ASSUMPTIONS.get(technique.cost_model.transform)
+    return _rests_on_traffic(traits_of(technique), intents, named)
+
+
+def _rests_on_traffic(traits: Traits, intents: dict[str, float], named: bool) -> bool:
+    key = traits.traffic_key
     return key is not None and not named and intents.get(key, 0.0) < 1.0
 
 
 def is_architecture_change(technique: Any) -> bool:
     """Whether adopting the technique means a differently built (pre-trained) model."""
+    return traits_of(technique).architecture_change
+
+
+def _is_architecture_change(technique: Any) -> bool:
     return (technique.family == "ssm-linear" or technique.cost_model.transform == "linear_attention"
             or technique.id in ARCHITECTURE_IDS)
 
@@ -156,16 +206,22 @@ def score_candidate(cand: Candidate, workload: Workload, intents: dict[str, floa
     Args:
         explicit: technique ids and families the question clearly points at (``intents.read_explicit``).
     """
+    return _score(cand, workload, intents, effect, bottlenecks, explicit, relevance, workload.origin("phase") == "assumed")
+
+
+def _score(cand: Candidate, workload: Workload, intents: dict[str, float], effect: Effect | None,
+           bottlenecks: set[str], explicit: set[str], relevance: float, guessed_phase: bool) -> Scored:
+    """:func:`score_candidate`, told whether the workload's phase was a guess (the same for every candidate)."""
     tech = cand.technique
+    traits = traits_of(tech)
     # the question rules this one out by what it says ("we have no draft model")
     refused = intents.get(tech.id, 0.0) <= REFUSED_INTENT
     # a technique asked about by its own profile is asked even in another phase when the phase was only guessed
     # (distilling a student under a default "serving"); a phase the question states holds, and a family asked
     # about brings in only those of its techniques that act in that phase
-    guessed_phase = workload.origin("phase") == "assumed"
     asked = (cand.named or (tech.id in explicit and (cand.phase_match or guessed_phase))
              or (tech.family in explicit and cand.phase_match)) and not refused
-    assumed = traffic_assumption(tech, intents, cand.named)
+    assumed = _rests_on_traffic(traits, intents, cand.named)
     counted = None if assumed else effect
     gain = counted is not None and counted.speedup is not None and counted.speedup >= REAL_GAIN
     parts = {"effect": W_EFFECT * effect_term(counted)}
@@ -176,9 +232,9 @@ def score_candidate(cand: Candidate, workload: Workload, intents: dict[str, floa
     intent = intent_term(tech, intents)
     ties = W_EVIDENCE * evidence_term(cand.retrieved_rank)
     ties += 0.0 if asked else min(0.5, W_WEAK_INTENT * intent)
-    ties += FRAMEWORK if workload.framework and workload.framework in tech.frameworks else 0.0
-    ties += DEPLOYABLE if len(tech.frameworks) >= 2 else 0.0
-    ties += BOTTLENECK if bottlenecks & set(tech.bottlenecks) else 0.0
+    ties += FRAMEWORK if workload.framework and workload.framework in traits.frameworks else 0.0
+    ties += DEPLOYABLE if traits.deployable else 0.0
+    ties += BOTTLENECK if not traits.bottlenecks.isdisjoint(bottlenecks) else 0.0
     parts["evidence"] = round(min(TIE_BREAK_CAP, ties), 4)
     if relevance > 0:
         parts["relevance"] = round(W_RELEVANCE * relevance, 4)
@@ -195,12 +251,12 @@ def score_candidate(cand: Candidate, workload: Workload, intents: dict[str, floa
         parts["fit"] = FITS_WHEN_BASELINE_DOES_NOT
     if effect is not None and effect.feasible_before is False and effect.feasible_after:
         parts["feasible"] = FEASIBLE
-    if is_architecture_change(tech) and not (asked and (cand.named or tech.id in explicit)):
+    if traits.architecture_change and not (asked and (cand.named or tech.id in explicit)):
         # a differently built model is no option for this one: its modelled gain does not count
         parts["architecture"] = round(ARCHITECTURE_CHANGE - max(0.0, parts["effect"]) - parts.get("gain", 0.0), 4)
     # asked for by id (named, "shrink the KV cache" -> eviction) softens the quality penalty
     asked_for = cand.named or intents.get(tech.id, 0.0) >= 1.0 or intents.get(tech.family, 0.0) >= 1.4
-    parts.update(risk_terms(tech, workload, asked_for))
+    parts.update(_risks(traits, workload, asked_for))
     return Scored(cand, round(sum(parts.values()), 4), parts, effect)
 
 
@@ -217,16 +273,17 @@ def rank_candidates(cands: list[Candidate], workload: Workload, intents: dict[st
         # ...and an unversioned name ("flash attention") names its later versions too
         explicit = {x for x in explicit if x not in (relevance or {}) or any(x == n or x.startswith(n + "-")
                                                                              for n in named)}
-    scored = [score_candidate(c, workload, intents, effects.get(c.technique.id), bottlenecks, explicit,
-                              relative.get(c.technique.id, 0.0)) for c in cands]
-    scored.sort(key=lambda s: (-s.score, s.technique.id))
+    guessed_phase = workload.origin("phase") == "assumed"
+    scored = [_score(c, workload, intents, effects.get(c.technique.id), bottlenecks, explicit,
+                     relative.get(c.technique.id, 0.0), guessed_phase) for c in cands]
+    scored.sort(key=_rank_order)
     seen: set[str] = set()
     knobs: set[str] = set()
     for s in scored:
-        tech = s.technique
+        tech = s.candidate.technique
         if tech.id in seen:
             s.parts["superseded"] = SUPERSEDED
-        knob = knob_of(tech)
+        knob = traits_of(tech).knob
         asked = s.candidate.named or tech.family in explicit or tech.id in explicit
         if knob and knob in knobs and not asked:
             # its gain is the same kind as the better one's: it counts as a tie-breaker only
@@ -235,8 +292,12 @@ def rank_candidates(cands: list[Candidate], workload: Workload, intents: dict[st
         seen.update(tech.relations.supersedes)
         if knob:
             knobs.add(knob)
-    scored.sort(key=lambda s: (-s.score, s.technique.id))
+    scored.sort(key=_rank_order)
     return scored
+
+
+def _rank_order(s: Scored) -> tuple[float, str]:
+    return -s.score, s.candidate.technique.id
 
 
 # Which ranked techniques are worth showing: a pick must answer the question (asked about, makes the setup fit or
@@ -275,8 +336,10 @@ def shown_picks(ranked: list[Scored], bottlenecks: set[str] | frozenset[str]) ->
 
 def knob_of(technique: Any) -> str | None:
     """The cost-model knob a technique sets, when two such techniques are alternatives (one weight format...)."""
-    from agent.effects import EXCLUSIVE_TRANSFORMS, WEIGHT_FORMAT  # noqa: PLC0415
+    return traits_of(technique).knob
 
+
+def _knob_of(technique: Any) -> str | None:
     transform = technique.cost_model.transform
     if transform in WEIGHT_FORMAT:
         return "weight-format"
