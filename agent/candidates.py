@@ -310,6 +310,9 @@ def select_candidates(workload: Workload, catalog: Any, question: str, hits: lis
     refusals = read_refusals(question, {t.family for t in catalog.techniques.values()})
     # a GPU the reader had to assume must still be of the vendor the question names
     vendor = stated_vendor(question) if workload.origin("gpu") == "assumed" else None
+    # a GPU count the reader assumed (the fewest that hold the model) does not rule out a multi-GPU technique: the user
+    # may well have more; a stated count, or a single GPU asked for, does
+    gpu_count = workload.gpu_count if workload.origin("gpu_count") != "assumed" else max(2, workload.gpu_count)
     out: list[Candidate] = []
     excluded: dict[str, str] = {}
     for tech_id, tech in sorted(catalog.techniques.items()):
@@ -317,7 +320,7 @@ def select_candidates(workload: Workload, catalog: Any, question: str, hits: lis
         match = phase_matches(tech, workload)
         if not (match or tech_id in named or tech_id in asked or retrieved is not None):
             continue
-        problem = ((hardware_problem(tech, gpu, workload.gpu_count) if gpu else None) or constraint_problem(tech, workload)
+        problem = ((hardware_problem(tech, gpu, gpu_count) if gpu else None) or constraint_problem(tech, workload)
                    or vendor_problem(tech, vendor) or lacked_problem(tech, refusals)
                    or model_problem(tech, model, question, model_assumed))
         if problem:

@@ -157,7 +157,7 @@ class EffectModel:
             self._layouts[figures] = (
                 InferenceWorkload(batch=max(1, w.batch), prompt_len=max(1, w.prompt_tokens),
                                   output_len=max(1, w.output_tokens)),
-                ParallelConfig(gpus=w.gpu_count, tp=_largest_divisor_at_most(w.gpu_count, 8)))
+                ParallelConfig(gpus=w.gpu_count, tp=_serving_tp(w, gpu, model)))
         iw, parallel = self._layouts[figures]
         return estimate_inference(gpu, model, iw, parallel, techniques=tuple(techniques), calibration=self.calibration).summary_dict()
 
@@ -319,6 +319,23 @@ def _training_specs(gpu: Any, model: Any) -> tuple[Any, Any]:
     shape = remembered(("shape", id(model)), lambda: shape_from_spec(model), (model,))
     # estimate_training reads the architecture from the spec when the Hardware has none: leave it the spec then
     return (hw if hw.architecture else gpu), shape
+
+
+# for throughput, tensor parallelism is only as wide as it must be for the weights to leave this share of each GPU free
+KV_SHARE_FOR_THROUGHPUT = 0.5
+
+
+def _serving_tp(w: Workload, gpu: Any, model: Any) -> int:
+    """The tensor-parallel degree a serving layout uses: across the node (up to 8) when latency is the goal; for
+    throughput or cost the smallest degree whose bf16 weight share leaves KV_SHARE_FOR_THROUGHPUT of each GPU free, the
+    other GPUs serving as replicas (no per-layer all-reduce, more requests in flight per GPU)."""
+    widest = _largest_divisor_at_most(w.gpu_count, 8)
+    if w.objective not in ("throughput", "cost"):
+        return widest
+    weights_bytes = 2.0 * getattr(model, "params_total", 0.0)
+    fits = [tp for tp in range(1, widest + 1) if w.gpu_count % tp == 0
+            and weights_bytes / tp <= (1 - KV_SHARE_FOR_THROUGHPUT) * gpu.memory_bytes]
+    return min(fits, default=widest)
 
 
 def _largest_divisor_at_most(n: int, cap: int) -> int:

@@ -85,10 +85,14 @@ def without_baseline(cands: list[Candidate], effects_model: EffectModel, subject
     # the estimate leaves out because its gain rests on the traffic (a prefix cache) is the exception when it is the
     # question's best profile match (``best_match``): the symptom says it is not doing its job
     stack = effects_model.workload.stack
-    running = {t for t, origin in stack.items() if not (t == best_match and t not in same and origin != "stated")}
+    # ...and so is a framework default the question is plainly about (``subject``): "long prompts freeze the other
+    # streams" on an engine whose chunked prefill is on by default says it is off or its token budget is too large
+    doubted = subject if subject and stack.get(subject, "stated") != "stated" else None
+    running = {t for t, origin in stack.items()
+               if not ((t == best_match and t not in same or t == doubted) and origin != "stated")}
     assumed = not effects_model.workload.framework
     keep = [c for c in cands if c.technique.id not in running and (
-        c.technique.id not in same or c.named or (assumed and c.technique.id == subject))]
+        c.technique.id not in same or c.named or c.technique.id == doubted or (assumed and c.technique.id == subject))]
     return keep, same | running
 
 
@@ -204,7 +208,8 @@ def pool_problem(model: EffectModel) -> str | None:
     from dataclasses import replace  # noqa: PLC0415
 
     w = model.workload
-    half = w.gpu_count // 2
+    # an assumed count (the fewest GPUs that hold the model) is no limit: disaggregation needs at least two pools
+    half = (w.gpu_count if w.origin("gpu_count") != "assumed" else max(2, w.gpu_count)) // 2
     if half < 1:
         return "needs separate prefill and decode GPUs"
     trial = EffectModel(model.catalog, replace(w, gpu_count=half), model.calibration).fitted(model.reference)

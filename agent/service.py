@@ -164,8 +164,17 @@ class Answerer:
         # techniques the profiles point at join the candidates across phases only when the phase was a guess
         asked = explicit & set(self.catalog.techniques) if w.origin("phase") == "assumed" else set()
         selection = select_candidates(w, self.catalog, context, hits, asked)
-        cands, baseline = without_baseline(selection.candidates, effects_model, clear_subject(relevance),
+        # a technique named but ruled out here ("FP8 on our A100s?") hands the question to its family: what of that
+        # kind does run on this setup
+        explicit = explicit | {self.catalog.techniques[t].family for t in mentioned_techniques(context, self.catalog)
+                               if t in selection.excluded}
+        subject = clear_subject(relevance)
+        cands, baseline = without_baseline(selection.candidates, effects_model, subject,
                                            max(relevance, key=relevance.get, default=None))
+        if subject in w.stack and w.stack[subject] != "stated" and any(c.technique.id == subject for c in cands):
+            warnings.append(f"{self.catalog.techniques[subject].name} is assumed on ({w.stack[subject]}), yet what you "
+                            "describe is what it prevents: check that it is really on and how it is set, before "
+                            "anything else.")
         limits = effects_model.bottlenecks() | (diagnosis.relieved_by if diagnosis else frozenset())
         prior = rank_candidates(cands, w, intents, {}, limits, explicit, relevance)
         fit = find_fit_stack(prior, w, effects_model)

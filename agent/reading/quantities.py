@@ -207,6 +207,9 @@ _LOAD_WISH = re.compile(r"\b(?:want|need|should|must|target|goal|hold|handle|sup
 _LOAD_NOW = re.compile(r"\b(?:today|now|currently|at the moment|right now)\b", re.I)
 
 
+_PER_DEVICE = re.compile(r"\s*(?:per|/|a|each|on each|in each)\s*(?:gpu|card|device)\b", re.I)
+
+
 def _sentence_before(text: str, at: int) -> str:
     start = max(text.rfind(c, 0, at) for c in ".?!;\n") + 1
     return text[start:at]
@@ -233,6 +236,10 @@ def _batch(text: str, found: Found) -> tuple[int | None, str]:
         return None, ""
     wished = [c for c in counts if c[2] and c[0] > 1]
     value, evidence, _ = wished[-1] if wished and wished[-1][0] != counts[0][0] else counts[0]
+    # a load per GPU ("batch 256 per GPU" on 8 GPUs) is that many on each: the whole load is their sum
+    at = text.find(evidence)
+    if at >= 0 and _PER_DEVICE.match(text, at + len(evidence)) and found.values.get("gpu_count", 1) > 1:
+        value *= found.values["gpu_count"]
     return value, evidence
 
 
