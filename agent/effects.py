@@ -180,7 +180,10 @@ class EffectModel:
     def baseline(self) -> dict | None:
         """The reference estimate (None when the cost model cannot run this workload)."""
         if self._baseline is None:
-            self._baseline = (None if self._run([]) is None else self._run(self.reference),)
+            reference = self._run(self.reference)
+            if reference is None and self.reference:
+                self._run([])  # the bare workload, run only now: when it fails too, its error is the warning shown
+            self._baseline = (reference,)
         return self._baseline[0]
 
     def bottlenecks(self) -> set[str]:
