@@ -56,3 +56,12 @@ def test_benchmark_client_length_flags(read):
 ])
 def test_a_conversion_already_made_runs(read, text, running):
     assert ("gptq" in read(text).stack) is running
+
+
+def test_a_line_that_must_fully_appear_in_time(read):
+    found = read("Our shop assistant runs on the customer's own PC (RTX 4060 8GB), Phi-3-mini. Shoppers leave if a "
+                 "reply (~80 tokens) takes longer than 2 s to fully appear. The storefront app keeps ~3 GB VRAM.")
+    assert found.values.get("slo_latency_ms") == 2000
+    assert found.values.get("output_tokens") == 80
+    assert found.values.get("objective") == "latency"
+    assert found.values.get("phase") == "edge"

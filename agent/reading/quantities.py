@@ -105,6 +105,9 @@ _OUTPUT_PATTERNS = [
                r"roughly )?" + _NUM + r"\s*(?:tokens?|toks?)\b", re.I),
     re.compile(_NUM + r"\s*(?:tokens?|toks?)\s+of\s+(?:json|text|output|code|summary|markdown|prose)\b", re.I),
     re.compile(_NUM + r"\s*(?:tokens?|toks?)\s+from\s+(?:an?|the|each)\s+[~≈]?\s?\d", re.I),
+    # "an NPC line (~60 tokens)": what is generated, its length in brackets after it
+    re.compile(r"\b(?:repl(?:y|ies)|answers?|lines?|reports?|summar(?:y|ies)|responses?|completions?|messages?|outputs?|"
+               r"memos?|labels?)\s*\(\s*(?:about\s+|around\s+)?" + _NUM + r"\s*(?:tokens?|toks?)\s*(?:each\s*)?\)", re.I),
     # "about 20 seconds for 400 tokens": a time for that many generated tokens
     re.compile(r"\b(?:seconds?|secs?|s|ms|minutes?)\s+for\s+(?:about\s+|~)?" + _NUM + r"\s*" + _UNIT, re.I),
 ]

@@ -25,7 +25,8 @@ _TTFT = (r"(?:ttft|time[\s-]to[\s-]first[\s-]token|first[\s-]token(?: latency| t
          r"shows\b)(?: on (?:the )?screen)?)")
 _TPOT = (r"(?:tpot|itl|inter[\s-]token(?: latency)?|time per (?:output )?token|per[\s-]token (?:latency|time)|token latency|"
          r"decode latency|tbt|(?:time )?between tokens)")
-_E2E = r"(?:end[\s-]to[\s-]end(?: latency| time)?|e2e latency|e2e|total latency|request latency|response time|latency)"
+_E2E = (r"(?:end[\s-]to[\s-]end(?: latency| time)?|e2e latency|e2e|total latency|request latency|response time|latency|"
+        r"(?:to )?fully (?:appear|show|render|generat)\w*)")
 _SEP = (r"\s*(?:" + _PCT + r"\s*)?(?:slo|target|goal|sla)?\s*(?:(?:of|is|at|=|:|around|about|currently|sits|hovers|runs|"
         r"stays|now|roughly|approx\w*|~)\s*){0,3}")
 
