@@ -72,3 +72,12 @@ def test_serving_layout_is_replicas_for_throughput_and_tp_for_latency(catalog):
 def test_a_load_per_gpu_is_summed_over_the_gpus(read):
     assert read("offline job, we run batch 128 per GPU on 4x L40S with Llama 3.1 8B").values.get("batch") == 512
     assert read("batch 128 on one L40S with Llama 3.1 8B").values.get("batch") == 128
+
+
+def test_no_draft_model_rules_out_every_technique_that_needs_one(catalog):
+    from agent.candidates import lacked_problem, read_refusals
+
+    refusals = read_refusals("We have no draft model and cannot train one.", {t.family for t in catalog.techniques.values()})
+    needing = ("speculative-decoding", "specinfer", "online-speculative-decoding")
+    assert all(lacked_problem(catalog.techniques[t], refusals) for t in needing)
+    assert lacked_problem(catalog.techniques["lookahead-decoding"], refusals) is None
