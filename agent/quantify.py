@@ -72,7 +72,7 @@ def fit_at_smaller_batch(prior: list[Scored], w: Workload, effects_model: Effect
 
 
 def without_baseline(cands: list[Candidate], effects_model: EffectModel, subject: str | None = None,
-                     best_match: str | None = None) -> tuple[list[Candidate], set[str]]:
+                     best_match: str | None = None, doubt_defaults: bool = True) -> tuple[list[Candidate], set[str]]:
     """Drop the reference stack's techniques (and ones they replace with the same effect): they are assumed in
     use. One stays when the question names it, or when no framework was stated and the question is plainly about it
     (``subject``: "the server waits for the longest request in a batch" is about continuous batching, so the user
@@ -87,7 +87,8 @@ def without_baseline(cands: list[Candidate], effects_model: EffectModel, subject
     stack = effects_model.workload.stack
     # ...and so is a framework default the question is plainly about (``subject``): "long prompts freeze the other
     # streams" on an engine whose chunked prefill is on by default says it is off or its token budget is too large
-    doubted = subject if subject and stack.get(subject, "stated") != "stated" else None
+    # (``doubt_defaults``: only when the question reports a problem, a measured figure or a target)
+    doubted = subject if doubt_defaults and subject and stack.get(subject, "stated") != "stated" else None
     running = {t for t, origin in stack.items()
                if not ((t == best_match and t not in same or t == doubted) and origin != "stated")}
     assumed = not effects_model.workload.framework

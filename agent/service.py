@@ -164,14 +164,17 @@ class Answerer:
         # techniques the profiles point at join the candidates across phases only when the phase was a guess
         asked = explicit & set(self.catalog.techniques) if w.origin("phase") == "assumed" else set()
         selection = select_candidates(w, self.catalog, context, hits, asked)
+        named = mentioned_techniques(context, self.catalog)
         # a technique named but ruled out here ("FP8 on our A100s?") hands the question to its family: what of that
         # kind does run on this setup
-        explicit = explicit | {self.catalog.techniques[t].family for t in mentioned_techniques(context, self.catalog)
-                               if t in selection.excluded}
+        explicit = explicit | {self.catalog.techniques[t].family for t in named if t in selection.excluded}
         subject = clear_subject(relevance)
+        # a default is doubted only on a reported problem: a figure the user measured or a target they set
+        troubled = bool(w.measured or w.slo_ttft_ms or w.slo_tpot_ms or w.slo_latency_ms)
         cands, baseline = without_baseline(selection.candidates, effects_model, subject,
-                                           max(relevance, key=relevance.get, default=None))
-        if subject in w.stack and w.stack[subject] != "stated" and any(c.technique.id == subject for c in cands):
+                                           max(relevance, key=relevance.get, default=None), doubt_defaults=troubled)
+        if troubled and subject in w.stack and w.stack[subject] != "stated" and any(
+                c.technique.id == subject for c in cands):
             warnings.append(f"{self.catalog.techniques[subject].name} is assumed on ({w.stack[subject]}), yet what you "
                             "describe is what it prevents: check that it is really on and how it is set, before "
                             "anything else.")

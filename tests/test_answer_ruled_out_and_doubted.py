@@ -47,9 +47,15 @@ def test_a_stated_single_gpu_still_rules_them_out(catalog):
 
 def test_a_default_the_question_describes_as_failing_stays_a_candidate(answerer):
     answer = answerer.answer("vLLM with Llama 3.1 8B on one H100: whenever someone sends a 40k-token prompt, "
-                             "every other user's stream stops for a moment. How do we fix it?")
+                             "p99 inter-token latency jumps to 500 ms and every other user's stream stops. How do we "
+                             "fix it?")
     assert "chunked-prefill" in _ids(answer, 3)
     assert any("is assumed on" in w and "Chunked prefill" in w for w in answer.warnings)
+
+
+def test_a_default_is_not_doubted_without_a_reported_problem(answerer):
+    answer = answerer.answer("Would FP8 help our Llama 3.1 70B on 4x A100 80GB? vLLM, multi-turn chat.")
+    assert not any("is assumed on" in w for w in answer.warnings)
 
 
 def test_a_plural_gpu_name_implies_several_gpus(read):
