@@ -322,7 +322,8 @@ def problem_statement(text: str, indexes: Any) -> str:
             out.append(text[last:start])
             last = end
     out.append(text[last:])
-    return re.sub(r"\s+", " ", re.sub(r"[~≈]?\d[\d.,]*\s?[kKmMbB]?\b", " ", "".join(out))).strip()
+    # a figure goes; the digits of a word stay ("fp32", "int8", "bf16" say what the user runs)
+    return re.sub(r"\s+", " ", re.sub(r"(?<![A-Za-z\d])[~≈]?\d[\d.,]*\s?[kKmMbB]?\b", " ", "".join(out))).strip()
 
 
 def _llm_reader(llm: Any) -> Any:

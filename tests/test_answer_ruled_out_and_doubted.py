@@ -87,3 +87,16 @@ def test_no_draft_model_rules_out_every_technique_that_needs_one(catalog):
     needing = ("speculative-decoding", "specinfer", "online-speculative-decoding")
     assert all(lacked_problem(catalog.techniques[t], refusals) for t in needing)
     assert lacked_problem(catalog.techniques["lookahead-decoding"], refusals) is None
+
+
+def test_the_problem_keeps_the_digits_of_words_and_drops_figures(catalog):
+    from agent.service import problem_statement
+    from agent.workload import build_indexes
+
+    said = problem_statement("training a 1.3b gpt in plain fp32 on 16x V100, int8 is out, step time 4.2 s", build_indexes(catalog))
+    assert "fp32" in said and "int8" in said
+    assert "1.3" not in said and "4.2" not in said
+
+
+def test_the_flash_attn_package_names_flashattention_2(read):
+    assert "flash-attention-2" in read("FSDP on 8x MI300X; attention is already the CK flash-attn kernel.").stack
