@@ -118,7 +118,7 @@ def test_unknown_name_suggests_closest(catalog: Catalog, kind: str, name: str, e
 
 @pytest.mark.parametrize(
     ("kind", "name", "first"),
-    [("technique", "flash", "flash"), ("technique", "flashattn", "flash-attention"),
+    [("technique", "flash", "flash"), ("technique", "flashatten", "flash-attention"),
      ("technique", "kv-quant", "kv-cache-quantization"), ("technique", "kv quant", "kv-cache-quantization"),
      ("technique", "sage", "sage-attention"), ("technique", "tensor par", "tensor-parallel"),
      ("gpu", "h1000", "h100-sxm"), ("gpu", "l40x", "l40"), ("model", "mixtral-8x9b", "mixtral-8x7b")],
