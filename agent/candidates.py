@@ -8,6 +8,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from agent.names import VENDOR_WORDS, normalise
+from agent.object_memo import ObjectMemo
 from agent.reading.stack import fp8_mentions
 from agent.workload import TRAINING_PHASES, Workload
 
@@ -234,29 +235,23 @@ class _Labels:
     long: tuple[str, ...]  # labels long enough to be found across words ("flash attention 2")
 
 
-# catalog id -> (the catalog, held so its id is not reused while kept; its labels)
-_LABELS: dict[int, tuple[Any, _Labels]] = {}
-_CATALOGS_KEPT = 64
 # a label this long may span words; a shorter one must stand alone as a word ("gqa")
 _SPANNING = 10
 
 
-def _labels(catalog: Any) -> _Labels:
-    """The catalog's :class:`_Labels`, worked out once per catalog object."""
-    entry = _LABELS.get(id(catalog))
-    if entry is None or entry[0] is not catalog:
-        if len(_LABELS) >= _CATALOGS_KEPT:
-            _LABELS.clear()
-        owners: dict[str, list[str]] = {}
-        for tech_id, tech in catalog.techniques.items():
-            # a label with a non-ASCII letter loses it when normalised ("μGraphs" would read as "graphs"): skipped
-            labels = {normalise(str(label)) for label in (tech_id, tech.name, *tech.aliases) if str(label).isascii()}
-            for key in labels:
-                if len(key) >= 3:
-                    owners.setdefault(key, []).append(tech_id)
-        entry = _LABELS[id(catalog)] = (catalog, _Labels({k: tuple(v) for k, v in owners.items()},
-                                                         tuple(k for k in owners if len(k) >= _SPANNING)))
-    return entry[1]
+def _catalog_labels(catalog: Any) -> _Labels:
+    owners: dict[str, list[str]] = {}
+    for tech_id, tech in catalog.techniques.items():
+        # a label with a non-ASCII letter loses it when normalised ("μGraphs" would read as "graphs"): skipped
+        labels = {normalise(str(label)) for label in (tech_id, tech.name, *tech.aliases) if str(label).isascii()}
+        for key in labels:
+            if len(key) >= 3:
+                owners.setdefault(key, []).append(tech_id)
+    return _Labels({k: tuple(v) for k, v in owners.items()}, tuple(k for k in owners if len(k) >= _SPANNING))
+
+
+# the catalog's :class:`_Labels`, worked out once per catalog object
+_labels: ObjectMemo[_Labels] = ObjectMemo(_catalog_labels, limit=64)
 
 
 def named_techniques(text: str, catalog: Any) -> set[str]:
@@ -310,9 +305,7 @@ def select_candidates(workload: Workload, catalog: Any, question: str, hits: lis
     refusals = read_refusals(question, {t.family for t in catalog.techniques.values()})
     # a GPU the reader had to assume must still be of the vendor the question names
     vendor = stated_vendor(question) if workload.origin("gpu") == "assumed" else None
-    # a GPU count the reader assumed (the fewest that hold the model) does not rule out a multi-GPU technique: the user
-    # may well have more; a stated count, or a single GPU asked for, does
-    gpu_count = workload.gpu_count if workload.origin("gpu_count") != "assumed" else max(2, workload.gpu_count)
+    gpu_count = workload.gpus_at_hand()  # an assumed count does not rule out a multi-GPU technique; a stated one does
     out: list[Candidate] = []
     excluded: dict[str, str] = {}
     for tech_id, tech in sorted(catalog.techniques.items()):

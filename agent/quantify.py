@@ -71,8 +71,15 @@ def fit_at_smaller_batch(prior: list[Scored], w: Workload, effects_model: Effect
     return effects_model, fit
 
 
+def doubted_default(w: Workload, subject: str | None) -> str | None:
+    """A framework default the question is plainly about (``subject``) while it reports a problem: "long prompts
+    freeze the other streams, p99 ITL 400 ms" on an engine whose chunked prefill is on by default says it is off or its
+    token budget is too large. None when there is none."""
+    return subject if subject and w.reports_problem() and w.stack.get(subject, "stated") != "stated" else None
+
+
 def without_baseline(cands: list[Candidate], effects_model: EffectModel, subject: str | None = None,
-                     best_match: str | None = None, doubt_defaults: bool = True) -> tuple[list[Candidate], set[str]]:
+                     best_match: str | None = None, doubted: str | None = None) -> tuple[list[Candidate], set[str]]:
     """Drop the reference stack's techniques (and ones they replace with the same effect): they are assumed in
     use. One stays when the question names it, or when no framework was stated and the question is plainly about it
     (``subject``: "the server waits for the longest request in a batch" is about continuous batching, so the user
@@ -85,10 +92,7 @@ def without_baseline(cands: list[Candidate], effects_model: EffectModel, subject
     # the estimate leaves out because its gain rests on the traffic (a prefix cache) is the exception when it is the
     # question's best profile match (``best_match``): the symptom says it is not doing its job
     stack = effects_model.workload.stack
-    # ...and so is a framework default the question is plainly about (``subject``): "long prompts freeze the other
-    # streams" on an engine whose chunked prefill is on by default says it is off or its token budget is too large
-    # (``doubt_defaults``: only when the question reports a problem, a measured figure or a target)
-    doubted = subject if doubt_defaults and subject and stack.get(subject, "stated") != "stated" else None
+    # ...and so is a default the question doubts (:func:`doubted_default`)
     running = {t for t, origin in stack.items()
                if not ((t == best_match and t not in same or t == doubted) and origin != "stated")}
     assumed = not effects_model.workload.framework
@@ -209,8 +213,7 @@ def pool_problem(model: EffectModel) -> str | None:
     from dataclasses import replace  # noqa: PLC0415
 
     w = model.workload
-    # an assumed count (the fewest GPUs that hold the model) is no limit: disaggregation needs at least two pools
-    half = (w.gpu_count if w.origin("gpu_count") != "assumed" else max(2, w.gpu_count)) // 2
+    half = w.gpus_at_hand() // 2
     if half < 1:
         return "needs separate prefill and decode GPUs"
     trial = EffectModel(model.catalog, replace(w, gpu_count=half), model.calibration).fitted(model.reference)

@@ -9,6 +9,7 @@ from typing import Any
 from agent.answer import memory_text, metric_words
 from agent.candidates import Candidate
 from agent.effects import EXCLUSIVE_TRANSFORMS, WEIGHT_FORMAT, Effect
+from agent.object_memo import ObjectMemo
 from agent.workload import TRAINING_PHASES, Workload
 
 # The cost model's effect on the objective dominates: 4 points per doubling (clipped to [-1, 2] doublings),
@@ -94,23 +95,15 @@ class Traits:
     calibration_data: bool
 
 
-def traits_of(technique: Any) -> Traits:
-    """The technique's :class:`Traits`, worked out once per technique object (catalog techniques are immutable)."""
-    entry = _TRAITS.get(id(technique))
-    if entry is None or entry[0] is not technique:  # holding the object keeps its id from being reused
-        if len(_TRAITS) >= _TRAITS_KEPT:
-            _TRAITS.clear()
-        entry = _TRAITS[id(technique)] = (technique, Traits(
-            _quality_tier(technique), _knob_of(technique), _is_architecture_change(technique),
-            frozenset(technique.frameworks), len(technique.frameworks) >= 2, frozenset(technique.bottlenecks),
-            _TRAFFIC_ASSUMPTIONS.get(technique.cost_model.transform), bool(technique.requires.retraining),
-            bool(technique.requires.calibration_data)))
-    return entry[1]
+def _traits(technique: Any) -> Traits:
+    return Traits(_quality_tier(technique), _knob_of(technique), _is_architecture_change(technique),
+                  frozenset(technique.frameworks), len(technique.frameworks) >= 2, frozenset(technique.bottlenecks),
+                  _TRAFFIC_ASSUMPTIONS.get(technique.cost_model.transform), bool(technique.requires.retraining),
+                  bool(technique.requires.calibration_data))
 
 
-# bounded for test runs that load many catalogs
-_TRAITS: dict[int, tuple[Any, Traits]] = {}
-_TRAITS_KEPT = 4096
+# the technique's :class:`Traits`, worked out once per technique object (catalog techniques are immutable)
+traits_of: ObjectMemo[Traits] = ObjectMemo(_traits, limit=4096)
 
 
 @dataclass

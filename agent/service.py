@@ -22,6 +22,7 @@ from agent.guard import screen_question
 from agent.measured import compare_measured
 from agent.names import closest
 from agent.quantify import (
+    doubted_default,
     effect_budget,
     effects_model_for,
     fit_at_smaller_batch,
@@ -169,15 +170,9 @@ class Answerer:
         # kind does run on this setup
         explicit = explicit | {self.catalog.techniques[t].family for t in named if t in selection.excluded}
         subject = clear_subject(relevance)
-        # a default is doubted only on a reported problem: a figure the user measured or a target they set
-        troubled = bool(w.measured or w.slo_ttft_ms or w.slo_tpot_ms or w.slo_latency_ms)
+        doubted = doubted_default(w, subject)
         cands, baseline = without_baseline(selection.candidates, effects_model, subject,
-                                           max(relevance, key=relevance.get, default=None), doubt_defaults=troubled)
-        if troubled and subject in w.stack and w.stack[subject] != "stated" and any(
-                c.technique.id == subject for c in cands):
-            warnings.append(f"{self.catalog.techniques[subject].name} is assumed on ({w.stack[subject]}), yet what you "
-                            "describe is what it prevents: check that it is really on and how it is set, before "
-                            "anything else.")
+                                           max(relevance, key=relevance.get, default=None), doubted)
         limits = effects_model.bottlenecks() | (diagnosis.relieved_by if diagnosis else frozenset())
         prior = rank_candidates(cands, w, intents, {}, limits, explicit, relevance)
         fit = find_fit_stack(prior, w, effects_model)
@@ -215,7 +210,8 @@ class Answerer:
                         warnings=warnings + effects_model.warnings, measured=measured,
                         diagnosis=_assuming(w, self.catalog) + diagnosis.headline if diagnosis else None,
                         timings_ms=dict(plan=_ms(t0, t1), retrieve=_ms(t1, t2), rank=_ms(t2, t3), cite=_ms(t3, t4)))
-        answer.warnings += self._stack_warnings(w, context, answer.baseline, baseline, selection.excluded)
+        answer.warnings += self._stack_warnings(w, named, answer.baseline, baseline, selection.excluded,
+                                                doubted if any(c.technique.id == doubted for c in cands) else None)
         if conversation is not None and answer.clarify:
             answer.follow_up = answer.clarify[0]
         answer.answer = summary_text(answer)
@@ -235,11 +231,13 @@ class Answerer:
                 warnings.append(f"LLM reader unavailable ({problem}); the workload was read by the rules alone.")
         return plan_workload(text, self.catalog, overrides, previous, self._indexes, llm_fields)
 
-    def _stack_warnings(self, w: Workload, context: str, baseline_names: list[str], baseline: set[str],
-                        excluded: dict[str, str]) -> list[str]:
-        """What the answer assumed about the stack and the GPU, and named techniques that are out or already on."""
-        named = mentioned_techniques(context, self.catalog)
-        out = [f"{self.catalog.techniques[t].name} is ruled out: {excluded[t]}." for t in sorted(named) if t in excluded]
+    def _stack_warnings(self, w: Workload, named: set[str], baseline_names: list[str], baseline: set[str],
+                        excluded: dict[str, str], doubted: str | None = None) -> list[str]:
+        """What the answer assumed about the stack and the GPU, named techniques that are out or already on, and a
+        default the question reports failing (``doubted``)."""
+        out = [f"{self.catalog.techniques[doubted].name} is assumed on ({w.stack[doubted]}), yet what you describe is "
+               "what it prevents: check that it is really on and how it is set, before anything else."] if doubted else []
+        out += [f"{self.catalog.techniques[t].name} is ruled out: {excluded[t]}." for t in sorted(named) if t in excluded]
         out += [f"{self.catalog.techniques[t].name} already runs in your stack ({w.stack[t]}); the gains shown are on "
                 "top of it." if t in w.stack else
                 f"{self.catalog.techniques[t].name} is already part of the assumed baseline "

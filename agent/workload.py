@@ -94,6 +94,15 @@ class Workload:
     def assumed(self) -> list[str]:
         return [k for k, v in self.origins.items() if v.origin == "assumed"]
 
+    def gpus_at_hand(self) -> int:
+        """The GPU count that limits what can run: the stated one, or at least two when the count was only assumed
+        (the fewest GPUs that hold the model is no limit: the user may well have more)."""
+        return self.gpu_count if self.origin("gpu_count") != "assumed" else max(2, self.gpu_count)
+
+    def reports_problem(self) -> bool:
+        """Whether the question gives a figure it measured or a target it sets."""
+        return bool(self.measured or self.slo_ttft_ms or self.slo_tpot_ms or self.slo_latency_ms)
+
     def model_shape(self, catalog: Any) -> Any:
         """The model's shape: the catalog entry, or the derived one."""
         if self.model_spec is not None and self.model_spec.id == self.model:

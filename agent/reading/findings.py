@@ -25,7 +25,7 @@ class Found:
     measured: dict[str, float] = field(default_factory=dict)
     measured_evidence: dict[str, str] = field(default_factory=dict)
     # every figure read for a metric, the first one being ``measured``'s ("normal ITL 25 ms; during the incident 78 ms")
-    measured_all: dict[str, list[float]] = field(default_factory=dict)
+    measured_all: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
     # techniques the user says they run (id -> words read) and say they do not run
     stack: dict[str, str] = field(default_factory=dict)
     absent: set[str] = field(default_factory=set)
@@ -51,7 +51,7 @@ class Found:
             self.notes.append(note)
 
     def measure(self, name: str, value: float, evidence: str) -> None:
-        self.measured_all.setdefault(name, []).append(value)
+        self.measured_all.setdefault(name, []).append((value, evidence.strip()))
         if name not in self.measured:
             self.measured[name] = value
             self.measured_evidence[name] = evidence.strip()

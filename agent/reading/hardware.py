@@ -220,8 +220,7 @@ def _read_count(text: str, scope: Scope, mentions: list[Any], main: Any, found: 
     elif counts:
         found.put("gpu_count", counts[0][0], counts[0][3])
     elif main is not None and _ONE_OWNED.search(text[max(0, main.start - 8):main.start]) \
-            and not _MANY_AFTER.match(text, main.end) and not re.search(r"(?<!40)s$", main.text, re.I) \
-            and len({m.item_id for m in mentions}) == 1:
+            and not _plural(text, main) and len({m.item_id for m in mentions}) == 1:
         # "my 4090", "our H200": one card of one's own, said in the singular
         found.put("gpu_count", 1, text[max(0, main.start - 8):main.end].strip())
 
@@ -231,6 +230,11 @@ _ONE_OWNED = re.compile(r"\b(?:my|our)\s+$", re.I)
 # ...unless it names a group: "our H100s", "our H100 cluster", "our A100 nodes"
 _MANY_AFTER = re.compile(r"(?:\s*\d+\s?gb)?(?:s\b|'s\b|\s+(?:cluster|clusters|nodes?|fleet|pool|pods?|servers?|boxes|"
                          r"machines|cards|gpus|instances|racks?|farm)\b)", re.I)
+
+
+def _plural(text: str, mention: Any) -> bool:
+    """Whether a GPU is named as a group: "H100s", "our H100 cluster" (an "L40s" is a card, not L40 cards)."""
+    return bool(_MANY_AFTER.match(text, mention.end) or re.search(r"(?<!40)s$", mention.text, re.I))
 
 
 def build_instance_index(catalog: Any) -> NameIndex:
@@ -376,9 +380,8 @@ def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, s
         found.put("single_gpu", True, single.group(0))
         found.put("gpu_count", 1, single.group(0))
     # "on A100s", "our H100 cluster": several GPUs of that kind, their number unsaid
-    plural = main is not None and "gpu" in found.values and bool(_MANY_AFTER.match(text, main.end)
-                                                                  or re.search(r"(?<!40)s$", main.text, re.I))
-    found.multi_gpu_hint = plural or bool(MULTI_GPU_HINT.search(text))
+    found.multi_gpu_hint = (main is not None and "gpu" in found.values and _plural(text, main)) \
+        or bool(MULTI_GPU_HINT.search(text))
 
 
 def _names_gpu_after(text: str, end: int, mentions: list[Any]) -> bool:

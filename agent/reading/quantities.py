@@ -13,6 +13,7 @@ from typing import Any
 
 from agent.names import NUM_WORDS, word_number
 from agent.reading.findings import Found
+from agent.reading.scope import sentence_start
 
 # number with optional k/m suffix: "8k", "128K", "1.5k", "8,192", "1M"
 # "20 000 tokens": digits grouped by spaces, only right before a token unit; never a part of a longer number
@@ -213,15 +214,10 @@ _LOAD_NOW = re.compile(r"\b(?:today|now|currently|at the moment|right now)\b", r
 _PER_DEVICE = re.compile(r"\s*(?:per|/|a|each|on each|in each)\s*(?:gpu|card|device)\b", re.I)
 
 
-def _sentence_before(text: str, at: int) -> str:
-    start = max(text.rfind(c, 0, at) for c in ".?!;\n") + 1
-    return text[start:at]
-
-
 def _batch(text: str, found: Found) -> tuple[int | None, str]:
     """The load in requests at once: the first count the patterns find, unless a later sentence wishes for another
     ("fine with one user ... want it to hold 64 users"); a number inside a model's name is not a count."""
-    counts: list[tuple[int, str, bool]] = []
+    counts: list[tuple[int, str, bool, int]] = []  # value, words, wished, where the words end
     for pattern in _BATCH_PATTERNS:
         for m in pattern.finditer(text):
             value = (parse_count(m.group(1)) or word_number(m.group(1))) if pattern.groups else 1
@@ -230,18 +226,17 @@ def _batch(text: str, found: Found) -> tuple[int | None, str]:
             if pattern.groups and (found.inside_name(m.start(1), m.end(1))
                                    or _AFTER_FAMILY.search(text, max(0, m.start(1) - 12), m.start(1))):
                 continue
-            before = _sentence_before(text, m.start())
+            before = text[sentence_start(text, m.start()):m.start()]
             wish = None
             for wish in _LOAD_WISH.finditer(before):
                 pass
-            counts.append((value, m.group(0), wish is not None and not _LOAD_NOW.search(before, wish.end())))
+            counts.append((value, m.group(0), wish is not None and not _LOAD_NOW.search(before, wish.end()), m.end()))
     if not counts:
         return None, ""
     wished = [c for c in counts if c[2] and c[0] > 1]
-    value, evidence, _ = wished[-1] if wished and wished[-1][0] != counts[0][0] else counts[0]
+    value, evidence, _, end = wished[-1] if wished and wished[-1][0] != counts[0][0] else counts[0]
     # a load per GPU ("batch 256 per GPU" on 8 GPUs) is that many on each: the whole load is their sum
-    at = text.find(evidence)
-    if at >= 0 and _PER_DEVICE.match(text, at + len(evidence)) and found.values.get("gpu_count", 1) > 1:
+    if _PER_DEVICE.match(text, end) and found.values.get("gpu_count", 1) > 1:
         value *= found.values["gpu_count"]
     return value, evidence
 

@@ -57,6 +57,18 @@ _PAST = re.compile(r"\b(?:last (?:week|month|year|quarter)|ago|previously|earlie
                    r"(?:we|i|they) (?:trained|fine[\s-]?tuned|pre[\s-]?trained|distilled))\b", re.I)
 
 
+# where a sentence breaks: its closing mark before a space (a decimal point, "Qwen2.5", does not) or a line break
+_SENTENCE_BREAK = re.compile(r"[.!?;]+(?=\s|$)|\n")
+
+
+def sentence_start(text: str, at: int) -> int:
+    """Where the sentence holding ``at`` begins."""
+    start = 0
+    for m in _SENTENCE_BREAK.finditer(text, 0, at):
+        start = m.end()
+    return start
+
+
 @dataclass(frozen=True)
 class Clause:
     """One clause of the text: [start, end) in the original string."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from agent.reading.findings import Found
 from agent.reading.scope import Scope
-from agent.reading.targets import ONE_STREAM, RATE, to_ms
+from agent.reading.targets import ONE_STREAM, RATE, figure_ms
 
 # Phase cues in priority order: a specific activity beats the generic words of serving.
 PHASE_CUES: list[tuple[str, re.Pattern[str]]] = [
@@ -382,17 +382,14 @@ def _content(text: str, m: re.Match[str], scope: Scope | None = None, objective:
     return False
 
 
-_BOUND_FIGURE = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|milliseconds?|msec|s|secs?|seconds?)\b", re.I)
-
-
 def _slo_verdicts(found: Found) -> tuple[set[str], set[str]]:
     """Objectives whose measured figure misses its stated target, and those whose figure meets it."""
     missed, met = set(), set()
     for objective, key in _SLO_OBJECTIVES.items():
-        target = found.values.get(f"slo_{key}")
+        target, said = found.values.get(f"slo_{key}"), found.evidence.get(f"slo_{key}", "")
         # a figure read from the target's own words is not a measurement of it ("should get its first token in 1 s")
-        figures = [] if found.measured_evidence.get(key, "") in found.evidence.get(f"slo_{key}", "") \
-            else found.measured_all.get(key, [])
+        figures = [value for value, words in found.measured_all.get(key, []) if words not in said] \
+            if key in found.measured else []  # a figure since turned into the target leaves no measurement
         if target and figures:
             # any figure over the target misses it: a median under a p99 target, or last week's figure, does not meet it
             (missed if max(figures) > target * 1.02 else met).add(objective)
@@ -421,12 +418,12 @@ def _read_objective(masked: str, text: str, scope: Scope, found: Found) -> bool:
             if label and not strong:  # "goal: 5 samples/s/GPU", "Want: first token < 400 ms": the label is the wish
                 strong = [label]
             level = 0 if strong else 1 if _WANT.search(words) else 2
-            if level == 2 and objective in _SLO_OBJECTIVES and f"slo_{_SLO_OBJECTIVES[objective]}" in found.values:
+            has_target = objective in _SLO_OBJECTIVES and f"slo_{_SLO_OBJECTIVES[objective]}" in found.values
+            if level == 2 and has_target:
                 level = 1  # a metric given a target ("players notice if a line takes longer than 1.5 s") is wanted
             if objective == "memory" and level == 2 and m.group(0).lower() == "memory" and _GB_FIGURE.search(words):
                 continue  # "GPU memory per rank peaks at 61 GB": memory reported, not a problem to solve
-            if objective in _SLO_OBJECTIVES and f"slo_{_SLO_OBJECTIVES[objective]}" in found.values and \
-                    objective not in missed and _KEPT.search(text, max(0, clause.start - 40), clause.end):
+            if has_target and objective not in missed and _KEPT.search(text, max(0, clause.start - 40), clause.end):
                 # a target to keep ("while meeting sub-second TTFT", "we promise 100 ms to first token") is a
                 # constraint: any other wanted metric is the objective
                 level = 3
@@ -446,8 +443,7 @@ def _read_objective(masked: str, text: str, scope: Scope, found: Found) -> bool:
             objective = "tpot"  # one stream's tokens per second is how fast its tokens come, not a total
         if objective == "latency":
             # a bare bound ("500 ms or less") that was read as the target of one metric speaks for that metric
-            figure = _BOUND_FIGURE.search(best[5])
-            bound = to_ms(figure.group(1), figure.group(2)) if figure else None
+            bound = figure_ms(best[5])
             objective = next((o for o, key in _SLO_OBJECTIVES.items() if o != "latency" and bound is not None
                               and found.values.get(f"slo_{key}") == round(bound, 3)), objective)
         found.put("objective", objective, best[5])

@@ -9,6 +9,7 @@ import re
 from functools import lru_cache
 
 from agent.reading.findings import Found
+from agent.reading.scope import sentence_start
 
 _NUMBER = r"~?\s?(?<![pP\d.,])(\d+(?:[.,]\d+)?)"  # "p99" is a percentile, not a figure
 _TIME_UNIT = r"(ms|milliseconds?|msec|s|secs?|seconds?|mins?|minutes?)\b"
@@ -29,6 +30,12 @@ _E2E = (r"(?:end[\s-]to[\s-]end(?: latency| time)?|e2e latency|e2e|total latency
         r"(?:to )?fully (?:appear|show|render|generat)\w*)")
 _SEP = (r"\s*(?:" + _PCT + r"\s*)?(?:slo|target|goal|sla)?\s*(?:(?:of|is|at|=|:|around|about|currently|sits|hovers|runs|"
         r"stays|now|roughly|approx\w*|~)\s*){0,3}")
+
+
+def figure_ms(text: str) -> float | None:
+    """The first time figure in ``text`` in milliseconds ("500 ms or less" -> 500.0), or None."""
+    m = _FIGURE.search(text)
+    return to_ms(m.group(1), m.group(2)) if m else None
 
 
 def to_ms(value: str, unit: str) -> float:
@@ -542,14 +549,10 @@ _FROM_TO = re.compile(r"\bfrom\s+" + _NUMBER + r"(?:\s*" + _TIME_UNIT + r")?\s+(
                       r"about\s+|around\s+|at most\s+)?" + _NUMBER + r"\s*" + _TIME_UNIT, re.I)
 
 
-_SENTENCE_END = re.compile(r"[.?!;](?=\s|$)|\n")
-
-
 def _from_to(text: str, found: Found) -> None:
     """A change asked for as "from A to B" after a metric was named in the sentence: B is its target, A today's."""
     for m in _FROM_TO.finditer(text):
-        ends = list(_SENTENCE_END.finditer(text, 0, m.start()))
-        start = ends[-1].end() if ends else 0
+        start = sentence_start(text, m.start())
         named = [name for a, _, name in _mentions(text) if start <= a < m.start()]
         if not named or f"slo_{named[-1]}_ms" in found.values:
             continue
