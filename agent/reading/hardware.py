@@ -19,10 +19,12 @@ from agent.reading.scope import Scope
 from agent.reading.stack import moved_to
 
 GPUS_PER_NODE = 8  # a typical server ("an H200 node", "a DGX H100") holds eight GPUs
+# GeForce cards (catalog ids rtx-3060 ... rtx-4090): a machine of them, without a count, is a desktop with one
+_GEFORCE = re.compile(r"rtx-\d{4}$")
 
 _COUNT = r"\b(\d+|" + "|".join(sorted(NUM_WORDS, key=len, reverse=True)) + r")"
 # words that may stand between a count and a GPU name without changing what is counted
-_MODIFIER = (r"(?:\d+\s?gb|\d+\s?gib|\d+\s?gigs?|nos\.?|pcs\.?|pieces of|units of|nvidia|amd|geforce|rtx|tesla|quadro|instinct|radeon|consumer|gaming|used|old|older|"
+_MODIFIER = (r"(?:\d+\s?gb|\d+\s?gib|\d+\s?gigs?|nos\.?|pcs\.?|pieces?(?: of)?|units of|nvidia|amd|geforce|rtx|tesla|quadro|instinct|radeon|consumer|gaming|used|old|older|"
              r"spare|identical|cloud|local|rented|our|my|the|sxm\d?|pcie|nvl|of|x|×|\*|-)")
 _COUNT_BEFORE = re.compile(r"(?:" + _COUNT + r"(?:\s*[x×*])?|\b[x×](\d+))(?:[\s-]+" + _MODIFIER + r"){0,3}[\s-]*$", re.I)
 _COUNT_AFTER = re.compile(r"(?:s|'s)?\s*(?:\(?-?\d+\s?g(?:b|ib)?\b\)?\s*)?(?:(?:gpus?|workstation|box|server|cards?|pcie|sxm\d?)\s*)?"
@@ -214,6 +216,10 @@ def _read_count(text: str, scope: Scope, mentions: list[Any], main: Any, found: 
     elif layout or dgx:
         nodes = -layout[0] if layout else 1
         words = words if layout else text[main.start - 4:main.end].strip()
+        if nodes == 1 and not dgx and main is not None and _GEFORCE.match(main.item_id):
+            # "an RTX 4090 box", "my 3090 workstation": a desktop holds one such card unless a count says more
+            found.hint("gpu_count", 1, f"'{words}' taken as one card; say how many GPUs if not")
+            return
         found.hint("gpu_count", nodes * GPUS_PER_NODE,
                    f"'{words}' taken as {nodes} node{'s' if nodes > 1 else ''} of "
                    f"{GPUS_PER_NODE} GPUs ({nodes * GPUS_PER_NODE} in all); say how many GPUs if not")

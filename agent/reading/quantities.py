@@ -44,6 +44,8 @@ def parse_count(text: str) -> int | None:
 _UNIT = r"(?:tokens?|toks?)"
 # after a count's noun: "output tokens/s" makes it a rate
 _NOT_RATE = r"(?!\s*(?:tokens?|toks?)?\s*(?:/\s*s(?:ec)?\b|per\s+sec))"
+# "1 prompt at a time", "4 prompts in parallel": the figure counts prompts, it is no length
+_NOT_AT_ONCE = r"(?!\s+(?:at a time|at once|in parallel|concurrently|in flight)\b)"
 # words that say a length after them is rounded: "output ca. 500", "input is approx. 6k"
 _ABOUT = r"around|about|~|roughly|ca\.|circa|approx\.?|approximately"
 # "512 in / 256 out", "ISL 2048 OSL 128", "ISL/OSL 1024/256", "in/out 2k/256", "input 2k, output 500"
@@ -73,7 +75,7 @@ _PROMPT_PATTERNS = [
     re.compile(r"\bprompts?\s+(?:of\s+|are\s+|is\s+|~|about\s+|around\s+|ca\.?\s+|averag\w*\s+)+" + _NUM
                + r"(?:\s*" + _UNIT + r")?(?!\s*(?:gb|ms|s\b|%|x\b|users|requests))", re.I),
     re.compile(_NUM + r"[ \t-]*(?:" + _UNIT + r"[ \t-]*)?(?:long[ \t-]*)?(?:of\s+)?(?:prompts?|contexts?|inputs?|context windows?|"
-               r"sequences?|ctx|system prompts?|input sequences?)\b" + _NOT_RATE, re.I),
+               r"sequences?|ctx|system prompts?|input sequences?)\b" + _NOT_RATE + _NOT_AT_ONCE, re.I),
     re.compile(_NUM + r"[\s-]*" + _UNIT + r"[\s-]*(?:long[\s-]*)?(?:documents?|articles?|files?|transcripts?|pdfs?|"
                r"reports?|chats?|conversations?|histor(?:y|ies)|codebases?|repos?)\b", re.I),
     re.compile(r"\b(?:prompts?|contexts?|inputs?|sequence length|seq(?:uence)?[\s_]len(?:gth)?|seq(?=\s+\d)|context length|ctx|"
@@ -157,9 +159,13 @@ def _read_settings(pattern: re.Pattern[str], keys: dict[str, str], text: str, fo
             found.put(name, value, m.group(0))
 # a count in digits or words; "a"/"an" alone is not a count of users ("a user asked")
 _COUNT = r"(\d+|" + "|".join(w for w in NUM_WORDS if w not in ("a", "an", "pair", "couple")) + r")"
+# ...or in thousands, as loads are said at scale ("hold 20k concurrent users")
+_COUNT_K = r"(\d+(?:\.\d+)?\s?[kK]\b|\d+|" + "|".join(w for w in NUM_WORDS if w not in ("a", "an", "pair", "couple")) + r")"
 _PER_TIME = r"(?:per|/|an?|each|every)\s*(?:second|sec|s|minute|min|hour|hr|h|day|week|month)\b|daily|monthly|weekly"
 _BATCH_PATTERNS = [
-    re.compile(r"\b" + _COUNT + r"[\s-]*(?:concurrent|simultaneous|parallel|active|in[\s-]flight)?[\s-]*(?:users?|requests?|"
+    # a trainer's per-device key: "per_device_train_batch_size=4", "train_micro_batch_size_per_gpu: 2"
+    re.compile(r"\b(?:per_device_(?:train_)?batch_size|train_micro_batch_size_per_gpu)\s*[:=]\s*(\d+)\b", re.I),
+    re.compile(r"\b" + _COUNT_K + r"[\s-]*(?:concurrent|simultaneous|parallel|active|in[\s-]flight)?[\s-]*(?:users?|requests?|"
                r"sessions?|streams?|clients?|conversations?|sequences?|chats?|seqs|slots?|agents?|workers?)\b"
                r"(?!\s*(?:" + _PER_TIME + "))", re.I),
     re.compile(r"\b(?:batch(?:[\s-]*size)?|bs|max[_-]num[_-]seqs|max[\s_-]batch(?:[\s_-]size)?)"
@@ -173,10 +179,11 @@ _BATCH_PATTERNS = [
     # "about 30 analysts using it concurrently", "when 5 people use it at the same time"
     re.compile(r"\b" + _COUNT + r"\s+(?:people|persons|analysts|engineers|developers|colleagues|students|agents|employees|"
                r"users|members|students|agents)\b[^.;?!]{0,48}?\b(?:concurrently|simultaneously|at the same time|at once|"
-               r"in parallel|in (?:the )?same time)\b", re.I),
+               r"in parallel|(?:in |at )?(?:the )?same time)\b", re.I),
     # a key and its count: "users: 3", "concurrent_users=12"
     re.compile(r"\b(?:concurrent[_ ]?)?users\s*[:=]\s*(\d+)\b", re.I),
-    re.compile(r"\b" + _COUNT + r"\s*(?:concur\w*|in[\s-]flight|at a time|at once|parallel)\b", re.I),
+    re.compile(r"\b" + _COUNT + r"\s*(?:(?:prompts?|requests?|queries|questions|jobs|documents|docs|items|inputs|samples)\s+)?"
+               r"(?:concur\w*|in[\s-]flight|at a time|at once|parallel)\b", re.I),
     re.compile(r"\bc\s*=\s*(\d+)\b", re.I),
     # no number at all, but the load is one request at a time
     re.compile(r"\b(?:no|without) batching\b|\bunbatched\b|\bone (?:\w+ )?at a time\b|\bjust (?:for )?(?:me|myself)\b|"
@@ -211,6 +218,18 @@ _LOAD_WISH = re.compile(r"\b(?:want|need|should|must|target|goal|hold|handle|sup
 _LOAD_NOW = re.compile(r"\b(?:today|now|currently|at the moment|right now)\b", re.I)
 
 
+def _load_count(words: str) -> int | None:
+    """A count of users or requests: "20k" is 20,000 (a token length's k is 1,024), else digits or words."""
+    if words[-1:] in "kK":
+        return round(float(words[:-1].strip()) * 1000)
+    return parse_count(words) or word_number(words)
+
+
+# training: the batch per optimizer step, stated outright ("global batch is 256", "global_batch_size=512")
+_GLOBAL_BATCH = re.compile(r"\bglobal[\s_-]*batch(?:[\s_-]*size)?\s*(?:of|=|:|is|at|was)?\s*(?:~\s?|about |around )?(\d+)\b",
+                           re.I)
+_ACCUMULATION = re.compile(r"\b(?:gradient|grad)[\s_-]*accum\w*(?:[\s_-]*steps?)?\s*(?:of|=|:|is|at)?\s*(\d+)\b", re.I)
+_PER_DEVICE_KEY = re.compile(r"per[\s_-]*(?:device|gpu)", re.I)  # the evidence of a per-device key
 _PER_DEVICE = re.compile(r"\s*(?:per|/|a|each|on each|in each)\s*(?:gpu|card|device)\b", re.I)
 
 
@@ -220,7 +239,7 @@ def _batch(text: str, found: Found) -> tuple[int | None, str]:
     counts: list[tuple[int, str, bool, int]] = []  # value, words, wished, where the words end
     for pattern in _BATCH_PATTERNS:
         for m in pattern.finditer(text):
-            value = (parse_count(m.group(1)) or word_number(m.group(1))) if pattern.groups else 1
+            value = _load_count(m.group(1)) if pattern.groups else 1
             if not value:
                 continue
             if pattern.groups and (found.inside_name(m.start(1), m.end(1))
@@ -235,9 +254,17 @@ def _batch(text: str, found: Found) -> tuple[int | None, str]:
         return None, ""
     wished = [c for c in counts if c[2] and c[0] > 1]
     value, evidence, _, end = wished[-1] if wished and wished[-1][0] != counts[0][0] else counts[0]
+    global_batch = _GLOBAL_BATCH.search(text)
+    if global_batch:  # "micro batch 2 per card ... so global batch is 256": the global figure is the batch
+        return int(global_batch.group(1)), global_batch.group(0)
+    per_device = _PER_DEVICE.match(text, end) or _PER_DEVICE_KEY.search(evidence)
     # a load per GPU ("batch 256 per GPU" on 8 GPUs) is that many on each: the whole load is their sum
-    if _PER_DEVICE.match(text, end) and found.values.get("gpu_count", 1) > 1:
+    if per_device and found.values.get("gpu_count", 1) > 1:
         value *= found.values["gpu_count"]
+    accumulation = _ACCUMULATION.search(text)
+    if per_device and accumulation:  # each optimizer step sums that many micro-batches on every GPU
+        value *= int(accumulation.group(1))
+        evidence = f"{evidence} ... {accumulation.group(0)}"
     return value, evidence
 
 

@@ -45,7 +45,13 @@ PHASE_CUES: list[tuple[str, re.Pattern[str]]] = [
                                  r"\b\d+(?:\.\d+)?\s?(?:million|billion)\s+(?:[\w-]+\s+){0,2}?(?:descriptions|documents|docs|"
                                  r"pages|records|rows|items|reviews|tickets|files|articles|transcripts|emails|products|listings|"
                                  r"summaries|captions|posts|comments|messages|pairs|samples|examples)\b|"
-                                 r"generat\w* (?:synthetic|training|teacher)|\brun(?:ning)? (?:my |our |an? |the )?(?:\w+ )?eval\w*\b", re.I)),
+                                 r"generat\w* (?:synthetic|training|teacher)|\brun(?:ning)? (?:my |our |an? |the )?(?:\w+ )?eval\w*\b|"
+                                 # data made for training and jobs with a deadline, not users: "generates reasoning
+                                 # traces for our training data", "14 eval suites ... done by monday"
+                                 r"\bgenerat\w* [^.;?!]{0,40}?\bfor (?:our |the |a |its )?(?:training|fine[\s-]?tuning|sft) "
+                                 r"(?:data|set|corpus|mix)\b|\beval(?:uation)? (?:suites?|sets?|harness)\b|"
+                                 r"\b(?:done|finished|ready|complete) by (?:monday|tuesday|wednesday|thursday|friday|saturday|"
+                                 r"sunday|tomorrow|the weekend|morning|tonight)\b", re.I)),
     ("serving", re.compile(r"serv(?:e|es|ing|er)\b|deploy|\bhost(?:s|ing)?\b|users|chat|\bqps\b|requests?|production|endpoint|\bapi\b|inference|"
                            r"decode|generat|latency|ttft|tpot|prompts?\b", re.I)),
     # a bare "train"/"training" counts only when nothing says serving
@@ -83,34 +89,52 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
     ("ttft", re.compile(r"\bttft\b|time[\s-]to[\s-]first[\s-]token|first[\s-]token|prefill (?:latency|time)|"
                         r"prompt processing|until the first (?:word|token|chunk|character)|first (?:word|chunk) (?:appears|shows)|"
                         r"(?:start|begin)s? (?:to )?(?:reply|replying|respond|responding|answer|answering|stream|streaming|"
-                        r"talking|typing)|first (?:sentence|words?|chunk)\b|(?:initial|first) response time",
+                        r"talking|typing)|first (?:sentence|words?|chunk)\b|(?:initial|first) response time|"
+                        r"first (?:~|about |few )?\d* ?tokens\b|"
+                        # what a front end tracks: "time to first paint of the answer", "first byte"
+                        r"time to first (?:\w+ )?(?:paint|byte|render|display|pixel)|first (?:paint|render)\b",
                         re.I)),
     ("tpot", re.compile(r"\btpot\b|\bitl\b|inter[\s-]token|per[\s-]token latency|time per (?:output )?token|"
                         r"decode (?:latency|speed)|tok(?:en)?s?/s(?:ec)? per (?:user|request|stream)|ms per token|"
                         r"(?:faster|speed up|slow|accelerat\w*) decod\w*|decod\w* (?:is )?(?:slow|faster)|per[\s-]token (?:latency|speed|time)|"
                         r"tokens per second per (?:user|request)|generation speed|streaming speed|ms/tok(?:en)?|"
                         r"tokens? per second (?:for|to) (?:a|one|each) user|speed of (?:each|every|one|a single) user|"
-                        r"per[\s-]user speed|speed\w* (?:for|of|in) decod\w*|\btypes? (?:too )?slow\w*|"
+                        r"per[\s-]user speed|speed\w* (?:for|of|in) decod\w*|\btypes? (?:out )?(?:too |so |much |way )?slow\w*|"
                         r"tok(?:en)?s?/s(?:ec)?/(?:user|stream|request)|latency per token|stutter\w*|jerk\w*|"
                         r"(?:pauses?|gaps?) between tokens|tokens? (?:come|arrive) in bursts|per[\s-]stream (?:speed|rate)", re.I)),
     # cost stated per unit of work beats the word "tokens" in it ("maximise tokens per dollar")
     ("cost", re.compile(r"per (?:dollar|\$)|\$\s*(?:/|per)|cost per|"
                         # "anything cheap?", "a cheap fix": little effort, not a lower bill
-                        r"(?<!anything )(?<!something )(?<!a )cheap(?!\s+(?:fix|win|trick|change|tweak|hack)\b)|\bbill\b|save money|saving money|"
+                        r"(?<!anything )(?<!something )(?<!a )cheap(?!\s+(?:fix|win|trick|change|tweak|hack)\b)|"
+                        # the bill they pay, not billing their own customers ("we bill per token")
+                        r"(?<!we )(?<!they )(?<!i )\bbill\b(?!\s+(?:per|customers|clients|users)\b)|save money|saving money|"
                         r"smaller instance|cheaper (?:gpu|instance|card)|spend|"
                         r"fewer (?:gpus|cards|nodes|machines|instances|servers|boxes)|smallest number of|"
                         r"\b(?:single|one) node instead|instead of (?:two|three|four|\d+) (?:nodes|gpus|cards)|"
                         r"\b(?:on|onto|to|down to) (?:just |only )?(?:two|three|one|a single|\d+)\b[^.?!,]{0,25}?\binstead\b|"
                         r"\boff (?:of )?(?:\d+|two|four|eight)\b[^.?!]{0,30}\bonto\b|\bsave (?:a lot|money|\$)|"
                         r"\b(?:get|go|move|bring)\s+(?:it\s+)?(?:down\s+)?to\s+(?:1|one|a single|fewer|\d+)\s+"
-                        r"(?:cards?|gpus?|nodes?|machines?)\b|idle (?:cost|gpus?)", re.I)),
+                        r"(?:cards?|gpus?|nodes?|machines?)\b|idle (?:cost|gpus?)|"
+                        r"\bfewest (?:\w+ )?(?:gpus|cards|nodes|machines|instances|[a-z]{1,3}\d{2,3}\w*s)\b|"
+                        r"\bminimum (?:number of )?(?:gpus|cards|nodes|machines|instances)\b|\binvoice\w*|"
+                        # hardware paid for but not needed: "paying for a dozen GPUs that do nothing", "occupies 8 L40S
+                        # full-time", "run it on 2 of those 4 cards and hand the other two to research"
+                        r"\bpay\w* for (?:\w+ ){0,3}?(?:gpus|cards|nodes|instances|hardware)\b|"
+                        r"\b(?:gpus|cards|nodes|instances) (?:that|which) (?:do nothing|sit idle|are idle)|"
+                        r"\boccup(?:y|ies|ying) (?:\w+ ){0,3}?full[\s-]?time\b|"
+                        r"\bon (?:just |only )?(?:\d+|one|two|three|four|a single) (?:of|out of) (?:those|these|the|our|its) "
+                        r"(?:\d+|two|three|four|eight)\b|\bhand (?:back |over )?(?:the other|the rest|\d+|two|some)\b|"
+                        r"\bfree up (?:\w+ ){0,2}?(?:gpus|cards|nodes)\b", re.I)),
     ("memory", re.compile(r"\bfits?\b(?!\s+more\b|\s+in(?:to)?\s+(?:under\s+)?~?\d+(?:\.\d+)?\s?(?:s|sec|seconds|ms|min\w*)\b)"
                           r"(?!\s+(?:in(?:to)?\s+)?(?:the |our |a )?(?:[\w-]+\s+){0,2}?(?:window|deadline|schedule|"
                           r"time|slot|sla|day|night|week|weekend|shift|hour))|out of memory|"
                           r"\bcan (?:we|i|it|one \w+|a single \w+) (?:even )?(?:run|deploy|host|serve|load|hold)\b|"
                           r"\b(?:is|are) (?:that|it|this|they) enough\b|\b(?:is it|would it be|is that|will it be) (?:even )?"
                           r"(?:possible|feasible|doable)\b(?!(?:[^.?!]|\.\d){0,60}\b\d+(?:\.\d+)?\s?(?:s|sec|seconds|ms|min\w*)\b)|enough (?:memory|vram)|\boom\w*|\bvram\b|\bkv[\s-]?cache (?:size|grows)|too big|"
-                          r"doesn'?t fit|won'?t fit|memory (?:usage|footprint|budget|limit|pressure)|(?<![-_])\bmemory\b(?![-_])", re.I)),
+                          r"doesn'?t fit|won'?t fit|memory (?:usage|footprint|budget|limit|pressure)|(?<![-_])\bmemory\b(?![-_])|"
+                          # only getting it to run at all: "get mixtral to even load", "it just has to run"
+                          r"\beven (?:load|fit|run|boot|start)\b|\b(?:just |only )?(?:has|needs) to (?:load|run|fit)\b(?! (?:in|under|faster|within))",
+                          re.I)),
     ("throughput", re.compile(r"throughput|thr?o?u?ghput|projected (?:at|to)|\b\d+\s*(?:days|weeks)\b|"
                               r"\b(?:hours?|h|days?) per (?:epoch|run|step)\b|(?:cut|reduce|shorten|save) the (?:hours|days)\b|"
                               r"push (?:\w+ ){0,4}through|tokens?/s(?:ec)?\b|tok/s\b|tokens per second|more requests|"
@@ -118,7 +142,8 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                               r"samples per second|\bmfu\b|step time|faster training|train faster|speed up training|"
                               r"finish (?:faster|sooner)|as fast as possible|how (?:long|fast) .{0,20}(?:take|finish)|"
                               r"wall[\s-]?clock|total (?:time|hours)|requests per second|\brps\b|tokens per (?:hour|day)|"
-                              r"shorten (?:the )?(?:run|job|training)|finish by|"
+                              r"shorten (?:the )?(?:run|job|training)|finish by|\b[a-z]+s per (?:day|hour|week|night)\b|"
+                              r"\bpush\w* more tokens\b|\bmore tokens (?:through|out of|from|per) (?:each|every|the|a|one)\b|"
                               r"\bmore (?:concurrent |simultaneous |parallel )?(?:users|chats|streams|sessions|tenants|requests|"
                               r"conversations|clients)\b|(?:users|streams|sessions|tenants|requests|chats) per (?:gpu|node|card|"
                               r"box|server|replica|h\d+\w*)\b|keep up\b|\bdrain\b|req(?:uest)?s?/s(?:ec)?\b|samples/s|"
@@ -148,7 +173,14 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                         r"responses? stop coming|decode (?:feels|is|looks|seems) (?:\w+ )?slow|while streaming|streaming rate|"
                         r"(?:faster|quicker|more fast|speed\w*|slow\w*)\b[^.?!]{0,24}\b(?:for|to) (?:each|every) (?:person|user|one)\b|"
                         r"tokens? (?:come|comes|coming) out (?:\w+ )?faster|stream\w* as fast as|"
-                        r"(?:thinking|reasoning|generation) (?:go|run|goes|runs) faster|fast\w* (?:can |does )?(?:the )?decod\w*",
+                        r"(?:thinking|reasoning|generation) (?:go|run|goes|runs) faster|fast\w* (?:can |does )?(?:the )?decod\w*|"
+                        # the pace of the text once it flows: "come out at reading speed", "each token out faster",
+                        # "every word is wait long time", "the text freezes mid-answer", "wants the streams faster"
+                        r"reading speed|typing speed|\b(?:answers?|responses?|replies|text|words|tokens) (?:come|comes|coming) "
+                        r"out\b|\b(?:each|every) (?:token|word)\b[^.?!,]{0,20}?\b(?:faster|quicker|slow\w*|wait\w*)|"
+                        r"\bmid[\s-](?:answer|response|reply|stream|sentence|generation)\b|"
+                        r"\bstreams? (?:\w+ ){0,2}?(?:faster|quicker)\b|\bfaster streams?\b|"
+                        r"\beverything after (?:the first|that|it)?",
                         re.I)),
     ("latency", re.compile(r"\b(?:full|whole|entire|complete) (?:answer|response|reply|plan|text|report|completion|output)|"
                            r"answer time|\b(?:task|request|call|reply|answer|response) takes|"
@@ -174,6 +206,7 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
 ]
 # Words that single out one objective among several ("only tokens/sec per GPU", "latency matters most").
 _STRONG = re.compile(r"\b(?:only(?!\s+(?:does|do|did|gets?|got|reach\w*|hits?|manages?|runs?|gives?|about|around|"
+                     r"has to|have to|needs? to|must|promises?|requires?|"
                      r"~|\d|a (?:few|couple)))|most(?! of\b| \w+ (?:are|is|were|do|don't)\b)|main|primary|priority|kpi|goal|the (?:one )?thing|above all|best|care (?:about|for)|"
                      r"purely|all about|only about|"
                      r"all (?:we|i) care|matters|is king|critical|crucial|paramount|what counts|cheapest|fastest|lowest|highest|"
@@ -206,6 +239,8 @@ LOSSLESS = re.compile(
     # said through the process that checks outputs: "nothing that changes what the model says", "certified as-is,
     # weights and outputs", "reproduce the golden set exactly", "blocks anything that moves the eval score"
     r"(?:nothing|anything) that (?:changes|alters|moves|shifts) what (?:the model|it) (?:says|outputs|produces|answers)|"
+    r"(?:vetoed|veto|rejects?|rejected|blocks?|blocked|forbids?|bans?|banned) (?:anything|everything|any change) that "
+    r"(?:changes|alters|moves|shifts|touches) (?:the )?(?:outputs?|answers?|results?|quality|accuracy)|"
     r"certified as[\s-]is|reproduc\w* [^.;]{0,50}?\bexactly\b|"
     r"(?:blocks?|rejects?|fails?) (?:anything|any change) that (?:moves|changes|shifts|alters) (?:the )?(?:eval|outputs?|"
     r"scores?|answers?)|(?:outputs?|answers?|generations?) (?:is |are )?(?:audited|checked|compared|diffed) against", re.I)
@@ -334,7 +369,12 @@ _SATISFIED = re.compile(r"\b(?:fine(?![\s-]?tun)|ok(?:ay)?|good|great|healthy|ir
                         r"(?:can|could|may|might) (?:\w+ )?live with|(?:don't|do not|doesn't|does not) (?:really )?(?:mind|care)|"
                         r"(?:can|could|may|is allowed to) (?:get|be|go|grow|rise) (?:a (?:bit|little) |slightly |somewhat )?"
                         r"(?:worse|higher|longer|slower|up)|not (?:part|in scope) of|out of scope|got better|improved|"
-                        r"within what)\b", re.I)
+                        r"within what|(?:comes?|is|are|arrives?|shows? up|appears?|starts?) (?:\w+ )?(?:fast|quick\w*|instant\w*|"
+                        r"immediately|snappy|right away))\b", re.I)
+# between a metric and a word of contentment, a complaint says the contentment is about something else: "the wait
+# before the answer starts is what bugs me, once it starts it's ok"
+_COMPLAINT = re.compile(r"\b(?:bugs?|annoy\w*|frustrat\w*|hurts?|kills?|sucks|painful|the (?:problem|issue|pain)|"
+                        r"too (?:slow|long|high)|complain\w*)\b", re.I)
 _NOT_BEFORE = re.compile(r"\b(?:not|never|no longer|hardly|barely)\s+(?:\w+\s+)?$|n't\s+(?:\w+\s+)?$", re.I)
 _WANTED_BEFORE = re.compile(r"\b(?:want|need|must|should|has to|have to|make|get|keep)\b", re.I)
 
@@ -360,6 +400,8 @@ def _one_stream(text: str, found: Found) -> bool:
 
 
 _PER_GPU = re.compile(r"(?:per|/)\s*(?:gpu|card|device|node)\b", re.I)
+# a request rate given as a figure: "~12 req/s", "5 requests per second"
+_LOAD_FIGURE = re.compile(r"\d[\d,.]*\s*[kK]?\s*(?:req(?:uest)?s?/s(?:ec)?|requests per (?:second|minute)|qps|rps)\b", re.I)
 
 
 def _content(text: str, m: re.Match[str], scope: Scope | None = None, objective: str = "") -> bool:
@@ -374,7 +416,7 @@ def _content(text: str, m: re.Match[str], scope: Scope | None = None, objective:
         said = rest[:ok.start()]
         # "needs to be good enough", "isn't fast enough": a wish or a complaint, not contentment; "throughput oriented,
         # latency irrelevant": said of the metric named in between
-        if _NOT_BEFORE.search(said) or _WANTED_BEFORE.search(text[clause.start:m.end()] + said):
+        if _NOT_BEFORE.search(said) or _WANTED_BEFORE.search(text[clause.start:m.end()] + said) or _COMPLAINT.search(said):
             continue
         # "memory fits fine": a cue of the same metric in between still says it of this one
         if not any(pattern.search(said) for other, pattern in OBJECTIVE_CUES if other != objective):
@@ -423,6 +465,8 @@ def _read_objective(masked: str, text: str, scope: Scope, found: Found) -> bool:
                 level = 1  # a metric given a target ("players notice if a line takes longer than 1.5 s") is wanted
             if objective == "memory" and level == 2 and m.group(0).lower() == "memory" and _GB_FIGURE.search(words):
                 continue  # "GPU memory per rank peaks at 61 GB": memory reported, not a problem to solve
+            if level == 2 and objective == "throughput" and _LOAD_FIGURE.search(text, max(0, m.start() - 12), m.end()):
+                level = 3  # a load reported as a figure ("~12 req/s at peak") describes the traffic, not a goal
             if has_target and objective not in missed and _KEPT.search(text, max(0, clause.start - 40), clause.end):
                 # a target to keep ("while meeting sub-second TTFT", "we promise 100 ms to first token") is a
                 # constraint: any other wanted metric is the objective

@@ -71,6 +71,7 @@ _MS_PER_TOKEN = re.compile(r"(?:(" + _BOUND + r")\s*)?" + _NUMBER + r"\s*(ms|s)\
 _FORMER = re.compile(r"\b(?:before|previously|used to|originally|earlier|last (?:week|month|release))\b", re.I)
 # one stream's speed named before the figure: "each user only 8 token/s", "eval rate: 11 tokens/s", "token generation ~8 tok/s"
 _STREAM_BEFORE = re.compile(r"(?:\b(?:each|every|per|a single|one)\s+(?:user|stream|request|session|client)\b|\beval rate\b|"
+                            r"\bstreaming (?:speed|rate)\b|"
                             r"\b(?:token )?generation\b(?!\s*(?:throughput|tok))|\btg\d*\b|\bgeneration speed\b|\bdecode speed\b)[^.;\n]{0,44}$",
                             re.I)
 # "Output token throughput (tok/s): 2511.3", "gen throughput (token/s): 6124.55": a log row with the unit first
@@ -88,6 +89,9 @@ _RATE_THEN_FIGURE = re.compile(RATE + r"(?:(?:\s+\w+){0,3}?\s+(?:at|of|is|=|~|ar
                                + r"[ \t]*" + _NUMBER + r"\s*([kK])?\b", re.I)
 # a number right before a rate unit: the unit belongs to it ("30 tok/s 4 users"), it does not label what follows
 _FIGURE_BEFORE = re.compile(r"\d\s*[kK]?\s*$")
+# one stream's speed named after the figure: "first token 1.1 s, ~20 tok/s after that", "30 tok/s once it starts"
+_STREAM_AFTER = re.compile(r"\s*(?:after (?:that|the first token|it starts)|once (?:it|the (?:answer|reply|output)) "
+                           r"(?:starts|begins|gets going)|while (?:it )?stream\w*)\b", re.I)
 # one stream: a tokens/s figure is the per-token speed of that stream
 # (Ollama answers one request at a time unless the text says it runs several)
 ONE_STREAM = re.compile(r"single[\s-]user|\b(?:ollama|lm studio|llama\.cpp|koboldcpp|exllama\w*)\b"
@@ -117,13 +121,16 @@ _TARGET_WORDS = re.compile(r"(?:<|≤|\bsub[\s-]?|\b(?:under|below|less than|at 
 _BOUND_AFTER = r"(?:(max(?:imum)?|at most|or less|tops|or better)\s+(?:for\s+)?)?"
 _BEFORE = {"ttft": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*" + _BOUND_AFTER + r"(?:to (?:the )?first token|(?:of\s+)?"
                               + _PCT + r"\s*(?:(?:to|before|until)\s+)?"
-                              + _TTFT + r")", re.I),
+                              + _TTFT + r"|"
+                              # "~1.2 s of dead air before the TTS gets its first token", "waits ~2.5 s before the
+                              # first token comes back"
+                              r"(?:of\s+(?:[\w-]+\s+){1,2})?(?:before|until)\s+(?:[\w']+\s+){0,5}?" + _TTFT + r")", re.I),
            "tpot": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:of\s+)?" + _PCT + r"\s*" + _TPOT, re.I),
            "latency": re.compile(_NUMBER + r"\s*" + _TIME_UNIT + r"\s*(?:of\s+)?" + _PCT + r"\s*" + _E2E, re.I)}
 # a whole request's time without the word latency: "takes about 4s", "2.5s per answer", "30s per request"
 _REQUEST_TIME = re.compile(r"(?:takes?|taking|took|needs?|needed|requires?)\s*(?:about|around|~|roughly|over|almost)?\s*"
                            + _NUMBER + r"\s*" + _TIME_UNIT + r"|" + _NUMBER + r"\s*" + _TIME_UNIT
-                           + r"\s*(?:(?:per|for (?:each|an?|one)|an?)\s*"
+                           + r"\s*(?:each\b|apiece\b|(?:per|for (?:each|an?|one)|an?)\s*"
                            r"(?:\d+[\s-]*tok(?:en)?s?[\s-]*)?(?:answer|request|response|reply|query|generation|"
                            r"completion|call|step|report|"
                            r"document|doc|page|turn|item|summary|review)"
@@ -364,7 +371,9 @@ def _latency_targets(text: str, found: Found) -> None:
             if re.search(_BOUND + r"\s*$", text[max(0, m.start() - 14):m.start()], re.I) or _follows_metric(
                     text, m.start()):
                 continue
-            if name == "ttft" and m.group(3) or _tolerance(text, m.start()):  # "100 ms max to first token"
+            # "100 ms max to first token"; "users tolerate up to 1.5 s before the first characters show"
+            if name == "ttft" and m.group(3) or _tolerance(text, m.start()) or _UP_TO.search(
+                    text, max(0, m.start() - 12), m.start()):
                 found.put(f"slo_{name}_ms", round(to_ms(m.group(1), m.group(2)), 3), m.group(0))
             else:
                 if _theirs(text, m.start()):
@@ -395,6 +404,16 @@ _NOW_ANY = re.compile(r"\b(?:we(?:'re| are)(?: currently| now)? at|currently|tod
                       r"|(\d+(?:[.,]\d+)?)\s*" + _TIME_UNIT + r"\s*(total\s+)?(?:today|now|currently|at the moment)\b", re.I)
 
 
+_UP_TO = re.compile(r"\bup to\s*(?:~|about |around )?$", re.I)
+
+
+def _measured_apart(found: Found, name: str) -> bool:
+    """Whether a figure of this metric was read that is not its target's own words ("up to 1.5 s before the first
+    characters show" is the target, so today's "gives 2.6 s" is still to be read)."""
+    said = found.evidence.get(f"slo_{name}_ms", "")
+    return any(not said or words not in said for _, words in found.measured_all.get(f"{name}_ms", []))
+
+
 def _now_figures(text: str, found: Found) -> None:
     """Today's figure said apart from its metric: it is the metric named last before it (or the only target's)."""
     for now in _NOW_ANY.finditer(text):
@@ -404,7 +423,7 @@ def _now_figures(text: str, found: Found) -> None:
         # no metric named and no target: a time on its own is the whole request's
         name = ("latency" if now.group(5) or not (before or targets or unit is None) else before[-1] if before
                 else targets[0] if len(targets) == 1 else None)
-        if name is None or f"{name}_ms" in found.measured:
+        if name is None or _measured_apart(found, name):
             continue
         number = float(value.replace(",", "."))
         if unit is None:  # a bare figure is in the unit of that metric's target ("target 25 ms TPOT, we're at 38")
@@ -464,7 +483,7 @@ def _rates(text: str, found: Found) -> None:
             continue
         if _PREFILL_RATE.search(text, max(0, m.start() - 40), m.start()):
             continue  # "Avg prompt throughput: 8120.4 tokens/s", "pp512 = 610 t/s": prefill speed
-        stream = _STREAM_BEFORE.search(text[max(0, m.start() - 60):m.start()])
+        stream = _STREAM_BEFORE.search(text[max(0, m.start() - 60):m.start()]) or _STREAM_AFTER.match(text, m.end())
         if re.search(_PER_USER, m.group(0), re.I) or stream or (one_stream and value < 300):
             if "slo_tpot_ms" not in found.values and _wished_here(text, m.start()):
                 # "the UX team's bar is 30 tok/s per user", "which we translated into 40 tokens/s per user"
@@ -487,6 +506,7 @@ def _rates(text: str, found: Found) -> None:
 
 # words in a rate's sentence, before it, that make it wished for rather than seen: "the bar is", "expected", "wants"
 _RATE_WISH = re.compile(r"\b(?:bar|expected|expect(?:s|ing)?|wants?|goal|target|spec|requirement|required|must|has to|"
+                        r"pricing|advertis\w*|sold on|marketed|"
                         r"have to|needs? to|aim(?:s|ing)? (?:at|for)|would like|'d like|promis\w*)\b", re.I)
 # ...unless today's state is said between that word and the rate: "we want more, each user gets 20 tok/s"
 _RATE_STATE = re.compile(r"\b(?:now|currently|today|gets?|got|sees?|saw|getting|seeing|drops?|dropped|falls?|fell|"
