@@ -144,8 +144,8 @@ def _yes_no(option: Option) -> str:
     if _gain(option) <= WORSE:
         return (f"Not for this workload: the cost model gives {option.name} {_effect_words(option)} on your "
                 f"objective here, a loss.")
-    return (f"Unclear from the cost model: it shows no change on your objective from {option.name} here; what it "
-            f"relieves may not be what limits this workload ({option.quality}).")
+    return (f"Not on the cost model's numbers: it gives {option.name} {_effect_words(option)} here. It pays off "
+            f"only if what it relieves is what limits your setup, so measure it before relying on it.")
 
 
 def _choice(options: list[Option], why: str) -> str:

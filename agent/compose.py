@@ -67,22 +67,27 @@ def _settings(tech: Any, w: Workload, catalog: Any) -> str | None:
     return f"{name}: {hit}" if hit else f"{name}: no documented switch in our catalog; check its docs"
 
 
-def answer_the_form(answer: Answer, text: str, w: Workload, model: Any, excluded: dict[str, str],
-                    effects: dict[str, Any], recs: list[Recommendation], technique_index: Any,
+def asked_options(text: str, phase: str, technique_index: Any) -> tuple[str | None, list[str]]:
+    """The form of the question ("choice", "yes-no" or None) and the techniques it asks about."""
+    from agent.reading.findings import Found  # noqa: PLC0415
+    from agent.reading.stack import technique_mentions  # noqa: PLC0415
+
+    mentions = [(m.item_id, m.start) for m in technique_mentions(text, technique_index, Found(values={"phase": phase}))]
+    return question_form(text, mentions)
+
+
+def answer_the_form(answer: Answer, w: Workload, model: Any, excluded: dict[str, str],
+                    effects: dict[str, Any], recs: list[Recommendation], asked: tuple[str | None, list[str]],
                     fit: FitPlan | None = None, unfitted: Any = None) -> None:
     """For "X or Y?" and "is X worth it?": the named options side by side, and a verdict said first.
 
     Args:
+        asked: the question's form and the options it asks about (:func:`asked_options`).
         fit, unfitted: the stack that made the setup fit and the model before it. An option that would take the
             place of a fit technique (AWQ for GPTQ: one weight format) is measured in that place, the fit stack
             with it swapped in, so both sides of a comparison are measured the same way.
     """
-    from agent.reading.findings import Found  # noqa: PLC0415
-    from agent.reading.stack import technique_mentions  # noqa: PLC0415
-
-    training = Found(values={"phase": w.phase})
-    mentions = [(m.item_id, m.start) for m in technique_mentions(text, technique_index, training)]
-    form, named = question_form(text, mentions)
+    form, named = asked
     if form is None:
         return
     effects = dict(effects)

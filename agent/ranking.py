@@ -373,7 +373,7 @@ def why_text(s: Scored, workload: Workload, fit: list[Any] = (), fit_effect: Eff
     elif s.effect and s.effect.speedup and s.effect.speedup > 1.005:
         bits.append(f"The cost model gives ×{s.effect.speedup:.2f} on {metric}{on_top} for this workload.")
     elif s.effect and s.effect.speedup and s.effect.speedup < 0.995:
-        bits.append(f"The cost model shows it costs ×{1 / s.effect.speedup:.2f} on {metric}{on_top} here.")
+        bits.append(f"The cost model shows it making {metric} worse{on_top} here (×{s.effect.speedup:.2f}).")
     else:
         bits.append(unmodelled_text(tech, metric or metric_words(_OBJECTIVE_METRIC.get(workload.objective, ""))))
     if s.parts.get("fit"):

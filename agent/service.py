@@ -15,7 +15,14 @@ from typing import Any
 
 from agent.answer import Answer
 from agent.candidates import select_candidates
-from agent.compose import answer_fit_question, answer_the_form, mentioned_techniques, recommend, summary_text
+from agent.compose import (
+    answer_fit_question,
+    answer_the_form,
+    asked_options,
+    mentioned_techniques,
+    recommend,
+    summary_text,
+)
 from agent.diagnose import diagnose
 from agent.effects import describe_fit
 from agent.guard import screen_question
@@ -161,6 +168,8 @@ class Answerer:
         diagnosis = diagnose(w, effects_model.baseline(), measured)
         relevance = self._relevance(problem)
         # what the question points at comes from the techniques' profiles, not from tables of phrases
+        # "is X worth it?", "X or Y?": the options asked about, whose families are the question's
+        under_question = asked_options(text, w.phase, self._indexes.techniques)
         intents, explicit = intents_from_relevance(relevance, self.catalog, context)
         # techniques the profiles point at join the candidates across phases only when the phase was a guess
         asked = explicit & set(self.catalog.techniques) if w.origin("phase") == "assumed" else set()
@@ -215,8 +224,7 @@ class Answerer:
         if conversation is not None and answer.clarify:
             answer.follow_up = answer.clarify[0]
         answer.answer = summary_text(answer)
-        answer_the_form(answer, text, w, model, selection.excluded, effects, recs, self._indexes.techniques, fit,
-                        effects_model)
+        answer_the_form(answer, w, model, selection.excluded, effects, recs, under_question, fit, effects_model)
         answer_fit_question(answer, text, w, effects_model, fit)
         return answer
 

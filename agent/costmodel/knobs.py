@@ -27,7 +27,8 @@ class Knobs:
     chunk_tokens: int | None = None
     prefill_fraction: float | None = None       # disaggregation: share of GPUs doing prefill
     continuous_batching: bool = False
-    speculative: tuple[float, int, float] | None = None  # (acceptance a, draft tokens k, draft cost ratio)
+    # (acceptance a, draft depth k, draft cost ratio, tokens verified per step: k + 1 for a chain, more for a tree)
+    speculative: tuple[float, int, float, int] | None = None
     kv_budget_tokens: int | None = None
     active_fraction: float = 1.0                # contextual sparsity (MLP and heads read per token)
     layer_fraction: float = 1.0                 # early exit

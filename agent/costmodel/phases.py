@@ -62,8 +62,8 @@ def token_step_time(s: Setup, seqs: int, context: float) -> tuple[PhaseTime, flo
     base = decode_step_time(s, seqs, context)
     if not s.knobs.speculative:
         return base, 1.0
-    a, k, ratio = s.knobs.speculative
-    verify = decode_step_time(s, seqs, context, q_len=k + 1)
+    a, k, ratio, verified = s.knobs.speculative
+    verify = decode_step_time(s, seqs, context, q_len=verified)  # every candidate of the draft, chain or tree
     draft = base.scaled(k * ratio)
     return verify.plus(draft), expected_tokens_per_step(a, k)
 

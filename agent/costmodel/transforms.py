@@ -123,7 +123,11 @@ def _disagg(k: Knobs, p: dict, ctx: Context) -> list[str]:
 
 def _speculative(k: Knobs, p: dict, ctx: Context) -> list[str]:
     a = min(max(_num(p, "acceptance_rate", 0.7), 0.0), 0.99)
-    k.speculative = (a, int(_num(p, "draft_tokens", 4)), _num(p, "draft_cost_ratio", 0.05))
+    depth = int(_num(p, "draft_tokens", 4))
+    # a tree draft verifies many candidate tokens per step (EAGLE-2: 60) to reach its acceptance; a chain verifies
+    # its depth plus one
+    verified = max(int(_num(p, "verify_tokens", depth + 1)), depth + 1)
+    k.speculative = (a, depth, _num(p, "draft_cost_ratio", 0.05), verified)
     return []
 
 

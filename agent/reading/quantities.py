@@ -75,7 +75,8 @@ _PROMPT_PATTERNS = [
     re.compile(r"\bprompts?\s+(?:of\s+|are\s+|is\s+|~|about\s+|around\s+|ca\.?\s+|averag\w*\s+)+" + _NUM
                + r"(?:\s*" + _UNIT + r")?(?!\s*(?:gb|ms|s\b|%|x\b|users|requests))", re.I),
     re.compile(_NUM + r"[ \t-]*(?:" + _UNIT + r"[ \t-]*)?(?:long[ \t-]*)?(?:of\s+)?(?:prompts?|contexts?|inputs?|context windows?|"
-               r"sequences?|ctx|system prompts?|input sequences?)\b" + _NOT_RATE + _NOT_AT_ONCE, re.I),
+               r"sequences?|ctx|system prompts?|input sequences?|seq(?:uence)?[ \t_-]?len(?:gth)?s?|seqlen)\b" + _NOT_RATE
+               + _NOT_AT_ONCE, re.I),
     re.compile(_NUM + r"[\s-]*" + _UNIT + r"[\s-]*(?:long[\s-]*)?(?:documents?|articles?|files?|transcripts?|pdfs?|"
                r"reports?|chats?|conversations?|histor(?:y|ies)|codebases?|repos?)\b", re.I),
     re.compile(r"\b(?:prompts?|contexts?|inputs?|sequence length|seq(?:uence)?[\s_]len(?:gth)?|seq(?=\s+\d)|context length|ctx|"
