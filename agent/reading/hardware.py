@@ -39,14 +39,14 @@ _GPU_COUNT_GENERIC = re.compile(_COUNT + r"(?:[\s-]*[x×])?(?:\s+of\s+(?:the|our
                                 + r"|(?!per\b|each\b|every\b)[a-z]\w+)){0,2}?[\s-]*\b(?:" + _GPU_NOUN + "|" + _ARCH_NOUN
                                 + r")\b", re.I)
 # DGX/HGX counts nodes unless a server word follows the GPU name ("two HGX H20 servers": the servers are counted)
-_NODE_NOUN = (r"(?:nodes?|servers?|machines?|boxe?s?|hosts?|pods?|"
+_NODE_NOUN = (r"(?:nodes?|servers?|machines?|boxe?s?|hosts?|pods?|vms?|"
               r"(?:dgx|hgx)(?:es)?\b(?![\s-]+[\w.-]+[\s-]+(?:nodes?|servers?|machines?|boxe?s?|hosts?|systems?)\b))")
 # "4 nodes", "two H100 nodes", "2x 8xH100 servers", "a DGX", "an 8-GPU node"
 _NODES = re.compile(_COUNT + r"(?:\s*[x×])?[\s-]+(?:[\w.-]+[\s-]+){0,2}?" + _NODE_NOUN + r"\b", re.I)
 _PER_NODE = re.compile(r"\b(\d+)(?!\d)(?!\s*(?:gb|gib|g)\b)[\s-]*(?:x\s*)?(?:[\w.]+[\s-]+)?" + _GPU_NOUN + r"?\s*(?:per|each|a|in each|on each|/)\s*"
                        + _NODE_NOUN + r"|\b(\d+)[\s-]*gpus?[\s-]+(?:[\w.]+[\s-]+)?" + _NODE_NOUN
                        + r"|" + _NODE_NOUN + r"\s*(?:of|with|[x×*]|each with|each having)\s*(\d+)"
-                       + r"|\b(\d+)\s*(?:gpus?|superchips?|chips?|cards?|[a-z]{0,3}\d{2,4}[a-z]?\w*)\s*(?:each|apiece)\b"
+                       + r"|\b(\d+)\s*(?:[a-z]{0,3}\d{2,4}[a-z]?\w*\s+)?(?:gpus?|superchips?|chips?|cards?|[a-z]{0,3}\d{2,4}[a-z]?\w*)\s*(?:each|apiece)\b"
                        # "every machine have 8 A800", "(each 8 GPU)", "(one GPU each)"
                        + r"|\b(?:every|each|per)\s+" + _NODE_NOUN + r"\s+(?:has|have|having|with|holds?|carries)\s+(\d+)"
                        + r"|\beach\s+(?:with\s+|has\s+|having\s+)?(\d+)\s*(?:[x×]\s*)?(?:[\w.-]+\s+)?gpus?\b"
@@ -57,6 +57,11 @@ _POOL = re.compile(r"\b(?:prefill|decode|prefilling|decoding)\b", re.I)
 # a count said as what runs now after a failed one: "it doesn't fit on one H100 so we use 4", "now runs on two of them"
 _NOW_COUNT = re.compile(r"\b(?:so|now)\b[^?!;\n]{0,40}?\b(?:use|using|run|runs|running|on|across)\s+(?:all\s+)?"
                         + _COUNT + r"(?:\s+of\s+them|\s+(?:cards?|gpus?))?(?=\s*(?:[,.;:—–(-]|with\b|for\b|and\b|$))", re.I)
+# a part of a machine's GPUs in use: "we use 4 of its 8 GPUs", "4 of our 8 A100-40G cards are free", "half of an
+# 8-GPU H200 box"
+_SHARE_OF = re.compile(r"\b(\d+|one|two|three|four|five|six|seven)\s+of\s+(?:its|our|the|their|those|these|my|an?)\s+(\d+)\s*"
+                       r"(?:x\s*)?(?:[\w.-]+[\s-]+){0,2}?(?:gpus?|cards?|devices?)\b|"
+                       r"\bhalf (?:of )?(?:an?|the|our|one|its) (\d+)[\s-]*(?:gpus?|cards?)\b", re.I)
 # "single GPU", "one card", "only one 4090": one device as a stated constraint
 _SINGLE = re.compile(r"\b(?:single|only one|just one|one)[\s-]+(?:" + _MODIFIER + r"[\s-]+){0,2}" + _GPU_NOUN
                      + r"\b|\bsingle[\s-]+gpu\b", re.I)
@@ -343,6 +348,13 @@ def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, s
     now_count = word_number(now.group(1)) if now else None
     if now_count and now_count > 1:
         found.put("gpu_count", now_count, now.group(0))
+    share = _SHARE_OF.search(text)
+    if share and not (scope.negated(share.start()) or scope.proposed(share.start()) or scope.in_question(share.start())):
+        # "4 of its 8 GPUs", "half of an 8-GPU box": the part in use is what runs this
+        used = word_number(share.group(1)) if share.group(1) else int(share.group(3)) // 2
+        if used:
+            found.put("gpu_count", used, share.group(0))
+            now_count = used
     _stated_totals(text, found)
     instances = _PER_INSTANCE.search(text)
     if instances and not scope.negated(instances.start()):
@@ -370,7 +382,7 @@ def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, s
                 gpu_id, words, cls = kind
                 name = getattr(catalog.gpus.get(gpu_id), "name", gpu_id)
                 found.hint("gpu", gpu_id, f"'{words}' read as {cls.label}: {name} assumed as a representative; {cls.caveat}")
-    _read_count(text, scope, mentions, main, found, tuple((o.start, o.end) for o in [*mentions, *others]))
+    _read_count(_without_settings(text), scope, mentions, main, found, tuple((o.start, o.end) for o in [*mentions, *others]))
     _instances(text, catalog, instance_index, scope, found, main)
     singles = [*_SINGLE.finditer(text), *(m for m in _SINGLE_NAMED.finditer(text) if _names_gpu_after(text, m.end(), mentions))]
     # "one GPU each" counts per machine, and a rule said in the past ("we used to insist on one GPU") is not today's
@@ -388,6 +400,24 @@ def find_hardware(text: str, catalog: Any, gpu_index: NameIndex, found: Found, s
     # "on A100s", "our H100 cluster": several GPUs of that kind, their number unsaid
     found.multi_gpu_hint = (main is not None and "gpu" in found.values and _plural(text, main)) \
         or bool(MULTI_GPU_HINT.search(text))
+
+
+# values of command-line flags, settings, addresses and ports: "--port 8080 RTX 4080" and "localhost:8000 server" count
+# no GPUs or servers (flags that do state a layout, --tp 8 and the like, are read as parallel degrees)
+_SETTING_VALUE = re.compile(r"(?:(?<=\s)|^)--?[A-Za-z][\w.-]*(?:=|[ \t]+)(?!-)([^\s,;]+)|\b[A-Za-z_][\w.-]*=([^\s,;]+)|"
+                            r"\b(\d{1,3}(?:\.\d{1,3}){3}(?::\d+)?)|\b[A-Za-z][\w.-]*:(\d{2,5})\b")
+
+
+def _without_settings(text: str) -> str:
+    """The text with setting values blanked (same length, so positions still hold)."""
+    if "-" not in text and "=" not in text and ":" not in text:
+        return text
+    chars = list(text)
+    for m in _SETTING_VALUE.finditer(text):
+        group = next((i for i, g in enumerate(m.groups(), 1) if g), None)
+        if group is not None:  # digits only: the punctuation around them still ends what it ended
+            chars[m.start(group):m.end(group)] = ["_" if c.isdigit() else c for c in m.group(group)]
+    return "".join(chars)
 
 
 def _names_gpu_after(text: str, end: int, mentions: list[Any]) -> bool:

@@ -75,6 +75,19 @@ def _family_and_size(text: str, catalog: Any) -> tuple[str, str] | None:
     return None
 
 
+# Llama written short, as people do in chat and file names: "L3.1-8B", "L3-70B", "l3.2 3b"
+_SHORT_LLAMA = re.compile(r"\b[lL](\d(?:\.\d)?)[\s_-]?(\d+(?:\.\d+)?)[bB]\b")
+
+
+def _short_llama(text: str, model_index: NameIndex) -> tuple[str, str] | None:
+    """The Llama model a short name stands for ("L3.1-8B" is Llama 3.1 8B): (id, words)."""
+    for m in _SHORT_LLAMA.finditer(text):
+        hits = model_index.find(f"Llama-{m.group(1)}-{m.group(2)}B")
+        if hits:
+            return hits[0].item_id, m.group(0)
+    return None
+
+
 def _only_of_family(text: str, catalog: Any) -> tuple[str, str] | None:
     """A family named without a size that has one catalog model ("Jamba on one H200")."""
     members: dict[str, list[str]] = {}
@@ -122,11 +135,23 @@ _WISHED_MODEL = re.compile(r"(?:(?<!compared )(?<!similar )(?<!relative )(?<!clo
 _SIZE_AFTER = re.compile(r"[\s:_-]*(\d+(?:\.\d+)?)\s?[bB]\b")
 
 
+# an expert layout written after a name: "mixtral 8x22", "Mixtral 8x22B"
+_EXPERTS_AFTER = re.compile(r"[\s:_-]*(\d+x\d+)(?:\s?[bB])?\b", re.I)
+
+
 def _sized_sibling(text: str, mention: Any, catalog: Any) -> str | None:
     """The catalog model a name plus a size means when the name alone is another size: "deepseek-r1:8b" is the 8B
-    distill whose id starts with the name, not the 671B model called DeepSeek-R1. None when the size agrees."""
-    m = _SIZE_AFTER.match(text, mention.end)
+    distill whose id starts with the name, not the 671B model called DeepSeek-R1; "mixtral 8x22" is the 8x22B model.
+    None when the size agrees."""
     named = catalog.models.get(mention.item_id)
+    experts = _EXPERTS_AFTER.match(text, mention.end)
+    if experts and named is not None and experts.group(1).lower() not in named.id:
+        layout = experts.group(1).lower()
+        stem = normalise(mention.text)
+        same = [x.id for x in catalog.models.values() if layout in x.id and normalise(x.id).startswith(stem)]
+        if same:
+            return min(same)
+    m = _SIZE_AFTER.match(text, mention.end)
     if not m or named is None or not getattr(named, "params_total", None):
         return None
     size = float(m.group(1)) * 1e9
@@ -154,7 +179,8 @@ def find_model(text: str, catalog: Any, model_index: NameIndex, found: Found, sc
         found.put("model", _sized_sibling(text, main, catalog) or main.item_id, main.text)
         found.name_spans.extend((m.start, m.end) for m in mentions)
         return
-    family = _family_and_size(text, catalog) or _only_of_family(text, catalog) or _misspelt(text, model_index)
+    family = _family_and_size(text, catalog) or _short_llama(text, model_index) or _only_of_family(text, catalog) \
+        or _misspelt(text, model_index)
     if family:
         found.put("model", family[0], family[1])
         return

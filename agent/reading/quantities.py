@@ -165,7 +165,7 @@ _COUNT_K = r"(\d+(?:\.\d+)?\s?[kK]\b|\d+|" + "|".join(w for w in NUM_WORDS if w 
 _PER_TIME = r"(?:per|/|an?|each|every)\s*(?:second|sec|s|minute|min|hour|hr|h|day|week|month)\b|daily|monthly|weekly"
 _BATCH_PATTERNS = [
     # a trainer's per-device key: "per_device_train_batch_size=4", "train_micro_batch_size_per_gpu: 2"
-    re.compile(r"\b(?:per_device_(?:train_)?batch_size|train_micro_batch_size_per_gpu)\s*[:=]\s*(\d+)\b", re.I),
+    re.compile(r"\b(?:per_device_(?:train_)?batch_size|train_micro_batch_size_per_gpu)(?:\s*[:=]\s*|\s+)(\d+)\b", re.I),
     re.compile(r"\b" + _COUNT_K + r"[\s-]*(?:concurrent|simultaneous|parallel|active|in[\s-]flight)?[\s-]*(?:users?|requests?|"
                r"sessions?|streams?|clients?|conversations?|sequences?|chats?|seqs|slots?|agents?|workers?)\b"
                r"(?!\s*(?:" + _PER_TIME + "))", re.I),
@@ -227,9 +227,9 @@ def _load_count(words: str) -> int | None:
 
 
 # training: the batch per optimizer step, stated outright ("global batch is 256", "global_batch_size=512")
-_GLOBAL_BATCH = re.compile(r"\bglobal[\s_-]*batch(?:[\s_-]*size)?\s*(?:of|=|:|is|at|was)?\s*(?:~\s?|about |around )?(\d+)\b",
-                           re.I)
-_ACCUMULATION = re.compile(r"\b(?:gradient|grad)[\s_-]*accum\w*(?:[\s_-]*steps?)?\s*(?:of|=|:|is|at)?\s*(\d+)\b", re.I)
+_GLOBAL_BATCH = re.compile(r"\b(?:global[\s_-]*batch(?:[\s_-]*size)?|gbs|global)\s*(?:of|=|:|is|at|was)?\s*(?:~\s?|about |around )?"
+                           r"(\d+)\b", re.I)
+_ACCUMULATION = re.compile(r"\b(?:(?:gradient|grad)[\s_-]*)?accum\w*(?:[\s_-]*steps?)?\s*(?:of|=|:|is|at)?\s*(\d+)\b", re.I)
 _PER_DEVICE_KEY = re.compile(r"per[\s_-]*(?:device|gpu)", re.I)  # the evidence of a per-device key
 _PER_DEVICE = re.compile(r"\s*(?:per|/|a|each|on each|in each)\s*(?:gpu|card|device)\b", re.I)
 
@@ -251,13 +251,13 @@ def _batch(text: str, found: Found) -> tuple[int | None, str]:
             for wish in _LOAD_WISH.finditer(before):
                 pass
             counts.append((value, m.group(0), wish is not None and not _LOAD_NOW.search(before, wish.end()), m.end()))
+    global_batch = _GLOBAL_BATCH.search(text)
+    if global_batch:  # "micro batch 2 per card ... so global batch is 256", "GBS 512": the global figure is the batch
+        return int(global_batch.group(1)), global_batch.group(0)
     if not counts:
         return None, ""
     wished = [c for c in counts if c[2] and c[0] > 1]
     value, evidence, _, end = wished[-1] if wished and wished[-1][0] != counts[0][0] else counts[0]
-    global_batch = _GLOBAL_BATCH.search(text)
-    if global_batch:  # "micro batch 2 per card ... so global batch is 256": the global figure is the batch
-        return int(global_batch.group(1)), global_batch.group(0)
     per_device = _PER_DEVICE.match(text, end) or _PER_DEVICE_KEY.search(evidence)
     # a load per GPU ("batch 256 per GPU" on 8 GPUs) is that many on each: the whole load is their sum
     if per_device and found.values.get("gpu_count", 1) > 1:

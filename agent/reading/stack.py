@@ -21,7 +21,7 @@ _FROM = re.compile(r"\b(?:from|off|away from|replac\w*|migrat\w* (?:off|from)|le
 _TO = re.compile(r"\b(?:to|into|onto|towards?)\s+(?:a |the )?$|->\s*$|→\s*$|\bvs\.?\s+$|\bor\s+$", re.I)
 # a move already made: "we moved from vLLM to SGLang last week" runs SGLang now, not vLLM
 _MOVED = re.compile(r"\b(?:moved|switched|migrated|ported|went|changed|swapped|transitioned|upgraded|quantized|quantised|converted|"
-                    r"(?:after|since) (?:switching|moving|migrating|changing|converting|going))\b(?:[^.;?!\n]|(?<=\d)\.(?=\d)){0,60}$",
+                    r"(?:after|since) (?:switching|moving|migrating|changing|converting|going|upgrading|updating|bumping))\b(?:[^.;?!\n]|(?<=\d)\.(?=\d)){0,60}$",
                     re.I)
 # an imperative or a goal: "Serve it on an H100 with FP8 for more throughput" asks for FP8
 _REQUEST = re.compile(r"^\s*(?:please\s+)?(?:serve|run|use|deploy|enable|add|apply|try|make|get|speed|quantize|switch)\b(?![=_])|"
