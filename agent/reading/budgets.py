@@ -68,13 +68,14 @@ _SHARE_WORDS = {"half": 0.5, "a third": 1 / 3, "one third": 1 / 3, "a quarter": 
 _CARD = (r"(?:(?:the |a |an |one |each |its |their )?(?:(?:[a-z]*\d+[\w-]*|rtx|ada|pro|max|sxm|pcie)(?:'s)? ){0,3}?"
          r"(?:gpu'?s? |card'?s? |device'?s? )?(?:\d+\s?gb|hbm|vram|gpu memory|memory|card|gpu|device)\b|"
          # a card named by its model: "a third of an L40S", "half of each A10G"
-         r"(?:the |a |an |one |each )[a-z]*\d+[a-z]*\b)")
+         r"(?:the |a |an |one |each )(?:[a-z]+ )?[a-z]*\d+[a-z]*\b)")
 # a share of the card: "at most 70% of HBM", "no job gets more than half the card", "--gpu-memory-utilization 0.35"
 _SHARE = re.compile(r"(\d+(?:\.\d+)?)\s*(?:%|percent)\s*of\s+" + _CARD + r"|\b(" + "|".join(_SHARE_WORDS) + r")\s+(?:of\s+)?"
                     + _CARD + r"|(?:gpu[-_ ]memory[-_ ]utili[sz]ation|mem[-_ ]fraction[-_ ]static|gpumem-percentage)"
                     r"[\"']?\s*[=:]?\s*[\"']?(\d*\.?\d+)", re.I)
 # words before a share that make it a cap rather than a measurement ("uses 90% of VRAM")
 _SHARE_CAP = re.compile(r"\b(?:at most|up to|no more than|not more than|more than|max\w*|limit\w*|only|cap\w*|allowed|"
+                        r"spare|grant\w*|give[ns]?|dedicat\w*|assign\w*|"
                         r"allocate|may|gets?|budget|under|below|within|less than|share|policy)\b[^.;?!]{0,24}$", re.I)
 # the card's memory as the user states it: "the 24 GB card", "the RTX 6000 Ada's 48GB"
 _STATED_CARD = re.compile(r"\bthe (?:[\w-]+ ){0,3}?(\d+(?:\.\d+)?)\s?gb (?:card|gpu)\b|"
@@ -125,6 +126,15 @@ def _memory_budget(text: str, found: Found) -> re.Match[str] | None:
     return None
 
 
+# the card's memory as the user gives it, right after the share: "half the card (L40S, 48GB)"
+_CARD_AFTER = re.compile(r"\s*\(\s*[\w\s.-]{1,24},\s*(\d+(?:\.\d+)?)\s*gi?b\s*\)", re.I)
+
+
+def _card_said_after_name(text: str, at: int) -> float | None:
+    m = _CARD_AFTER.match(text, at)
+    return float(m.group(1)) if m else None
+
+
 def settle_memory_budget(text: str, found: Found, catalog: object) -> None:
     """A budget stated as a share or a remainder of the card, once the GPU is known (run after every reader).
 
@@ -154,7 +164,11 @@ def settle_memory_budget(text: str, found: Found, catalog: object) -> None:
         if share.group(3) is None and not _SHARE_CAP.search(text, max(0, share.start() - 40), share.start()):
             continue  # "uses 90% of VRAM" is a measurement
         said = _SAID_AFTER.match(text, share.end())  # "a third of an L40S (16 GB)": the figure the user worked out
-        found.put("memory_budget_gb", float(said.group(1)) if said else round(card_gb * fraction, 1), share.group(0))
+        figure = float(said.group(1)) if said else None
+        if figure is not None and figure >= 0.9 * card_gb:
+            card_gb, figure = figure, None  # "two thirds of an RTX A6000 (48GB)": the card's own memory, as stated
+        card_gb = _card_said_after_name(text, share.end()) or card_gb
+        found.put("memory_budget_gb", figure if figure is not None else round(card_gb * fraction, 1), share.group(0))
         return
     kept = _RESERVE.search(text)
     left = _REMAINDER.search(text)

@@ -176,7 +176,7 @@ _BATCH_PATTERNS = [
     re.compile(r"\b(?:conc|(?:active|running|concurrent)[\s_](?:requests|users|sessions|seqs|sequences))\s*[:=]?\s*(\d+)\b",
                re.I),
     re.compile(r"\b(?:concurren(?:cy|t)(?:\s+(?:users|requests|sessions|streams|clients|sequences|seqs))?|parallelism of|"
-               r"in[\s-]flight)\s*(?:of|=|:|is|at|level)?\s*" + _COUNT + r"\b", re.I),
+               r"in[\s-]flight)\s*(?:of|=|:|is|at|level)?\s*(?:about |around |roughly |~\s?)?" + _COUNT + r"\b", re.I),
     # "about 30 analysts using it concurrently", "when 5 people use it at the same time"
     re.compile(r"\b" + _COUNT + r"\s+(?:people|persons|analysts|engineers|developers|colleagues|students|agents|employees|"
                r"users|members|students|agents)\b[^.;?!]{0,48}?\b(?:concurrently|simultaneously|at the same time|at once|"

@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from agent.reading.findings import Found
-from agent.reading.scope import Scope
+from agent.reading.scope import Scope, sentence_start
 from agent.reading.targets import ONE_STREAM, RATE, figure_ms
 
 # Phase cues in priority order: a specific activity beats the generic words of serving.
@@ -27,7 +27,8 @@ PHASE_CUES: list[tuple[str, re.Pattern[str]]] = [
                         # the model runs on each user's own hardware: "generated on the player's machine"
                         r"\bon (?:the |each |every )?(?:player|user|customer|client|end[\s-]user)s?'?s?'? (?:own )?"
                         r"(?:machines?|devices?|pcs?|computers?|hardware|gpus?)\b", re.I)),
-    ("offline-batch", re.compile(r"offline|batch (?:inference|job|processing|generation|workload)|bulk|whole (?:dataset|corpus)|"
+    ("offline-batch", re.compile(r"offline|batch (?:\w+ )?(?:inference|jobs?|processing|generation|workloads?|evals?|"
+                                 r"evaluations?)|bulk|whole (?:dataset|corpus)|"
                                  r"overnight|nightly|embarrassingly|evaluat\w* (?:on|over) (?:a|the|our)|synthetic data|"
                                  r"(?:label|classify|summari[sz]e|embed|process|annotate)\w* (?:\d[\d,.]*\s?[mk]?|millions|"
                                  r"thousands|all) (?:of )?(?:documents|docs|records|rows|files|pages|samples|examples)|"
@@ -41,7 +42,7 @@ PHASE_CUES: list[tuple[str, re.Pattern[str]]] = [
                                  r"problems)\b|\d+(?:\.\d+)?\s?[mM]\s+(?:prompts|responses|queries|questions|conversations)\b|"
                                  r"\b\d{1,3}(?:,\d{3})+(?![\s-]*tok)\s+(?:[\w-]+\s+){0,3}?(?:problems|questions|prompts|documents|"
                                  r"samples|examples|items|records|test cases)\b|eval(?:uation)? "
-                                 r"sweeps?|weekend job|around the clock|(?:nobody|no (?:one|user)) (?:is )?wait(?:s|ing)\b|annotation (?:study|job)|"
+                                 r"sweeps?|weekend job|around the clock|(?:nobody|no (?:one|user)) (?:is )?(?:wait(?:s|ing)|watch(?:es|ing)?)\b|annotation (?:study|job)|"
                                  r"\b\d+(?:\.\d+)?\s?(?:million|billion)\s+(?:[\w-]+\s+){0,2}?(?:descriptions|documents|docs|"
                                  r"pages|records|rows|items|reviews|tickets|files|articles|transcripts|emails|products|listings|"
                                  r"summaries|captions|posts|comments|messages|pairs|samples|examples)\b|"
@@ -60,7 +61,9 @@ PHASE_CUES: list[tuple[str, re.Pattern[str]]] = [
 # An ability or option, not the activity: "we can fine-tune if needed", "we could train a draft".
 _OPTION_BEFORE = re.compile(r"\b(?:could|might|would|maybe|perhaps|done|finished|no more|willing to|open to|happy to|"
                             r"able to|(?:we|i|and) can|allowed to|forbid\w*|prohibit\w*|may not|nobody|no one|free to|"
-                            r"budget|another team'?s|other team'?s|(?:any|a) change that needs)\b", re.I)
+                            r"budget|another team'?s|other team'?s|(?:any|a) change that needs|"
+                            # someone else's run on the same machines: "the rest run a training job"
+                            r"the rest|the others|the other (?:half|\w+s))\b", re.I)
 _OPTION_AFTER = re.compile(r"\b(?:if (?:needed|necessary|required|it helps|it gets|it pays|that|training|the)|later|eventually|"
                            r"done|finished|out of scope|goes through|review|"
                            r"in the future|some ?day|next (?:week|month|quarter|year|sprint)|sitting idle|"
@@ -89,7 +92,7 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
     ("ttft", re.compile(r"\bttft\b|time[\s-]to[\s-]first[\s-]token|first[\s-]token|prefill (?:latency|time)|"
                         r"prompt processing|until the first (?:word|token|chunk|character)|first (?:word|chunk) (?:appears|shows)|"
                         r"(?:start|begin)s? (?:to )?(?:reply|replying|respond|responding|answer|answering|stream|streaming|"
-                        r"talking|typing)|first (?:sentence|words?|chunk)\b|(?:initial|first) response time|"
+                        r"talking|typing|showing|appearing)|first (?:sentence|words?|chunk)\b|(?:initial|first) response time|"
                         r"first (?:~|about |few )?\d* ?tokens\b|"
                         # what a front end tracks: "time to first paint of the answer", "first byte"
                         r"time to first (?:\w+ )?(?:paint|byte|render|display|pixel)|first (?:paint|render)\b",
@@ -148,7 +151,7 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                               r"conversations|clients)\b|(?:users|streams|sessions|tenants|requests|chats) per (?:gpu|node|card|"
                               r"box|server|replica|h\d+\w*)\b|keep up\b|\bdrain\b|req(?:uest)?s?/s(?:ec)?\b|samples/s|"
                               r"(?:queue|backlog) (?:keeps )?(?:grow|build)\w*", re.I)),
-    ("cost", re.compile(r"\bcost|(?<!anything )(?<!something )(?<!a )cheap(?!\s+(?:fix|win|trick|change|tweak|hack)\b)|\$|(?<!\d s )(?<!\ds )(?<!\d ms )(?<!\dms )budget|dollar|fewer gpus|price", re.I)),
+    ("cost", re.compile(r"\bcost|(?<!anything )(?<!something )(?<!a )cheap(?!\s+(?:fix|win|trick|change|tweak|hack)\b)|\$|(?<!\d s )(?<!\ds )(?<!\d ms )(?<!\dms )(?<!that )budget|dollar|fewer gpus|price", re.I)),
     ("quality", re.compile(r"accuracy|quality|perplexity|preserv\w* (?:quality|accuracy)|(?:answers|outputs|results|"
                            r"scores?)\b[^.;!?]{0,60}?\b(?:are|got|get|is|became)\W+(?:much |a lot |noticeably )?(?:worse|different|dropped)|"
                            r"eval\w* (?:score )?dropped", re.I)),
@@ -180,7 +183,13 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                         r"out\b|\b(?:each|every) (?:token|word)\b[^.?!,]{0,20}?\b(?:faster|quicker|slow\w*|wait\w*)|"
                         r"\bmid[\s-](?:answer|response|reply|stream|sentence|generation)\b|"
                         r"\bstreams? (?:\w+ ){0,2}?(?:faster|quicker)\b|\bfaster streams?\b|"
-                        r"\beverything after (?:the first|that|it)?",
+                        r"\beverything after (?:the first|that|it)?|"
+                        # generation's own speed: "speed up per-token generation", "faster tokens", "each slot crawls",
+                        # "faster streaming", "streams stall", "words per second"
+                        r"per[\s-]token generation|\bspeeds? up (?:the )?(?:token )?generation\b|\bfaster tokens\b|"
+                        r"\bfaster streaming\b|\bstreaming faster\b|\bstreams? (?:\w+ )?stall\w*|\bsmooth(?:er)? streams?\b|"
+                        r"\bwords? (?:per|a) second\b|\b(?:each|every|per) slot\b[^.?!]{0,30}?\b(?:generat\w*|faster|crawl\w*|"
+                        r"slow\w*)",
                         re.I)),
     ("latency", re.compile(r"\b(?:full|whole|entire|complete) (?:answer|response|reply|plan|text|report|completion|output)|"
                            r"answer time|\b(?:task|request|call|reply|answer|response) takes|"
@@ -304,6 +313,10 @@ def read_phase(text: str, scope: Scope, found: Found) -> None:
                 continue
             clause = scope.clause_at(m.start())
             words = text[clause.start:clause.end]
+            if text.rfind("(", 0, m.start()) > text.rfind(")", 0, m.start()):
+                # inside brackets the words describe what stands before them: "our fine-tune of Mistral 7B (full
+                # fine-tune, same architecture)" is the served model
+                words = text[sentence_start(text, m.start()):clause.end]
             option = _OPTION_BEFORE.search(text, max(clause.start, m.start() - 40), m.start()) \
                 or _OPTION_AFTER.search(text, m.end(), min(clause.end, m.end() + 60))
             if phase in ("fine-tuning", "pre-training") and (option or
@@ -335,6 +348,11 @@ def read_objective(text: str, scope: Scope, found: Found) -> None:
     masked = _blank(NO_RETRAIN, _blank(LOSSLESS, text))
     if _read_objective(_blank(MEMORY_LIMIT, masked), text, scope, found) or _read_objective(masked, text, scope, found):
         return
+    timed = [name for name in ("ttft", "tpot", "latency") if f"{name}_ms" in found.measured]
+    faster = _FASTER.search(masked)
+    if len(timed) == 1 and faster:  # "200 tokens in 8 seconds ... needs to be 3x faster": the one figure given
+        found.put("objective", timed[0], faster.group(0))
+        return
     if (limit := MEMORY_LIMIT.search(masked)) or found.values.get("memory_budget_gb"):
         found.put("objective", "memory", limit.group(0).strip() if limit else found.evidence.get("memory_budget_gb", ""))
 
@@ -348,8 +366,10 @@ _CONTENT_AFTER = re.compile(r"[^.;:,!?\n]{0,40}?\b(?:is|are|looks?|seems?|feels?
                             r"with\b", re.I)
 _CONTENT_BEFORE = re.compile(r"\b(?:happy|fine|ok|okay|satisfied|content) with (?:the |our |its |that )?[\w\s]{0,12}$|"
                              # what is given up for something else: "we'd trade some per-user speed for more tokens"
-                             r"\b(?:trade|sacrifice|give up|lose)\s+(?:away\s+|off\s+)?(?:some|a bit of|a little(?: of)?)\s+"
-                             r"(?:the\s+|our\s+)?$|"
+                             r"\b(?:trade|sacrifice|give up|lose)\s+(?:away\s+|off\s+)?(?:some|a bit of|a little(?: of)?|"
+                             r"~?\d+(?:\.\d+)?\s*(?:ms|s|%)(?:\s+of)?)\s+(?:the\s+|our\s+)?$|"
+                             # "we'd accept slower streams", "we can tolerate a higher TTFT"
+                             r"\b(?:accept|tolerate|live with)\s+(?:a\s+|some\s+)?(?:slightly\s+)?(?:slower|worse|higher|longer)\s+$|"
                              r"\b(?:is|are|'s) (?:ok|okay|fine|great|good|acceptable)\s*\(\s*[~≈]?[\d.,]*\s*$", re.I)
 # the user fears running out of memory: "without OOM", "doesn't OOM" still name memory as the concern
 _MEMORY_FEAR = re.compile(r"oom|out of memory|fit", re.I)
@@ -498,6 +518,8 @@ def _read_objective(masked: str, text: str, scope: Scope, found: Found) -> bool:
     return True
 
 
+# a wish for more speed with no metric named: it is about the one time the user measured
+_FASTER = re.compile(r"\b(?:\d+(?:\.\d+)?\s?x\s+)?(?:faster|quicker|speed\w* (?:it |this )?up|too slow|snappier)\b", re.I)
 # training that is "slow" or should "finish sooner" wants throughput
 _SPEED = re.compile(r"\bslow\w*|\bfaster\b|speed\w* (?:it )?up|shorter epochs?|per epoch|\bepochs?\b|\bhours?\b|\b\d+\s?h\b|"
                     r"finish|wall[\s-]?clock|shorten|per step|step time|min(?:ute)?s? per|how far can we get", re.I)

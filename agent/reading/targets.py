@@ -20,7 +20,8 @@ _PCT = r"(?:p\d{2,3}|median|mean|average|avg|tail)?"
 _TTFT = (r"(?:ttft|time[\s-]to[\s-]first[\s-]token|first[\s-]token(?: latency| time| arrives(?: after)?| shows up(?: after)?)?|"
          r"first (?:suggestion|words?|chunk|characters?|output|sentence|letters?|line of text)(?: must)?"
          r"(?: show up| shows?(?: up)?| appears?| arrives?| comes? out| is (?:shown|generated|spoken|displayed))?|prefill latency|"
-         r"(?:start|begin)s? (?:answering|replying|responding|streaming|typing|talking|speaking|generating|writing)|"
+         r"(?:start|begin)s? (?:answering|replying|responding|streaming|typing|talking|speaking|generating|writing|showing|"
+         r"appearing)|"
          # the wait before any output, in plain words: "nothing shows up within", "waiting 25 s before anything appears"
          r"(?:nothing|anything|something|any text|any output) (?:shows? up|appears?|is shown|comes? out|is displayed|"
          r"shows\b)(?: on (?:the )?screen)?)")
@@ -60,17 +61,20 @@ _LATER_TARGET = re.compile(r"(?:(?!ttft|tpot|itl|latency)[^?!]){0,50}?\b(?:targe
 _LATENCIES = {"ttft": _latency(_TTFT), "tpot": _latency(_TPOT), "latency": _latency(_E2E)}
 _SUB_SECOND = re.compile(r"sub[\s-]second\s+" + _TTFT, re.I)
 RATE = r"(?:tok(?:en)?s?/s(?:ec)?|tokens? per second|t/s|tps)"  # a tokens-per-second unit
-_PER_USER = r"(?:(?:per|/)\s*(?:user|request|stream|sequence|session)\b|each\b|for (?:a|one|each) user|single[\s-]user)"
+_PER_USER = r"(?:(?:per|/)\s*(?:user|request|stream|sequence|session|slot)\b|each\b|for (?:a|one|each) user|single[\s-]user)"
 _RATE_TARGET = re.compile(r"(?:at least|>=?|≥|minimum(?: of)?|min\.?|above|over|more than|need|want|"
-                          r"target(?: of)?|(?:i|we)'d like|would like(?: to (?:see|get|hit|reach))?)\s*"
-                          + _NUMBER + r"\+?\s*" + RATE + r"\s*" + _PER_USER + "?", re.I)
+                          r"target(?: of)?|(?:i|we)'d like|would like(?: to (?:see|get|hit|reach))?|ask(?:s|ed)? for)\s*"
+                          + _NUMBER + r"\+?\s*" + RATE + r"\s*" + _PER_USER + "?|"
+                          # the bound said after the rate: "25 tokens per second minimum per stream", "40 tok/s at least"
+                          + _NUMBER + r"\+?\s*" + RATE + r"\s*(?:minimum|min\.?|at least|or (?:more|better|faster))\s*"
+                          + _PER_USER + "?", re.I)
 _MS_PER_TOKEN = re.compile(r"(?:(" + _BOUND + r")\s*)?" + _NUMBER + r"\s*(ms|s)\s*(?:/|per)\s*(?:output\s+|generated\s+)?"
                            r"tok(?:en)?\b(\s*(?:slo|sla|target|budget|goal|(?:would be|is|are) (?:fine|ok|okay|acceptable)|"
                            r"or (?:less|better|lower|below)))?", re.I)
 # a figure said of an earlier state: "Before the upgrade: 55 ms/token" is not today's
 _FORMER = re.compile(r"\b(?:before|previously|used to|originally|earlier|last (?:week|month|release))\b", re.I)
 # one stream's speed named before the figure: "each user only 8 token/s", "eval rate: 11 tokens/s", "token generation ~8 tok/s"
-_STREAM_BEFORE = re.compile(r"(?:\b(?:each|every|per|a single|one)\s+(?:user|stream|request|session|client)\b|\beval rate\b|"
+_STREAM_BEFORE = re.compile(r"(?:\b(?:each|every|per|a single|one)\s+(?:user|stream|request|session|client|slot)\b|\beval rate\b|"
                             r"\bstreaming (?:speed|rate)\b|"
                             r"\b(?:token )?generation\b(?!\s*(?:throughput|tok))|\btg\d*\b|\bgeneration speed\b|\bdecode speed\b)[^.;\n]{0,44}$",
                             re.I)
@@ -440,7 +444,7 @@ def _rate_target(text: str, found: Found) -> list[tuple[int, int]]:
     target = _RATE_TARGET.search(text)
     if not target:
         return []
-    wanted = float(target.group(1).replace(",", "."))
+    wanted = float((target.group(1) or target.group(2)).replace(",", "."))
     if not (re.search(_PER_USER, target.group(0), re.I) or wanted <= 150):
         return [target.span()]
     found.put("slo_tpot_ms", round(1000.0 / wanted, 3), target.group(0))
@@ -497,11 +501,35 @@ def _rates(text: str, found: Found) -> None:
                 stream_end, stream_rate = m.end(), value
         else:
             found.measure("throughput_tok_s", value, m.group(0))
+    _count_over_time(text, one_stream, found)
     row = _RATE_UNIT_FIRST.search(text) or _GEN_THROUGHPUT_KEY.search(text)
     if row:
         found.measure("throughput_tok_s", float(row.group(1).replace(",", "")), row.group(0))
     if stream_end is not None and "slo_tpot_ms" not in found.values:
         _wished_rate(text, stream_end, stream_rate, found)
+
+
+# a speed said as a count of tokens over a time: "200 tokens in 8 seconds", "every 2 seconds I get ~40 tokens"
+_TOKENS_IN_TIME = re.compile(r"(?<![\d.])(\d+)\s*(?:output\s+|new\s+)?tokens?\s+(?:in|every|each|per)\s+(?:about\s+|~)?"
+                             r"(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b", re.I)
+_TIME_THEN_TOKENS = re.compile(r"\b(?:every|each)\s+(\d+(?:\.\d+)?)\s*(?:s|secs?|seconds?)\b[^.;?!\d]{0,30}?(?:~|about\s+)?(\d+)\s*"
+                               r"tokens?\b", re.I)
+_STREAM_WORDS = re.compile(r"\b(?:streams?|per user|each user|per[\s-]stream|single[\s-]stream|one stream)\b", re.I)
+
+
+def _count_over_time(text: str, one_stream: bool, found: Found) -> None:
+    """A speed given as tokens over seconds: one stream's time per token when the text is about one stream (or
+    says "stream"), else a total throughput."""
+    said = [(int(m.group(1)), float(m.group(2)), m) for m in _TOKENS_IN_TIME.finditer(text)]
+    said += [(int(m.group(2)), float(m.group(1)), m) for m in _TIME_THEN_TOKENS.finditer(text)]
+    for tokens, seconds, m in said:
+        if tokens <= 0 or seconds <= 0:
+            continue
+        sentence = text[sentence_start(text, m.start()):m.end() + 40]
+        if one_stream or _STREAM_WORDS.search(sentence):
+            found.measure("tpot_ms", round(1000.0 * seconds / tokens, 3), m.group(0))
+        else:
+            found.measure("throughput_tok_s", round(tokens / seconds, 3), m.group(0))
 
 
 # words in a rate's sentence, before it, that make it wished for rather than seen: "the bar is", "expected", "wants"
