@@ -286,6 +286,28 @@ def paper_ranks(hits: Iterable[Any]) -> dict[str, int]:
     return ranks
 
 
+# the share of the GPU's memory below which the setup fits with room to spare
+ROOMY = 0.8
+
+
+def without_needless_offload(selection: Selection, workload: Workload, baseline: dict[str, Any]) -> None:
+    """Leave out offloading to host memory when the setup already fits with room (and memory is not the goal): it
+    only moves weights off the GPU to be read back over PCIe. A technique the question names stays."""
+    memory = baseline.get("memory") or {}
+    total, cap = memory.get("total_gb"), memory.get("capacity_gb")
+    if (workload.objective == "memory" or workload.origin("gpu") == "assumed" or not memory.get("fits") or not total
+            or not cap or total > ROOMY * cap):
+        return  # an assumed GPU says nothing about what fits on the user's own hardware
+    keep = []
+    for cand in selection.candidates:
+        if cand.technique.cost_model.transform == "offload" and not cand.named:
+            selection.excluded[cand.technique.id] = (f"the setup already fits in GPU memory ({total:.0f} of {cap:.0f} GB);"
+                                                     " offloading to host memory would only slow it")
+        else:
+            keep.append(cand)
+    selection.candidates[:] = keep
+
+
 def select_candidates(workload: Workload, catalog: Any, question: str, hits: list[Any],
                       asked: frozenset[str] | set[str] = frozenset()) -> Selection:
     """Techniques that apply: phase match, or named in the question, or asked about (its profile matches the

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +42,7 @@ _DROPPING_TRANSFORMS = frozenset({"kv_eviction", "pruning", "early_exit", "conte
 RETRAINING = -0.4
 CALIBRATION = -0.1
 FRAMEWORK = 0.2
+NOT_IN_ENGINE = -1.0
 SUPERSEDED = -0.3
 # a second technique with the same cost-model knob (another 4-bit method, another draft scheme) is an alternative,
 # not a further recommendation, unless the question asks about that family
@@ -97,9 +99,15 @@ class Traits:
 
 def _traits(technique: Any) -> Traits:
     return Traits(_quality_tier(technique), _knob_of(technique), _is_architecture_change(technique),
-                  frozenset(technique.frameworks), len(technique.frameworks) >= 2, frozenset(technique.bottlenecks),
+                  frozenset(_engine_key(f) for f in technique.frameworks), len(technique.frameworks) >= 2,
+                  frozenset(technique.bottlenecks),
                   _TRAFFIC_ASSUMPTIONS.get(technique.cost_model.transform), bool(technique.requires.retraining),
                   bool(technique.requires.calibration_data))
+
+
+def _engine_key(name: str) -> str:
+    """A framework's name as both catalogs spell it: "llama.cpp" and "llama_cpp", "tensorrt-llm" and "tensorrt_llm"."""
+    return re.sub(r"[^a-z0-9]", "", name.lower())
 
 
 # the technique's :class:`Traits`, worked out once per technique object (catalog techniques are immutable)
@@ -225,7 +233,11 @@ def _score(cand: Candidate, workload: Workload, intents: dict[str, float], effec
     intent = intent_term(tech, intents)
     ties = W_EVIDENCE * evidence_term(cand.retrieved_rank)
     ties += 0.0 if asked else min(0.5, W_WEAK_INTENT * intent)
-    ties += FRAMEWORK if workload.framework and workload.framework in traits.frameworks else 0.0
+    engine = _engine_key(workload.framework) if workload.framework else None
+    ties += FRAMEWORK if engine and engine in traits.frameworks else 0.0
+    if engine and engine not in traits.frameworks and not cand.named:
+        # the user's engine has no switch for it: it means changing engines first
+        parts["engine"] = NOT_IN_ENGINE
     ties += DEPLOYABLE if traits.deployable else 0.0
     ties += BOTTLENECK if not traits.bottlenecks.isdisjoint(bottlenecks) else 0.0
     parts["evidence"] = round(min(TIE_BREAK_CAP, ties), 4)
@@ -251,6 +263,21 @@ def _score(cand: Candidate, workload: Workload, intents: dict[str, float], effec
     asked_for = cand.named or intents.get(tech.id, 0.0) >= 1.0 or intents.get(tech.family, 0.0) >= 1.4
     parts.update(_risks(traits, workload, asked_for))
     return Scored(cand, round(sum(parts.values()), 4), parts, effect)
+
+
+def prerequisites_first(ranked: list[Scored], running: set[str]) -> list[Scored]:
+    """Put a technique that another one needs (chunked prefill needs continuous batching) before it, when the stack
+    does not run it yet: the first change must be one that can be made first."""
+    out = list(ranked)
+    for s in ranked:
+        for need in s.technique.relations.requires:
+            if need in running:
+                continue
+            at = out.index(s)
+            later = next((i for i, x in enumerate(out) if x.technique.id == need and i > at), None)
+            if later is not None:
+                out.insert(at, out.pop(later))
+    return out
 
 
 def rank_candidates(cands: list[Candidate], workload: Workload, intents: dict[str, float],

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.answer import Answer
-from agent.candidates import select_candidates
+from agent.candidates import select_candidates, without_needless_offload
 from agent.compose import (
     answer_fit_question,
     answer_the_form,
@@ -40,7 +40,7 @@ from agent.quantify import (
     uncertainty_range,
     without_baseline,
 )
-from agent.ranking import rank_candidates, shown_picks
+from agent.ranking import prerequisites_first, rank_candidates, shown_picks
 from agent.relevance import clear_subject, intents_from_relevance, named_families
 from agent.stacking import build_stack, find_fit_stack
 from agent.workload import TRAINING_PHASES, Workload, build_indexes, clarify_questions, plan_workload
@@ -174,6 +174,7 @@ class Answerer:
         # techniques the profiles point at join the candidates across phases only when the phase was a guess
         asked = explicit & set(self.catalog.techniques) if w.origin("phase") == "assumed" else set()
         selection = select_candidates(w, self.catalog, context, hits, asked)
+        without_needless_offload(selection, w, effects_model.baseline() or {})
         named = mentioned_techniques(context, self.catalog)
         # a technique named but ruled out here ("FP8 on our A100s?") hands the question to its family: what of that
         # kind does run on this setup
@@ -201,7 +202,7 @@ class Answerer:
             warnings.append(f"As assumed it does not fit in memory; {' + '.join(t.name for t in fit.techniques)} "
                             "taken as part of your stack, and the recommendations are measured on top of it.")
         # only techniques that answer the question, relieve the diagnosed limit or gain materially are shown
-        ranked = shown_picks(ranked, model.bottlenecks() | limits)
+        ranked = prerequisites_first(shown_picks(ranked, model.bottlenecks() | limits), set(w.stack) | baseline)
         stack = build_stack(ranked, w, effects_model if fit.techniques else model, fit, model)
         t3 = time.perf_counter()
         recs = [recommend(i + 1, s, w, hits, fit, self.catalog, self.searcher, self.store)

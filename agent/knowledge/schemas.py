@@ -227,6 +227,7 @@ class Relations(Strict):
     composes_with: list[str] = []
     conflicts_with: list[str] = []
     supersedes: list[str] = []
+    requires: list[str] = []  # techniques it runs on top of (chunked prefill needs an iteration-level scheduler)
 
 
 class Technique(Strict):

@@ -169,7 +169,7 @@ _BATCH_PATTERNS = [
     re.compile(r"\b" + _COUNT_K + r"[\s-]*(?:concurrent|simultaneous|parallel|active|in[\s-]flight)?[\s-]*(?:users?|requests?|"
                r"sessions?|streams?|clients?|conversations?|sequences?|chats?|seqs|slots?|agents?|workers?)\b"
                r"(?!\s*(?:" + _PER_TIME + "))", re.I),
-    re.compile(r"\b(?:batch(?:[\s-]*size)?|bs|max[_-]num[_-]seqs|max[\s_-]batch(?:[\s_-]size)?)"
+    re.compile(r"\b(?:batch(?:es)?(?:[\s-]*size)?|bs|max[_-]num[_-]seqs|max[\s_-]batch(?:[\s_-]size)?)"
                r"(?:\s+(?:in practice|usually|typically|today|now|currently|on average|mostly|normally|in prod\w*))?"
                r"\s*(?:of|=|:|is|at)?\s*(?:~\s?|about |around |roughly |approx\w*\.? )?" + _COUNT + r"\b", re.I),
     # a count after its key as logs and tickets print it: "conc 128", "active requests 256", "running seqs: 12"
