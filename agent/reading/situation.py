@@ -91,8 +91,9 @@ _DESCRIBES_MODEL = re.compile(r"\b(?:serv\w*|deploy\w*|inference|host\w*|product
 OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
     ("ttft", re.compile(r"\bttft\b|time[\s-]to[\s-]first[\s-]token|first[\s-]token|prefill (?:latency|time)|"
                         r"prompt processing|until the first (?:word|token|chunk|character)|first (?:word|chunk) (?:appears|shows)|"
-                        r"(?:start|begin)s? (?:to )?(?:reply|replying|respond|responding|answer|answering|stream|streaming|"
-                        r"talking|typing|showing|appearing)|first (?:sentence|words?|chunk)\b|(?:initial|first) response time|"
+                        # "once it starts talking" is the time after the first token, not the wait for it
+                        r"(?<!once it )(?<!once they )(?<!after it )(?:start|begin)s? (?:to )?(?:reply|replying|respond|"
+                        r"responding|answer|answering|stream|streaming|talking|typing|showing|appearing|speaking|speak)|first (?:sentence|words?|chunk)\b|(?:initial|first) response time|"
                         r"first (?:~|about |few )?\d* ?tokens\b|"
                         # what a front end tracks: "time to first paint of the answer", "first byte"
                         r"time to first (?:\w+ )?(?:paint|byte|render|display|pixel)|first (?:paint|render)\b",
@@ -108,7 +109,11 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
     # cost stated per unit of work beats the word "tokens" in it ("maximise tokens per dollar")
     ("cost", re.compile(r"per (?:dollar|\$)|\$\s*(?:/|per)|cost per|"
                         # "anything cheap?", "a cheap fix": little effort, not a lower bill
-                        r"(?<!anything )(?<!something )(?<!a )cheap(?!\s+(?:fix|win|trick|change|tweak|hack)\b)|"
+                        r"(?<!anything )(?<!something )(?:cheaper\b(?!\s+(?:fix|win|trick|change|tweak|hack)\b)|"
+                        r"(?<!a )cheap(?!\s+(?:fix|win|trick|change|tweak|hack)\b))|"
+                        r"\bsmaller (?:cards|gpus|instances|machines)\b|"
+                        r"\b(?:stand up|dedicate|spin up)\s+(?:a |one |an )?[\w.-]+\s+(?:\([^)]*\)\s+)?per (?:customer|tenant|team)\b|"
+                        r"\ba few requests (?:an|per|a) (?:hour|day)\b|"
                         # the bill they pay, not billing their own customers ("we bill per token")
                         r"(?<!we )(?<!they )(?<!i )\bbill\b(?!\s+(?:per|customers|clients|users)\b)|save money|saving money|"
                         r"smaller instance|cheaper (?:gpu|instance|card)|spend|"
@@ -136,7 +141,9 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                           r"(?:possible|feasible|doable)\b(?!(?:[^.?!]|\.\d){0,60}\b\d+(?:\.\d+)?\s?(?:s|sec|seconds|ms|min\w*)\b)|enough (?:memory|vram)|\boom\w*|\bvram\b|\bkv[\s-]?cache (?:size|grows)|too big|"
                           r"doesn'?t fit|won'?t fit|memory (?:usage|footprint|budget|limit|pressure)|(?<![-_])\bmemory\b(?![-_])|"
                           # only getting it to run at all: "get mixtral to even load", "it just has to run"
-                          r"\beven (?:load|fit|run|boot|start)\b|\b(?:just |only )?(?:has|needs) to (?:load|run|fit)\b(?! (?:in|under|faster|within))",
+                          r"\beven (?:load|fit|run|boot|start)\b|\b(?:just |only )?(?:has|needs) to (?:load|run|fit)\b(?! (?:in|under|faster|within))|"
+                          r"\bsqueez\w* (?:it |this |them |the model )?(?:onto|into|on)\b|\bneed (?:[\w.-]+ ){0,3}?to (?:load|fit) on\b|"
+                          r"\bwithout crash\w*",
                           re.I)),
     ("throughput", re.compile(r"throughput|thr?o?u?ghput|projected (?:at|to)|\b\d+\s*(?:days|weeks)\b|"
                               r"\b(?:hours?|h|days?) per (?:epoch|run|step)\b|(?:cut|reduce|shorten|save) the (?:hours|days)\b|"
@@ -168,7 +175,8 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                         r"(?:\s+\w+){0,3}?\s+(?:shows?|appears?|starts?|comes?)\b|"
                         r"(?:reply|answer|response|text|output) (?:starts|begins) (?:appearing|showing|to appear|to show)|"
                         r"first (?:characters?|bytes?|output|line|letters?)\b|\bsits? (?:there )?blank|blank (?:screen|box|bubble)|"
-                        r"before the first\b", re.I)),
+                        r"before the first\b|\b(?:dead|initial) (?:air|pause|silence)\b|\bsilence after\b|"
+                        r"\b(?:looks?|seems?|is|sits?) frozen for\b", re.I)),
     ("tpot", re.compile(r"stream\w* (?:is |looks |feels |seems )?(?:\w+ )?(?:sluggish|slow|choppy|laggy)|"
                         r"tokens? (?:come|appear|arrive|trickle|show up)\w* (?:out )?(?:too |so |very )?slow\w*|"
                         r"\b(?:sec(?:ond)?s?|s) per token|tok(?:en)?s?/s(?:ec)? (?:per|for each|for every|each) "
@@ -183,7 +191,8 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                         r"out\b|\b(?:each|every) (?:token|word)\b[^.?!,]{0,20}?\b(?:faster|quicker|slow\w*|wait\w*)|"
                         r"\bmid[\s-](?:answer|response|reply|stream|sentence|generation)\b|"
                         r"\bstreams? (?:\w+ ){0,2}?(?:faster|quicker)\b|\bfaster streams?\b|"
-                        r"\beverything after (?:the first|that|it)?|"
+                        r"\beverything after (?:the first|that|it)?|\btrickl\w*|\bnext words?\b|\bover every (?:single )?"
+                        r"(?:word|token)\b|\b(?:talk|speak)\w* faster\b|\bhow fast (?:each|every|the) tokens? comes? out|"
                         # generation's own speed: "speed up per-token generation", "faster tokens", "each slot crawls",
                         # "faster streaming", "streams stall", "words per second"
                         r"per[\s-]token generation|\bspeeds? up (?:the )?(?:token )?generation\b|\bfaster tokens\b|"
@@ -193,8 +202,10 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                         re.I)),
     ("latency", re.compile(r"\b(?:full|whole|entire|complete) (?:answer|response|reply|plan|text|report|completion|output)|"
                            r"answer time|\b(?:task|request|call|reply|answer|response) takes|"
+                           r"\bwall[\s-]?(?:clock[\s-])?time (?:of|per|for) (?:each|a|every|one|the) (?:request|call|reply|answer|job)\b|"
                            r"come back (?:in|within)|on screen within|\b(?:within|under) \d+(?:\.\d+)?\s?(?:s|sec|seconds|ms) of\b|"
-                           r"how long\b[^.?!]{0,40}?\bwaits?\b|appear in full|(?:users|people|customers) (?:give up|leave|abandon)",
+                           r"how long\b[^.?!]{0,40}?\bwaits?\b(?!\s+(?:for|until|before) (?:the )?first)|appear in full|"
+                           r"(?:users|people|customers) (?:give up|leave|abandon)",
                            re.I)),
     ("throughput", re.compile(r"\b(?:hold|handle|carry|serve|support|sustain) (?:up to |about |~)?\d+ (?:concurrent |"
                               r"simultaneous |parallel )?(?:users|sessions|chats|people|streams|requests|agents|conversations)|"
@@ -211,11 +222,21 @@ OBJECTIVE_CUES: list[tuple[str, re.Pattern[str]]] = [
                         r"how many (?:\w+ )?(?:gpus|cards|nodes|[a-z]{1,3}\d{1,3}\w*s)\b(?=\s*\?)|"
                         r"saves? (?:real |a lot of |some )?money", re.I)),
     ("quality", re.compile(r"(?:answers|outputs|responses) (?:\w+ ){0,4}?(?:wrong|incorrect)|(?:answers|outputs) better|"
-                           r"more accurate|hallucinat\w*", re.I)),
+                           r"more accurate|hallucinat\w*|"
+                           # what users and evals see when outputs degrade: "falls apart on 32k", "feels dumber", "drops
+                           # key facts", "recall regressed", "scores 74 (need 78)", "the loss went nan"
+                           r"\bfalls? apart\b|\brepeats? itself\b|\bloses? the thread\b|(?:can'?t|cannot|must not) be wrong\b|"
+                           r"\bdrop\w* (?:key |important )?facts\b|\b(?:factual|quality) drift\b|\bdumber\b|"
+                           r"\b(?:turns?|turned|goes|went) (?:in)?to garbage\b|\bgibberish\b|\binvent\w* (?:quotes|facts|citations)\b|"
+                           r"\bloses? (?:too much|accuracy|points|quality)\b|\bclos\w* (?:the|that|this) gap\b|\bpoints? behind\b|"
+                           r"\btrails?\b[^.;?!]{0,40}?\bby \d+(?:\.\d+)? (?:points|pts)\b|"
+                           r"\b(?:recall|accuracy|score|eval\w*)\b[^.;?!]{0,12}?\b(?:regress\w*|dropped|fell|below (?:the )?bar)\b|"
+                           r"\bneed (?:at least )?\d+(?:\.\d+)? on (?:our|the) (?:internal )?(?:eval|benchmark|test)\w*|"
+                           r"\banswers? that match\b|\bit'?s the answers\b|\bloss\b[^.;!?]{0,24}\bnan\b|\bdiverg\w*", re.I)),
 ]
 # Words that single out one objective among several ("only tokens/sec per GPU", "latency matters most").
 _STRONG = re.compile(r"\b(?:only(?!\s+(?:does|do|did|gets?|got|reach\w*|hits?|manages?|runs?|gives?|about|around|"
-                     r"has to|have to|needs? to|must|promises?|requires?|"
+                     r"has to|have to|needs? to|must|promises?|requires?|note|track|report|log|there|watch|"
                      r"~|\d|a (?:few|couple)))|most(?! of\b| \w+ (?:are|is|were|do|don't)\b)|main|primary|priority|kpi|goal|the (?:one )?thing|above all|best|care (?:about|for)|"
                      r"purely|all about|only about|"
                      r"all (?:we|i) care|matters|is king|critical|crucial|paramount|what counts|cheapest|fastest|lowest|highest|"
@@ -225,7 +246,7 @@ _GB_FIGURE = re.compile(r"\d\s*gi?b\b", re.I)
 _LABEL_BEFORE = re.compile(r"\b(?:goals?|targets?|wants?|wanted|needs?|aim|objective|kpi|ask|priority|problem|pain|acceptance)\s*[:=]\s*$",
                            re.I)
 # Words that make a cue what the user wants rather than a number they report.
-_WANT = re.compile(r"\b(?:only (?:does|do|did|gets?|got|reach\w*|hits?|manages?|runs?|gives?)|want|need|improve|reduc\w*|lower|cut|minimi[sz]e|maximi[sz]e|increase|boost|optimi[sz]e|"
+_WANT = re.compile(r"\b(?:only (?:does|do|did|gets?|got|reach\w*|hits?|manages?|runs?|gives?)|want|need|improve|the ask|reduc\w*|lower|cut|minimi[sz]e|maximi[sz]e|increase|boost|optimi[sz]e|"
                    r"priority|prioriti[sz]e|matters?|care about|goal|target|slo|sla|under|below|within|bound|"
                    r"faster|better|higher|more|less|too (?:slow|high|long)|bottleneck|focus|main concern|"
                    r"make it|get it|speed up|help|back|down|awful|terrible|poor|horrible|bad|sucks|kill\w*|hurts?)\b", re.I)
@@ -387,6 +408,9 @@ _SATISFIED = re.compile(r"\b(?:fine(?![\s-]?tun)|ok(?:ay)?|good|great|healthy|ir
                         r"well within|within (?:its|the|our) (?:target|slo|sla|budget)|meets? (?:its|the|our)|on target|"
                         r"no (?:ooms?|complaints?)|nobody (?:has )?complain\w*|(?:no one|nobody) cares|"
                         r"(?:can|could|may|might) (?:\w+ )?live with|(?:don't|do not|doesn't|does not) (?:really )?(?:mind|care)|"
+                        r"(?:can|could|may|might) (?:\w+ )?(?:drop|shrink|fall|decrease|go down|suffer)|tolerable|bearable|"
+                        r"whatever|inside (?:the |its |our )?(?:budget|target|slo|sla)|(?:lots of |plenty of |some )?slack|"
+                        r"(?:can|could|may|might) (?:\w+ )?(?:grow|rise|increase|go up)\b|"
                         r"(?:can|could|may|is allowed to) (?:get|be|go|grow|rise) (?:a (?:bit|little) |slightly |somewhat )?"
                         r"(?:worse|higher|longer|slower|up)|not (?:part|in scope) of|out of scope|got better|improved|"
                         r"within what|(?:comes?|is|are|arrives?|shows? up|appears?|starts?) (?:\w+ )?(?:fast|quick\w*|instant\w*|"
@@ -420,6 +444,7 @@ def _one_stream(text: str, found: Found) -> bool:
 
 
 _PER_GPU = re.compile(r"(?:per|/)\s*(?:gpu|card|device|node)\b", re.I)
+_SAME_LOAD = re.compile(r"\bsame (?:traffic|load|volume|qps|number of (?:users|requests))\b", re.I)
 # a request rate given as a figure: "~12 req/s", "5 requests per second"
 _LOAD_FIGURE = re.compile(r"\d[\d,.]*\s*[kK]?\s*(?:req(?:uest)?s?/s(?:ec)?|requests per (?:second|minute)|qps|rps)\b", re.I)
 
@@ -485,8 +510,11 @@ def _read_objective(masked: str, text: str, scope: Scope, found: Found) -> bool:
                 level = 1  # a metric given a target ("players notice if a line takes longer than 1.5 s") is wanted
             if objective == "memory" and level == 2 and m.group(0).lower() == "memory" and _GB_FIGURE.search(words):
                 continue  # "GPU memory per rank peaks at 61 GB": memory reported, not a problem to solve
-            if level == 2 and objective == "throughput" and _LOAD_FIGURE.search(text, max(0, m.start() - 12), m.end()):
-                level = 3  # a load reported as a figure ("~12 req/s at peak") describes the traffic, not a goal
+            if objective == "throughput" and _LOAD_FIGURE.search(text, max(0, m.start() - 12), m.end()) and (
+                    level == 2 or _SAME_LOAD.search(words)):
+                # a load reported as a figure ("~12 req/s at peak"), or one to keep ("the same traffic, ~12 req/s, on
+                # fewer GPUs"), describes the traffic, not a goal
+                level = 3
             if has_target and objective not in missed and _KEPT.search(text, max(0, clause.start - 40), clause.end):
                 # a target to keep ("while meeting sub-second TTFT", "we promise 100 ms to first token") is a
                 # constraint: any other wanted metric is the objective

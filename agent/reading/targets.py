@@ -60,7 +60,7 @@ _LATER_TARGET = re.compile(r"(?:(?!ttft|tpot|itl|latency)[^?!]){0,50}?\b(?:targe
 
 _LATENCIES = {"ttft": _latency(_TTFT), "tpot": _latency(_TPOT), "latency": _latency(_E2E)}
 _SUB_SECOND = re.compile(r"sub[\s-]second\s+" + _TTFT, re.I)
-RATE = r"(?:tok(?:en)?s?/s(?:ec)?|tokens? per second|t/s|tps)"  # a tokens-per-second unit
+RATE = r"(?:tok(?:en)?s?/s(?:ec)?|tokens? (?:per|a) second|t/s|tps)"  # a tokens-per-second unit
 _PER_USER = r"(?:(?:per|/)\s*(?:user|request|stream|sequence|session|slot)\b|each\b|for (?:a|one|each) user|single[\s-]user)"
 _RATE_TARGET = re.compile(r"(?:at least|>=?|≥|minimum(?: of)?|min\.?|above|over|more than|need|want|"
                           r"target(?: of)?|(?:i|we)'d like|would like(?: to (?:see|get|hit|reach))?|ask(?:s|ed)? for)\s*"
@@ -401,7 +401,7 @@ def _latency_targets(text: str, found: Found) -> None:
 
 # today's time said on its own, after the target or the metric: "Currently ~1.4 s.", "currently eats 1.3 s",
 # "we're at 38", "~600 ms total today"
-_NOW_ANY = re.compile(r"\b(?:we(?:'re| are)(?: currently| now)? at|currently|today(?: it's| it is)?|right now|"
+_NOW_ANY = re.compile(r"\b(?:we(?:'re| are)(?: currently| now)? at|currently|today(?: it's| it is)?:?|right now|"
                       r"we (?:measure|see|get|observe)|(?:observed|measured|actual|obs)\s*[:=]?|(?:gives|gets)(?: us| me)?)"
                       r"\s+(?:[\w']+\s*[:=]?\s+){0,3}?"
                       r"(?:about |around |~|roughly )?(\d+(?:[.,]\d+)?)(?:\s*" + _TIME_UNIT + r"|(?!\s*(?:\d|\.\d|%|[a-z/])))"
