@@ -265,6 +265,37 @@ def _score(cand: Candidate, workload: Workload, intents: dict[str, float], effec
     return Scored(cand, round(sum(parts.values()), 4), parts, effect)
 
 
+# better outputs asked for: a format of the same kind that loses less than the one running is the change to make
+QUALITY_UP = 2 * W_EFFECT
+
+
+def for_better_outputs(cands: list[Candidate], workload: Workload, catalog: Any, excluded: dict[str, str]) -> list[Candidate]:
+    """With quality as the goal and a lossy technique running, leave out what loses more than it does, unless the
+    question names it: 2-bit weights cannot give back what 4-bit ones took (a better method at the same bits stays)."""
+    if workload.objective != "quality":
+        return cands
+    worst = max((quality_tier(catalog.techniques[t]) for t in workload.stack if t in catalog.techniques), default=0)
+    if worst < 2:
+        return cands  # nothing lossy runs: the quality problem lies elsewhere (context length, a small model)
+    floor = worst
+    keep = []
+    for cand in cands:
+        if quality_tier(cand.technique) > floor and not cand.named:
+            excluded[cand.technique.id] = "loses more output quality than your stack does; the goal is better outputs"
+        else:
+            keep.append(cand)
+    return keep
+
+
+def _less_lossy_swap(traits: Traits, workload: Workload, catalog: Any) -> bool:
+    """Whether this technique replaces one of the stack's on the same knob with a format that loses less."""
+    for tech_id in workload.stack:
+        running = catalog.techniques.get(tech_id) if catalog else None
+        if running is not None and traits.knob and knob_of(running) == traits.knob and traits.tier < quality_tier(running):
+            return True
+    return False
+
+
 def prerequisites_first(ranked: list[Scored], running: set[str]) -> list[Scored]:
     """Put a technique that another one needs (chunked prefill needs continuous batching) before it, when the stack
     does not run it yet: the first change must be one that can be made first."""
@@ -282,9 +313,11 @@ def prerequisites_first(ranked: list[Scored], running: set[str]) -> list[Scored]
 
 def rank_candidates(cands: list[Candidate], workload: Workload, intents: dict[str, float],
                     effects: dict[str, Effect | None], bottlenecks: set[str] = frozenset(),
-                    explicit: set[str] = frozenset(), relevance: dict[str, float] | None = None) -> list[Scored]:
+                    explicit: set[str] = frozenset(), relevance: dict[str, float] | None = None,
+                    catalog: Any = None) -> list[Scored]:
     """Score and sort candidates; a technique superseded by a better-placed one, or a second one setting the
-    same cost-model knob (an alternative), is marked down."""
+    same cost-model knob (an alternative), is marked down. With quality as the goal, a format that loses less than the
+    stack's on the same knob (FP8 weights where 4-bit ones run) earns ``QUALITY_UP``."""
     relative = relative_relevance(relevance or {}, [c.technique.id for c in cands])
     named = {c.technique.id for c in cands if c.named}
     if named:
@@ -296,6 +329,11 @@ def rank_candidates(cands: list[Candidate], workload: Workload, intents: dict[st
     guessed_phase = workload.origin("phase") == "assumed"
     scored = [_score(c, workload, intents, effects.get(c.technique.id), bottlenecks, explicit,
                      relative.get(c.technique.id, 0.0), guessed_phase) for c in cands]
+    if workload.objective == "quality" and catalog is not None:
+        for s in scored:
+            if _less_lossy_swap(traits_of(s.technique), workload, catalog):
+                s.parts["better-outputs"] = QUALITY_UP
+                s.score = round(s.score + QUALITY_UP, 4)
     scored.sort(key=_rank_order)
     seen: set[str] = set()
     knobs: set[str] = set()

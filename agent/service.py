@@ -40,7 +40,7 @@ from agent.quantify import (
     uncertainty_range,
     without_baseline,
 )
-from agent.ranking import prerequisites_first, rank_candidates, shown_picks
+from agent.ranking import for_better_outputs, prerequisites_first, rank_candidates, shown_picks
 from agent.relevance import clear_subject, intents_from_relevance, named_families
 from agent.stacking import build_stack, find_fit_stack
 from agent.workload import TRAINING_PHASES, Workload, build_indexes, clarify_questions, plan_workload
@@ -184,7 +184,8 @@ class Answerer:
         cands, baseline = without_baseline(selection.candidates, effects_model, subject,
                                            max(relevance, key=relevance.get, default=None), doubted)
         limits = effects_model.bottlenecks() | (diagnosis.relieved_by if diagnosis else frozenset())
-        prior = rank_candidates(cands, w, intents, {}, limits, explicit, relevance)
+        cands = for_better_outputs(cands, w, self.catalog, selection.excluded)
+        prior = rank_candidates(cands, w, intents, {}, limits, explicit, relevance, self.catalog)
         fit = find_fit_stack(prior, w, effects_model)
         if not fit.techniques:
             effects_model, fit = fit_at_smaller_batch(prior, w, effects_model, fit)
@@ -192,7 +193,7 @@ class Answerer:
         rest = on_top(prior, fit, model, selection.excluded)
         effects = {s.technique.id: model.effect([s.technique]) for s in effect_budget(rest, w, explicit)}
         ranked = rank_candidates([s.candidate for s in rest], w, intents, effects, model.bottlenecks() | limits,
-                                 explicit, relevance)
+                                 explicit, relevance, self.catalog)
         if fit_is_advice(w, fit):
             ranked = fit_first(fit, prior, ranked,
                                None if w.objective == "memory" else named_families(context, self.catalog))
