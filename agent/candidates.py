@@ -308,6 +308,11 @@ def without_needless_offload(selection: Selection, workload: Workload, baseline:
     selection.candidates[:] = keep
 
 
+def _single_device(gpu: Any) -> bool:
+    """Whether the GPU is an integrated part that comes one to a machine (Apple silicon, NVIDIA Jetson)."""
+    return getattr(gpu, "vendor", "") == "apple" or str(getattr(gpu, "id", "")).startswith("jetson")
+
+
 def select_candidates(workload: Workload, catalog: Any, question: str, hits: list[Any],
                       asked: frozenset[str] | set[str] = frozenset()) -> Selection:
     """Techniques that apply: phase match, or named in the question, or asked about (its profile matches the
@@ -328,6 +333,8 @@ def select_candidates(workload: Workload, catalog: Any, question: str, hits: lis
     # a GPU the reader had to assume must still be of the vendor the question names
     vendor = stated_vendor(question) if workload.origin("gpu") == "assumed" else None
     gpu_count = workload.gpus_at_hand()  # an assumed count does not rule out a multi-GPU technique; a stated one does
+    if gpu is not None and _single_device(gpu) and workload.origin("gpu_count") == "assumed":
+        gpu_count = 1  # a Jetson module or an Apple laptop is one device however the count was guessed
     out: list[Candidate] = []
     excluded: dict[str, str] = {}
     for tech_id, tech in sorted(catalog.techniques.items()):

@@ -86,3 +86,12 @@ def test_engine_names_match_across_spellings():
     tech = next(t for t in CATALOG.techniques.values() if "llama_cpp" in t.frameworks)
     scored = score_candidate(Candidate(tech, True), w, {}, None, set(), set())
     assert "engine" not in scored.parts
+
+
+def test_an_integrated_device_rules_out_multi_gpu_techniques_when_the_count_is_assumed():
+    from agent.candidates import select_candidates
+
+    w = Workload(gpu="jetson-agx-orin", model="llama-3.2-3b", objective="tpot", phase="edge")
+    w.origins["gpu"] = FieldOrigin(origin="explicit")
+    selection = select_candidates(w, CATALOG, "tensor parallel across the DLAs on a Jetson?", [], {"tensor-parallel"})
+    assert "tensor-parallel" in selection.excluded
