@@ -367,7 +367,9 @@ def read_objective(text: str, scope: Scope, found: Found) -> None:
     """The objective: a cue the user wants improved beats one they only report; then by priority. A memory limit
     counts only when nothing else is asked for."""
     masked = _blank(NO_RETRAIN, _blank(LOSSLESS, text))
-    if _read_objective(_blank(MEMORY_LIMIT, masked), text, scope, found) or _read_objective(masked, text, scope, found):
+    unlimited = _blank(MEMORY_LIMIT, masked)
+    # a memory limit is only a goal when nothing else is: read without it first (once when the text has none)
+    if _read_objective(unlimited, text, scope, found) or (unlimited != masked and _read_objective(masked, text, scope, found)):
         return
     timed = [name for name in ("ttft", "tpot", "latency") if f"{name}_ms" in found.measured]
     faster = _FASTER.search(masked)
