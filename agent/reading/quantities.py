@@ -297,6 +297,34 @@ def prompts_beyond_context(catalog: Any, found: Found) -> None:
         found.evidence.pop("prompt_tokens", None)
 
 
+# a length said as an average beats a cap or a maximum said next to it: "max_tokens is 1024 but outputs average only
+# ~310", "prompts average 850 tokens (max 2k)", "about 4.5k averaged over all turns"; and a cap every answer reaches is
+# the length ("capped at 200 tokens and almost all of them hit the cap")
+_AVERAGE = r"(?:averag(?:e|es|ed|ing)|avg|mean)"
+_AVG_LENGTH = {
+    "output_tokens": re.compile(r"\b(?:outputs?|answers?|completions?|replies|responses?|generations?|summar(?:y|ies))\s+"
+                                r"(?:\w+\s+){0,2}?" + _AVERAGE + r"\s*(?:only\s*|of\s*|is\s*|at\s*)?(?:" + _ABOUT + r")?\s*"
+                                + _NUM + _NOT_TOKENS, re.I),
+    "prompt_tokens": re.compile(r"\b(?:prompts?|inputs?|contexts?)\s+(?:\w+\s+){0,2}?" + _AVERAGE
+                                + r"\s*(?:only\s*|of\s*|is\s*|at\s*)?(?:" + _ABOUT + r")?\s*" + _NUM + _NOT_TOKENS + r"|"
+                                + r"(?:" + _ABOUT + r")?\s*" + _NUM + r"\s*(?:" + _UNIT + r"\s*)?averaged\b", re.I),
+}
+_HIT_CAP = re.compile(r"\bcapped at\s*" + _NUM + r"\s*" + _UNIT + r"?[^.;]{0,50}?\bhit (?:the|that) cap\b", re.I)
+
+
+def _averages_over_caps(text: str, found: Found) -> None:
+    for name, pattern in _AVG_LENGTH.items():
+        m = pattern.search(text)
+        value = parse_count(next((g for g in m.groups() if g), "")) if m else None
+        if value and (name != "output_tokens" or value <= MAX_OUTPUT_TOKENS):
+            found.values[name] = value
+            found.evidence[name] = m.group(0)
+    cap = _HIT_CAP.search(text)
+    if cap and parse_count(cap.group(1)):
+        found.values["output_tokens"] = parse_count(cap.group(1))
+        found.evidence["output_tokens"] = cap.group(0)
+
+
 def find_quantities(text: str, found: Found) -> None:
     """Put prompt_tokens, output_tokens, batch and qps stated in ``text`` into ``found``."""
     for pattern in _PAIRS:
@@ -330,6 +358,7 @@ def find_quantities(text: str, found: Found) -> None:
             if name == "output_tokens" and value is not None and value > MAX_OUTPUT_TOKENS and not _TOKEN_WORD.search(ev):
                 continue  # "500k summaries" counts the items of a job, not the tokens of one answer
             found.put(name, value, ev)
+    _averages_over_caps(text, found)
     _read_settings(_SETTING_CAP, _SETTINGS_CAP, text, found)
     if "prompt_tokens" not in found.values:
         bare = [m for m in _BARE_TOKENS.finditer(text) if parse_count(m.group(1)) != found.values.get("output_tokens")]
