@@ -47,16 +47,10 @@ DECODE_POINTS = ((1, 1024), (8, 1024), (32, 1024), (128, 1024), (32, 4096), (128
 
 # ---------------------------------------------------------------------------------------------- measure
 def _events_time_s(torch, fn, iters: int, warmup: int = 3) -> float:
-    for _ in range(warmup):
-        fn()
-    torch.cuda.synchronize()
-    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-    start.record()
-    for _ in range(iters):
-        fn()
-    end.record()
-    torch.cuda.synchronize()
-    return start.elapsed_time(end) / 1e3 / iters
+    """CUDA-event seconds per call after warm-up (the calibrate microbenchmarks' timer)."""
+    from agent.kernels.microbench import _time_s
+
+    return _time_s(fn, "cuda", iters, warmup)
 
 
 def _graph_time_s(torch, fn, calls: int = 20) -> float:
