@@ -173,11 +173,17 @@ def build_stack(ranked: list[Scored], workload: Workload, effects_model: Any, fi
         if reason:
             excluded[tech.id] = reason
             continue
-        if helps and added:
-            # a technique whose gain the stack so far would lose does not join it (the combination must not be
-            # worse than what is already there)
-            before, after = effects_model.effect(chosen), effects_model.effect([*chosen, tech])
-            if _gain(after) < _gain(before):
+        modelled = s.effect is not None and s.effect.speedup is not None
+        if (helps and added) or (modelled and not helps and chosen):
+            # a technique whose gain the stack so far would lose, or one the question points at that the cost model
+            # shows slowing it (a tree draft at batch 64), does not join it: the combination must not be worse
+            # than what is already there
+            # on top of a fit stack the gain is judged on the fitted setup (before it, the metric is memory)
+            on_fit = bool(fit and fit.techniques and fitted_model is not None)
+            judge, base = (fitted_model, added) if on_fit else (effects_model, chosen)
+            before = judge.effect(base) if base else None
+            after = judge.effect([*base, tech])
+            if _gain(after) < (_gain(before) if before is not None else 1.0):
                 excluded[tech.id] = "lowers the combined estimate"
                 continue
         chosen.append(tech)

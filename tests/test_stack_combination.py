@@ -36,3 +36,26 @@ def test_a_technique_that_lowers_the_combined_gain_stays_out(catalog):
     assert stack.techniques == ["speculative-decoding", "cuda-graphs"]
     assert stack.excluded["chunked-prefill"] == "lowers the combined estimate"
     assert stack.estimate.speedup == 2.1
+
+
+
+class SlowingModel(TableModel):
+    TABLE = {frozenset({"speculative-decoding"}): 2.0, frozenset({"prefix-caching"}): 0.6,
+             frozenset({"speculative-decoding", "prefix-caching"}): 1.2}
+
+    def effect(self, techniques):
+        gain = self.TABLE.get(frozenset(t.id for t in techniques), 1.0)
+        return Effect("tpot_ms", "ms", {"tpot_ms": 10.0}, {"tpot_ms": 10.0 / gain}, gain, True, True)
+
+
+def test_a_technique_the_question_points_at_stays_out_when_it_slows_the_stack(catalog):
+    # asked about (intent), but the model shows it slowing the stack down: it does not join, whatever was asked
+    w = Workload(gpu="h100-sxm", model="llama-3.1-8b", phase="serving", objective="tpot")
+    model = SlowingModel()
+    first = Scored(Candidate(catalog.techniques["speculative-decoding"], True), 3.0, {"effect": 3.0},
+                   model.effect([catalog.techniques["speculative-decoding"]]))
+    asked = Scored(Candidate(catalog.techniques["prefix-caching"], True), 2.5, {"intent": 1.5},
+                   model.effect([catalog.techniques["prefix-caching"]]))
+    stack = build_stack([first, asked], w, model)
+    assert stack.techniques == ["speculative-decoding"]
+    assert stack.excluded["prefix-caching"] == "lowers the combined estimate"
