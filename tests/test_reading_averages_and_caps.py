@@ -17,3 +17,12 @@ import pytest
 ])
 def test_average_or_reached_cap_is_the_length(read, text, key, tokens):
     assert read(text).values.get(key) == tokens
+
+
+@pytest.mark.parametrize("text, key, tokens", [
+    ("Support bot on TGI, 1x A10G. Prompts between 600 and 1000 tokens, answers 100-300.", "prompt_tokens", 800),
+    ("Support bot on TGI, 1x A10G. Prompts between 600 and 1000 tokens, answers 100-300.", "output_tokens", 200),
+    ("two 3090s with exllamav2, 3 users, contexts usually 2-4k", "prompt_tokens", 3000),
+])
+def test_a_length_range_reads_as_its_middle(read, text, key, tokens):
+    assert read(text).values.get(key) == tokens

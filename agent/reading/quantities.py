@@ -312,6 +312,29 @@ _AVG_LENGTH = {
 _HIT_CAP = re.compile(r"\bcapped at\s*" + _NUM + r"\s*" + _UNIT + r"?[^.;]{0,50}?\bhit (?:the|that) cap\b", re.I)
 
 
+# a length given as a range: its middle ("prompts between 800 and 1200 tokens", "replies 80-120 tok", "contexts 4-6k")
+_RANGE_LENGTH = {
+    "prompt_tokens": re.compile(r"\b(?:prompts?|inputs?|contexts?)\b[^.;\n\d]{0,20}?(?:between\s+)?(\d+(?:\.\d+)?)\s*([kK]?)\s*"
+                                r"(?:-|–|to|and)\s*(\d+(?:\.\d+)?)\s*([kK]?)\s*(?:tokens?|toks?)?(?![\w%/])", re.I),
+    "output_tokens": re.compile(r"\b(?:answers?|replies|reply|outputs?|responses?|completions?)\b[^.;\n\d]{0,20}?(?:between\s+)?"
+                                r"(\d+(?:\.\d+)?)\s*([kK]?)\s*(?:-|–|to|and)\s*(\d+(?:\.\d+)?)\s*([kK]?)\s*(?:tokens?|toks?)?"
+                                r"(?![\w%/])", re.I),
+}
+
+
+def _ranges(text: str, found: Found) -> None:
+    for name, pattern in _RANGE_LENGTH.items():
+        m = pattern.search(text)
+        if not m:
+            continue
+        k_low, k_high = (m.group(2) or m.group(4)), m.group(4)
+        low = float(m.group(1)) * (1000 if k_low else 1)
+        high = float(m.group(3)) * (1000 if k_high else 1)
+        if 0 < low < high <= 4 * low and (name != "output_tokens" or high <= MAX_OUTPUT_TOKENS):
+            found.values[name] = int(round((low + high) / 2))
+            found.evidence[name] = m.group(0)
+
+
 def _averages_over_caps(text: str, found: Found) -> None:
     for name, pattern in _AVG_LENGTH.items():
         m = pattern.search(text)
@@ -358,6 +381,7 @@ def find_quantities(text: str, found: Found) -> None:
             if name == "output_tokens" and value is not None and value > MAX_OUTPUT_TOKENS and not _TOKEN_WORD.search(ev):
                 continue  # "500k summaries" counts the items of a job, not the tokens of one answer
             found.put(name, value, ev)
+    _ranges(text, found)
     _averages_over_caps(text, found)
     _read_settings(_SETTING_CAP, _SETTINGS_CAP, text, found)
     if "prompt_tokens" not in found.values:
