@@ -46,7 +46,7 @@ DECODE_POINTS = ((1, 1024), (8, 1024), (32, 1024), (128, 1024), (32, 4096), (128
 
 
 # ---------------------------------------------------------------------------------------------- measure
-def _events_time_s(torch, fn, iters: int, warmup: int = 3) -> float:
+def _events_time_s(fn, iters: int, warmup: int = 3) -> float:
     """CUDA-event seconds per call after warm-up (the calibrate microbenchmarks' timer)."""
     from agent.kernels.microbench import _time_s
 
@@ -66,7 +66,7 @@ def _graph_time_s(torch, fn, calls: int = 20) -> float:
     with torch.cuda.graph(graph):
         for _ in range(calls):
             fn()
-    return _events_time_s(torch, graph.replay, 10) / calls
+    return _events_time_s(graph.replay, 10) / calls
 
 
 def _gemm_sweep(torch) -> list[dict]:
@@ -154,7 +154,7 @@ def _model_steps(torch) -> dict:
             for backend in ("FLASH_ATTENTION", "CUDNN_ATTENTION"):
                 try:
                     with sdpa_kernel(getattr(SDPBackend, backend)):
-                        secs = _events_time_s(torch, lambda: model.forward(x), 5 if s >= 2048 else 10, warmup=2)
+                        secs = _events_time_s(lambda: model.forward(x), 5 if s >= 2048 else 10, warmup=2)
                 except (RuntimeError, AttributeError) as exc:
                     row[f"{backend.lower()}_skipped"] = str(exc).splitlines()[0][:160]
                     continue
@@ -177,8 +177,8 @@ def _model_steps(torch) -> dict:
                 graph = torch.cuda.CUDAGraph()
                 with torch.cuda.graph(graph):
                     model.forward(x, cache)
-                secs = _events_time_s(torch, graph.replay, 20)
-                eager = _events_time_s(torch, lambda: model.forward(x, cache), 5)
+                secs = _events_time_s(graph.replay, 20)
+                eager = _events_time_s(lambda: model.forward(x, cache), 5)
                 out["decode"].append({"batch": batch, "context": ctx, "time_ms": secs * 1e3,
                                       "eager_time_ms": eager * 1e3})
                 del graph, cache

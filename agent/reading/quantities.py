@@ -322,30 +322,32 @@ _RANGE_LENGTH = {
 }
 
 
-def _ranges(text: str, found: Found) -> None:
-    for name, pattern in _RANGE_LENGTH.items():
-        m = pattern.search(text)
-        if not m:
-            continue
-        k_low, k_high = (m.group(2) or m.group(4)), m.group(4)
-        low = float(m.group(1)) * (1000 if k_low else 1)
-        high = float(m.group(3)) * (1000 if k_high else 1)
-        if 0 < low < high <= 4 * low and (name != "output_tokens" or high <= MAX_OUTPUT_TOKENS):
-            found.values[name] = int(round((low + high) / 2))
-            found.evidence[name] = m.group(0)
+def _range_middle(m: re.Match[str], name: str) -> int | None:
+    k_low, k_high = (m.group(2) or m.group(4)), m.group(4)
+    low = float(m.group(1)) * (1000 if k_low else 1)
+    high = float(m.group(3)) * (1000 if k_high else 1)
+    if 0 < low < high <= 4 * low and (name != "output_tokens" or high <= MAX_OUTPUT_TOKENS):
+        return int(round((low + high) / 2))
+    return None
 
 
-def _averages_over_caps(text: str, found: Found) -> None:
-    for name, pattern in _AVG_LENGTH.items():
-        m = pattern.search(text)
-        value = parse_count(next((g for g in m.groups() if g), "")) if m else None
-        if value and (name != "output_tokens" or value <= MAX_OUTPUT_TOKENS):
-            found.values[name] = value
-            found.evidence[name] = m.group(0)
+def _average(m: re.Match[str], name: str) -> int | None:
+    value = parse_count(next((g for g in m.groups() if g), ""))
+    return value if value and (name != "output_tokens" or value <= MAX_OUTPUT_TOKENS) else None
+
+
+def _typical_lengths(text: str, found: Found) -> None:
+    """The lengths the user says are typical override any read before: a range's middle, then an average, then a cap
+    every answer reaches (each later form is the more precise statement)."""
+    for patterns, value_of in ((_RANGE_LENGTH, _range_middle), (_AVG_LENGTH, _average)):
+        for name, pattern in patterns.items():
+            m = pattern.search(text)
+            value = value_of(m, name) if m else None
+            if value:
+                found.values[name], found.evidence[name] = value, m.group(0)
     cap = _HIT_CAP.search(text)
     if cap and parse_count(cap.group(1)):
-        found.values["output_tokens"] = parse_count(cap.group(1))
-        found.evidence["output_tokens"] = cap.group(0)
+        found.values["output_tokens"], found.evidence["output_tokens"] = parse_count(cap.group(1)), cap.group(0)
 
 
 def find_quantities(text: str, found: Found) -> None:
@@ -381,8 +383,7 @@ def find_quantities(text: str, found: Found) -> None:
             if name == "output_tokens" and value is not None and value > MAX_OUTPUT_TOKENS and not _TOKEN_WORD.search(ev):
                 continue  # "500k summaries" counts the items of a job, not the tokens of one answer
             found.put(name, value, ev)
-    _ranges(text, found)
-    _averages_over_caps(text, found)
+    _typical_lengths(text, found)
     _read_settings(_SETTING_CAP, _SETTINGS_CAP, text, found)
     if "prompt_tokens" not in found.values:
         bare = [m for m in _BARE_TOKENS.finditer(text) if parse_count(m.group(1)) != found.values.get("output_tokens")]
